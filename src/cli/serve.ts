@@ -1,0 +1,65 @@
+import { delimiter } from "node:path";
+import { Command, Option } from "commander";
+import { startApp } from "../app";
+import { DEFAULT_LISTEN, envName, parseDuration, type ServeConfig } from "../config";
+import { createLogger } from "../log";
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/** `vmsystem serve`: every flag also reads VMSYSTEM_<FLAG>. */
+export function serveCommand(): Command {
+  const flag = (flags: string, description: string, defaultValue?: string) => {
+    const long = flags.split(" ")[0];
+    const option = new Option(flags, description).env(envName(long));
+    return defaultValue === undefined ? option : option.default(defaultValue);
+  };
+  return new Command("serve")
+    .description("run the vmsystem gRPC server")
+    .addOption(flag("--listen <host:port>", "address to listen on", DEFAULT_LISTEN))
+    .addOption(flag("--data-dir <dir>", "embedded database and state", "./.vmsystem"))
+    .addOption(flag("--database-url <url>", "use PostgreSQL (postgres://…) instead of the embedded database"))
+    .addOption(new Option("--worktree-root <dir>", "allowed worktree root (repeatable; default: any)").argParser(collect).env(envName("--worktree-root")))
+    .addOption(flag("--allow-exec", "let templates with the exec module run programs"))
+    .addOption(flag("--session-idle-timeout <duration>", "close sessions idle this long (0 = never)", "0"))
+    .addOption(flag("--auth-token <token>", "require `authorization: Bearer <token>` on every RPC"))
+    .addOption(flag("--tls-cert <file>", "TLS certificate (PEM)"))
+    .addOption(flag("--tls-key <file>", "TLS private key (PEM)"))
+    .addOption(flag("--log-level <level>", "trace, debug, info, warn, error", "info"))
+    .addOption(flag("--shutdown-grace <duration>", "time running work gets on SIGTERM", "10s"))
+    .action(async (opts) => {
+      const log = createLogger(opts.logLevel);
+      const config: ServeConfig = {
+        listen: opts.listen,
+        dataDir: opts.dataDir,
+        databaseUrl: opts.databaseUrl || undefined,
+        // VMSYSTEM_WORKTREE_ROOT holds several roots the way PATH does.
+        worktreeRoots: ((opts.worktreeRoot ?? []) as string[]).flatMap((root) => root.split(delimiter)).filter(Boolean),
+        allowExec: Boolean(opts.allowExec),
+        sessionIdleTimeoutMs: parseDuration(opts.sessionIdleTimeout),
+        authToken: opts.authToken || undefined,
+        tlsCert: opts.tlsCert,
+        tlsKey: opts.tlsKey,
+        logLevel: opts.logLevel,
+        shutdownGraceMs: parseDuration(opts.shutdownGrace),
+      };
+      let app;
+      try {
+        app = await startApp(config, log);
+      } catch (err) {
+        log.fatal({ err }, "failed to start");
+        process.exit(1);
+      }
+      const stop = (signal: string) => {
+        log.info({ signal }, "signal received");
+        app.stop().then(
+          () => process.exit(0),
+          (err) => {
+            log.error({ err }, "shutdown failed");
+            process.exit(1);
+          },
+        );
+      };
+      process.once("SIGINT", () => stop("SIGINT"));
+      process.once("SIGTERM", () => stop("SIGTERM"));
+    });
+}

@@ -1,0 +1,56 @@
+/**
+ * Domain errors: a stable reason from SPEC.md's table plus a message for
+ * people. transport/errors.ts is the one place that maps them to the wire.
+ */
+export type ErrorReason =
+  | "VALIDATION_ERROR"
+  | "TEMPLATE_NOT_FOUND"
+  | "SESSION_NOT_FOUND"
+  | "EXECUTION_NOT_FOUND"
+  | "FILE_NOT_FOUND"
+  | "SESSION_NOT_READY"
+  | "SESSION_BUSY"
+  | "INVALID_PATH"
+  | "STARTUP_MODE_UNSUPPORTED"
+  | "MODULE_NOT_ALLOWED"
+  | "LIBRARY_NOT_FOUND"
+  | "UNAUTHENTICATED"
+  | "UNAVAILABLE"
+  | "UNIMPLEMENTED"
+  | "INTERNAL";
+
+export class DomainError extends Error {
+  constructor(
+    readonly reason: ErrorReason,
+    message: string,
+    /** Extra context for ErrorInfo.metadata, e.g. {field: "name"}. */
+    readonly metadata: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = "DomainError";
+  }
+}
+
+/** A request field that is missing or invalid. */
+export function invalidField(field: string, problem: string): DomainError {
+  return new DomainError("VALIDATION_ERROR", `${field}: ${problem}`, { field });
+}
+
+export function notFound(
+  reason: "TEMPLATE_NOT_FOUND" | "SESSION_NOT_FOUND" | "EXECUTION_NOT_FOUND",
+  id: string,
+): DomainError {
+  const what = reason.split("_")[0].toLowerCase();
+  return new DomainError(reason, `${what} ${id} not found`, { id });
+}
+
+/**
+ * A persistence write or read that failed. Raised by the store so callers see
+ * an explicit INTERNAL error (the cause is logged, not sent to clients).
+ */
+export class StoreError extends Error {
+  constructor(message: string, readonly cause: unknown) {
+    super(message);
+    this.name = "StoreError";
+  }
+}

@@ -1,0 +1,25 @@
+import { invalidField } from "./errors";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A required, non-blank string of at most `max` characters. */
+export function requireText(field: string, value: string | undefined, max = 200): string {
+  if (value === undefined || value.trim() === "") throw invalidField(field, "is required");
+  if (value.length > max) throw invalidField(field, `must be at most ${max} characters`);
+  if (value.includes("\u0000")) throw invalidField(field, "must not contain NUL characters");
+  return value;
+}
+
+/**
+ * An id field. A well-formed id that matches nothing is the caller's NOT_FOUND
+ * to raise; a malformed one can match nothing either, so it gets the same
+ * answer as an unknown id rather than a validation error (ids are opaque).
+ */
+export function requireId(field: string, value: string | undefined): string {
+  if (value === undefined || value === "") throw invalidField(field, "is required");
+  return value;
+}
+
+export function isUuid(value: string): boolean {
+  return UUID.test(value);
+}

@@ -1,0 +1,92 @@
+import "reflect-metadata";
+import { mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { Client } from "pg";
+import { DataSource } from "typeorm";
+import { CapabilityEntity } from "./entities/capability.entity";
+import { EventEntity } from "./entities/event.entity";
+import { ExecutionEntity } from "./entities/execution.entity";
+import { SessionEntity } from "./entities/session.entity";
+import { StartupFileEntity } from "./entities/startup-file.entity";
+import { TemplateLibraryEntity } from "./entities/template-library.entity";
+import { TemplateModuleEntity } from "./entities/template-module.entity";
+import { TemplateEntity } from "./entities/template.entity";
+import { InitialSchema1764100000000 } from "./migrations/1764100000000-InitialSchema";
+
+export const ENTITIES = [
+  TemplateEntity,
+  StartupFileEntity,
+  CapabilityEntity,
+  TemplateModuleEntity,
+  TemplateLibraryEntity,
+  SessionEntity,
+  ExecutionEntity,
+  EventEntity,
+];
+export const MIGRATIONS = [InitialSchema1764100000000];
+
+export interface DatabaseConfig {
+  /** postgres://… to use PostgreSQL; otherwise the embedded SQLite file under dataDir. */
+  databaseUrl?: string;
+  dataDir: string;
+}
+
+export function describeDatabase(config: DatabaseConfig): string {
+  if (!config.databaseUrl) return `sqlite:${join(resolve(config.dataDir), "vmsystem.db")}`;
+  const url = new URL(config.databaseUrl);
+  url.password = url.password ? "***" : "";
+  return url.toString();
+}
+
+/**
+ * Opens the database and applies pending migrations (never `synchronize`).
+ * A `?schema=NAME` parameter on a PostgreSQL URL keeps the service's tables
+ * in that schema (created if missing), e.g. to give each test run its own.
+ */
+export async function openDatabase(config: DatabaseConfig): Promise<DataSource> {
+  const common = { entities: ENTITIES, migrations: MIGRATIONS, migrationsRun: false, synchronize: false, logging: false } as const;
+  let dataSource: DataSource;
+  if (config.databaseUrl) {
+    const url = new URL(config.databaseUrl);
+    if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
+      throw new Error(`unsupported database URL scheme "${url.protocol}" (expected postgres://)`);
+    }
+    const schema = url.searchParams.get("schema") ?? undefined;
+    url.searchParams.delete("schema");
+    if (schema) await ensureSchema(url.toString(), schema);
+    dataSource = new DataSource({ ...common, type: "postgres", url: url.toString(), schema, extra: { max: 10 } });
+  } else {
+    mkdirSync(config.dataDir, { recursive: true });
+    dataSource = new DataSource({
+      ...common,
+      type: "better-sqlite3",
+      database: join(resolve(config.dataDir), "vmsystem.db"),
+      enableWAL: true,
+      prepareDatabase: (db: { pragma(sql: string): unknown }) => {
+        // WAL + NORMAL is durable across process crashes (not power loss) and
+        // avoids an fsync per commit.
+        db.pragma("synchronous = NORMAL");
+        db.pragma("busy_timeout = 5000");
+      },
+    });
+  }
+  await dataSource.initialize();
+  try {
+    await dataSource.runMigrations({ transaction: "each" });
+  } catch (err) {
+    await dataSource.destroy();
+    throw err;
+  }
+  return dataSource;
+}
+
+async function ensureSchema(url: string, schema: string): Promise<void> {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/i.test(schema)) throw new Error(`invalid schema name "${schema}"`);
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+  } finally {
+    await client.end();
+  }
+}

@@ -1,0 +1,14 @@
+import { Column, Entity, PrimaryColumn } from "typeorm";
+import { epochMs } from "../columns";
+
+@Entity({ name: "template_modules" })
+export class TemplateModuleEntity {
+  @PrimaryColumn({ name: "template_id", type: "varchar", length: 36 })
+  templateId: string;
+
+  @PrimaryColumn({ type: "varchar", length: 100 })
+  name: string;
+
+  @Column({ name: "created_at", type: "bigint", transformer: epochMs })
+  createdAt: number;
+}

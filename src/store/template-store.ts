@@ -1,0 +1,182 @@
+import { DataSource, EntityManager, In } from "typeorm";
+import type { TemplateStore } from "../core/ports";
+import type { Cursor } from "../core/pagination";
+import type {
+  Capability,
+  CapabilityKind,
+  StartupFile,
+  StartupMode,
+  Template,
+  TemplateLibrary,
+  TemplateModule,
+  TemplateSettings,
+} from "../core/model";
+import { CapabilityEntity } from "./entities/capability.entity";
+import { StartupFileEntity } from "./entities/startup-file.entity";
+import { TemplateLibraryEntity } from "./entities/template-library.entity";
+import { TemplateModuleEntity } from "./entities/template-module.entity";
+import { TemplateEntity } from "./entities/template.entity";
+
+/** TypeORM implementation of the template port (both dialects). */
+export class TypeormTemplateStore implements TemplateStore {
+  constructor(private readonly db: DataSource) {}
+
+  async insert(t: Template): Promise<void> {
+    await this.db.getRepository(TemplateEntity).insert({
+      id: t.id,
+      name: t.name,
+      engine: t.engine,
+      settings: t.settings,
+      createdAt: t.createdAt,
+      updatedAt: t.updatedAt,
+    });
+  }
+
+  async get(id: string): Promise<Template | undefined> {
+    const row = await this.db.getRepository(TemplateEntity).findOneBy({ id });
+    if (!row) return undefined;
+    const [full] = await this.withChildren([row]);
+    return full;
+  }
+
+  async exists(id: string): Promise<boolean> {
+    return this.db.getRepository(TemplateEntity).existsBy({ id });
+  }
+
+  async list(limit: number, after?: Cursor): Promise<Template[]> {
+    const qb = this.db.getRepository(TemplateEntity).createQueryBuilder("t");
+    if (after) {
+      qb.where("(t.created_at < :key OR (t.created_at = :key AND t.id < :id))", { key: after.key, id: after.id });
+    }
+    const rows = await qb.orderBy("t.created_at", "DESC").addOrderBy("t.id", "DESC").limit(limit).getMany();
+    return this.withChildren(rows);
+  }
+
+  async delete(id: string): Promise<void> {
+    // Sub-resources go with it through ON DELETE CASCADE.
+    await this.db.getRepository(TemplateEntity).delete({ id });
+  }
+
+  async updateSettings(id: string, settings: TemplateSettings, updatedAt: number): Promise<void> {
+    await this.db.getRepository(TemplateEntity).update({ id }, { settings, updatedAt });
+  }
+
+  async addStartupFile(file: StartupFile): Promise<void> {
+    await this.changeChild(file.templateId, file.createdAt, (m) => m.getRepository(StartupFileEntity).insert({ ...file }));
+  }
+
+  async listStartupFiles(templateId: string): Promise<StartupFile[]> {
+    const rows = await this.db.getRepository(StartupFileEntity).find({
+      where: { templateId },
+      order: { orderIndex: "ASC", createdAt: "ASC", id: "ASC" },
+    });
+    return rows.map(toStartupFile);
+  }
+
+  async removeStartupFile(templateId: string, id: string, updatedAt: number): Promise<void> {
+    await this.changeChild(templateId, updatedAt, (m) => m.getRepository(StartupFileEntity).delete({ templateId, id }));
+  }
+
+  async addCapability(c: Capability): Promise<void> {
+    await this.changeChild(c.templateId, c.createdAt, (m) => m.getRepository(CapabilityEntity).insert({ ...c, config: c.config as Record<string, never> }));
+  }
+
+  async listCapabilities(templateId: string): Promise<Capability[]> {
+    const rows = await this.db.getRepository(CapabilityEntity).find({ where: { templateId }, order: { createdAt: "ASC", id: "ASC" } });
+    return rows.map(toCapability);
+  }
+
+  async removeCapability(templateId: string, id: string, updatedAt: number): Promise<void> {
+    await this.changeChild(templateId, updatedAt, (m) => m.getRepository(CapabilityEntity).delete({ templateId, id }));
+  }
+
+  async addModule(module: TemplateModule): Promise<TemplateModule> {
+    return this.addNamed(TemplateModuleEntity, module);
+  }
+
+  async listModules(templateId: string): Promise<TemplateModule[]> {
+    return this.db.getRepository(TemplateModuleEntity).find({ where: { templateId }, order: { name: "ASC" } });
+  }
+
+  async removeModule(templateId: string, name: string, updatedAt: number): Promise<void> {
+    await this.changeChild(templateId, updatedAt, (m) => m.getRepository(TemplateModuleEntity).delete({ templateId, name }));
+  }
+
+  async addLibrary(library: TemplateLibrary): Promise<TemplateLibrary> {
+    return this.addNamed(TemplateLibraryEntity, library);
+  }
+
+  async listLibraries(templateId: string): Promise<TemplateLibrary[]> {
+    return this.db.getRepository(TemplateLibraryEntity).find({ where: { templateId }, order: { name: "ASC" } });
+  }
+
+  async removeLibrary(templateId: string, name: string, updatedAt: number): Promise<void> {
+    await this.changeChild(templateId, updatedAt, (m) => m.getRepository(TemplateLibraryEntity).delete({ templateId, name }));
+  }
+
+  /** Adds a (template_id, name) row unless one exists, and returns the stored row. */
+  private async addNamed<E extends TemplateModuleEntity | TemplateLibraryEntity>(
+    entity: new () => E,
+    row: E,
+  ): Promise<E> {
+    return this.db.transaction(async (m) => {
+      const repo = m.getRepository(entity);
+      const where = { templateId: row.templateId, name: row.name } as never;
+      const existing = await repo.findOneBy(where);
+      if (existing) return existing;
+      await repo.insert(row as never);
+      await m.getRepository(TemplateEntity).update({ id: row.templateId }, { updatedAt: row.createdAt });
+      return row;
+    });
+  }
+
+  /** A sub-resource change and the template's updated_at, in one transaction. */
+  private async changeChild(templateId: string, updatedAt: number, change: (m: EntityManager) => Promise<unknown>): Promise<void> {
+    await this.db.transaction(async (m) => {
+      await change(m);
+      await m.getRepository(TemplateEntity).update({ id: templateId }, { updatedAt });
+    });
+  }
+
+  /** Loads sub-resources for many templates with one query per kind. */
+  private async withChildren(rows: TemplateEntity[]): Promise<Template[]> {
+    if (rows.length === 0) return [];
+    const ids = rows.map((r) => r.id);
+    const where = { templateId: In(ids) };
+    const [files, caps, modules, libraries] = await Promise.all([
+      this.db.getRepository(StartupFileEntity).find({ where, order: { orderIndex: "ASC", createdAt: "ASC", id: "ASC" } }),
+      this.db.getRepository(CapabilityEntity).find({ where, order: { createdAt: "ASC", id: "ASC" } }),
+      this.db.getRepository(TemplateModuleEntity).find({ where, order: { name: "ASC" } }),
+      this.db.getRepository(TemplateLibraryEntity).find({ where, order: { name: "ASC" } }),
+    ]);
+    const of = <T extends { templateId: string }>(items: T[], id: string) => items.filter((i) => i.templateId === id);
+    return rows.map((r) => ({
+      id: r.id,
+      name: r.name,
+      engine: r.engine,
+      settings: r.settings,
+      startupFiles: of(files, r.id).map(toStartupFile),
+      capabilities: of(caps, r.id).map(toCapability),
+      modules: of(modules, r.id).map((m) => ({ ...m })),
+      libraries: of(libraries, r.id).map((l) => ({ ...l })),
+      createdAt: r.createdAt,
+      updatedAt: r.updatedAt,
+    }));
+  }
+}
+
+function toStartupFile(e: StartupFileEntity): StartupFile {
+  return { id: e.id, templateId: e.templateId, path: e.path, orderIndex: e.orderIndex, mode: e.mode as StartupMode, createdAt: e.createdAt };
+}
+
+function toCapability(e: CapabilityEntity): Capability {
+  return {
+    id: e.id,
+    templateId: e.templateId,
+    kind: e.kind as CapabilityKind,
+    name: e.name,
+    enabled: e.enabled,
+    config: e.config ?? {},
+    createdAt: e.createdAt,
+  };
+}

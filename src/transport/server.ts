@@ -1,0 +1,55 @@
+import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { HealthImplementation } from "grpc-health-check";
+import { ExecutionServiceService } from "../../gen/vmsystem/v1/execution";
+import { SessionServiceService } from "../../gen/vmsystem/v1/session";
+import { TemplateServiceService } from "../../gen/vmsystem/v1/template";
+import type { TemplateService } from "../core/template-service";
+import type { Logger } from "../log";
+import { withSafeDecoding } from "./decode";
+import { addReflection } from "./reflection";
+import { templateHandlers } from "./template-handlers";
+import { unimplementedHandlers } from "./unimplemented";
+
+export const SERVICE_NAMES = ["vmsystem.v1.TemplateService", "vmsystem.v1.SessionService", "vmsystem.v1.ExecutionService"];
+
+export interface CoreServices {
+  templates: TemplateService;
+}
+
+export interface GrpcServer {
+  /** The bound port (useful with port 0). */
+  port: number;
+  /** Stop accepting, let in-flight calls finish up to `graceMs`, then cut them. */
+  shutdown(graceMs: number): Promise<void>;
+}
+
+export async function startGrpcServer(listen: string, core: CoreServices, log: Logger): Promise<GrpcServer> {
+  const server = new Server({ "grpc.max_receive_message_length": 16 * 1024 * 1024 });
+  server.addService(withSafeDecoding(TemplateServiceService), templateHandlers(core.templates, log));
+  server.addService(withSafeDecoding(SessionServiceService), unimplementedHandlers(SessionServiceService, log));
+  server.addService(withSafeDecoding(ExecutionServiceService), unimplementedHandlers(ExecutionServiceService, log));
+  addReflection(server);
+  const health = new HealthImplementation({ "": "SERVING", ...Object.fromEntries(SERVICE_NAMES.map((s) => [s, "SERVING" as const])) });
+  health.addToServer(server);
+
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(listen, ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))),
+  );
+
+  return {
+    port,
+    shutdown: (graceMs) =>
+      new Promise<void>((resolve) => {
+        for (const name of ["", ...SERVICE_NAMES]) health.setStatus(name, "NOT_SERVING");
+        const timer = setTimeout(() => {
+          log.warn({ graceMs }, "grace period over: cutting remaining calls");
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      }),
+  };
+}

@@ -1,0 +1,117 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cli } from "./support/process";
+import { startTestServer, type TestServer } from "./support/server";
+
+let s: TestServer;
+beforeAll(async () => {
+  s = await startTestServer();
+});
+afterAll(async () => {
+  await s?.close();
+});
+
+const json = async (args: string[]) => {
+  const r = await cli(["--server", s.address, "--output", "json", ...args]);
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout);
+};
+
+describe("vmsystem template …", () => {
+  it("scripts the whole TemplateService in json mode", async () => {
+    const t = await json(["template", "create", "--name", "cli", "--cpu-ms", "300", "--esm", "true", "--extensions", ".js,.cjs"]);
+    expect(t).toMatchObject({ name: "cli", engine: "isolated-vm", settings: { limits: { cpuMs: 300 }, runtime: { esm: true }, resolver: { extensions: [".js", ".cjs"] } } });
+
+    const updated = await json(["template", "settings", t.id, "--wall-ms", "1234", "--console", "false"]);
+    expect(updated.settings.limits).toMatchObject({ cpuMs: 300, wallMs: 1234 });
+    expect(updated.settings.runtime.console).toBe(false);
+
+    const file = await json(["template", "startup", "add", t.id, "boot.js", "--order", "2", "--mode", "module"]);
+    expect(file).toMatchObject({ path: "boot.js", orderIndex: 2, mode: "module" });
+    expect((await json(["template", "startup", "list", t.id])).items).toHaveLength(1);
+
+    expect(await json(["template", "module", "add", t.id, "fs"])).toMatchObject({ name: "fs", templateId: t.id });
+    expect(await json(["template", "library", "add", t.id, "lodash"])).toMatchObject({ name: "lodash" });
+    const cap = await json(["template", "capability", "add", t.id, "--kind", "global", "--name", "CONFIG", "--config", '{"a":1}']);
+    expect(cap).toMatchObject({ kind: "global", name: "CONFIG", enabled: true, config: { a: 1 } });
+
+    const got = await json(["template", "get", t.id]);
+    expect(got.modules.map((m: { name: string }) => m.name)).toEqual(["fs"]);
+    expect(got.libraries.map((l: { name: string }) => l.name)).toEqual(["lodash"]);
+    expect(got.capabilities).toHaveLength(1);
+    expect(got.startupFiles).toHaveLength(1);
+
+    expect((await json(["template", "module", "available"])).items.map((m: { name: string }) => m.name)).toContain("database");
+    expect((await json(["template", "library", "available"])).items.map((m: { name: string }) => m.name)).toContain("ramda");
+
+    await json(["template", "capability", "remove", t.id, cap.id]);
+    await json(["template", "module", "remove", t.id, "fs"]);
+    await json(["template", "library", "remove", t.id, "lodash"]);
+    await json(["template", "startup", "remove", t.id, file.id]);
+    const bare = await json(["template", "get", t.id]);
+    expect([bare.modules, bare.libraries, bare.capabilities, bare.startupFiles]).toEqual([undefined, undefined, undefined, undefined]);
+
+    const list = await json(["template", "list", "--all"]);
+    expect(list.items.map((x: { id: string }) => x.id)).toContain(t.id);
+    expect(list).toHaveProperty("nextPageToken");
+
+    await json(["template", "delete", t.id]);
+    const gone = await cli(["--server", s.address, "template", "get", t.id]);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toContain("TEMPLATE_NOT_FOUND");
+  });
+
+  it("pages with --page-size and --page-token", async () => {
+    for (const n of ["p1", "p2", "p3"]) await json(["template", "create", "--name", n]);
+    const first = await json(["template", "list", "--page-size", "2"]);
+    expect(first.items).toHaveLength(2);
+    expect(first.nextPageToken).not.toBe("");
+    const second = await json(["template", "list", "--page-size", "2", "--page-token", first.nextPageToken]);
+    expect(second.items[0].id).not.toBe(first.items[1].id);
+  });
+
+  it("prints tables for people and accepts global flags before or after the subcommand", async () => {
+    const r = await cli(["template", "create", "--name", "human", "--server", s.address]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/name\s+│ human/);
+    const l = await cli(["--server", s.address, "template", "list"]);
+    expect(l.stdout).toContain("human");
+  });
+
+  it("exits 1 with reason and message on RPC errors, in json mode as JSON", async () => {
+    const r = await cli(["--server", s.address, "template", "module", "add", "00000000-0000-0000-0000-000000000000", "fs"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("TEMPLATE_NOT_FOUND");
+    const created = await json(["template", "create", "--name", "errs"]);
+    const j = await cli(["--server", s.address, "--output", "json", "template", "module", "add", created.id, "math"]);
+    expect(j.code).toBe(1);
+    expect(JSON.parse(j.stderr)).toMatchObject({ code: "INVALID_ARGUMENT", reason: "MODULE_NOT_ALLOWED" });
+  });
+
+  it("exits 2 on bad usage before calling anything", async () => {
+    const unreachable = ["--server", "127.0.0.1:1"];
+    for (const args of [
+      ["template", "create"],
+      ["template", "get"],
+      ["template", "startup", "add", "t", "a.js"],
+      ["template", "startup", "add", "t", "a.js", "--order", "x"],
+      ["template", "create", "--name", "n", "--esm", "maybe"],
+      ["template", "nope"],
+      ["--output", "yaml", "template", "list"],
+    ]) {
+      const r = await cli([...unreachable, ...args]);
+      expect(r.code, `${args.join(" ")}: ${r.stderr}`).toBe(2);
+    }
+  });
+
+  it("exits 1 when the server cannot be reached", async () => {
+    const r = await cli(["--server", "127.0.0.1:1", "template", "list"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("UNAVAILABLE");
+  });
+
+  it("reports health with ops health", async () => {
+    const r = await cli(["--server", s.address, "ops", "health"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe("SERVING");
+  });
+});

@@ -1,0 +1,81 @@
+import { status } from "@grpc/grpc-js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { HealthCheckResponse, HealthCheckResponse_ServingStatus } from "../gen/grpc/health/v1/health";
+import type { Template } from "../gen/vmsystem/v1/template";
+import { testDatabase } from "./support/database";
+import { bufCurl, cli, spawnServer } from "./support/process";
+import { rpcError, startTestServer, unary, type TestServer } from "./support/server";
+
+describe("the server in-process", () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startTestServer();
+  });
+  afterAll(async () => {
+    await s?.close();
+  });
+
+  it("reports SERVING on grpc.health.v1 for the server and each service", async () => {
+    for (const service of ["", "vmsystem.v1.TemplateService", "vmsystem.v1.SessionService", "vmsystem.v1.ExecutionService"]) {
+      const r = await unary<HealthCheckResponse>((cb) => s.health.check({ service }, cb));
+      expect(r.status, service).toBe(HealthCheckResponse_ServingStatus.SERVING);
+    }
+  });
+
+  it("serves reflection that a Go client (buf curl) can list and call through", async () => {
+    const services = await bufCurl(s.address, ["--list-services", "{server}"]);
+    expect(services.code, services.stderr).toBe(0);
+    expect(services.stdout.split("\n")).toEqual(expect.arrayContaining(["vmsystem.v1.TemplateService", "vmsystem.v1.SessionService", "vmsystem.v1.ExecutionService", "grpc.health.v1.Health"]));
+    const methods = await bufCurl(s.address, ["--list-methods", "{server}"]);
+    expect(methods.stdout).toContain("vmsystem.v1.ExecutionService/StreamExecution");
+    expect(methods.stdout).toContain("vmsystem.v1.TemplateService/UpdateTemplateSettings");
+    const created = await bufCurl(s.address, ["-d", JSON.stringify({ name: "via-reflection", settings: { limits: { cpuMs: 42 } } }), "{server}/vmsystem.v1.TemplateService/CreateTemplate"]);
+    expect(created.code, created.stderr).toBe(0);
+    const t = JSON.parse(created.stdout);
+    expect(t).toMatchObject({ name: "via-reflection", engine: "isolated-vm", settings: { limits: { cpuMs: 42, wallMs: 30000 } } });
+  });
+
+  it("returns ErrorInfo details that buf curl shows, with exit code 8 × gRPC code", async () => {
+    const r = await bufCurl(s.address, ["-d", '{"templateId":"nope"}', "{server}/vmsystem.v1.TemplateService/GetTemplate"]);
+    expect(r.code).toBe(8 * status.NOT_FOUND);
+    const err = JSON.parse(r.stderr);
+    expect(err.code).toBe("not_found");
+    expect(err.details[0].type).toBe("google.rpc.ErrorInfo");
+  });
+
+  it("answers RPCs of later milestones with UNIMPLEMENTED and an ErrorInfo", async () => {
+    const err = await rpcError(unary((cb) => s.sessions.getRuntimeSummary({}, cb)));
+    expect(err).toMatchObject({ code: status.UNIMPLEMENTED, reason: "UNIMPLEMENTED", domain: "vmsystem.v1" });
+  });
+});
+
+describe("vmsystem serve as a process", () => {
+  it("logs one JSON line per RPC, exits 0 on SIGTERM and keeps templates across a restart", async () => {
+    const db = testDatabase();
+    try {
+      const first = await spawnServer(db);
+      const created = await cli(["template", "create", "--name", "durable", "--mem-mb", "64", "--server", first.address, "--output", "json"]);
+      expect(created.code, created.stderr).toBe(0);
+      const t = JSON.parse(created.stdout) as Template;
+      expect(await first.stop("SIGTERM")).toBe(0);
+      const rpcLine = first.logs.find((l) => l.msg === "rpc");
+      expect(rpcLine).toMatchObject({ method: "vmsystem.v1.TemplateService/CreateTemplate", code: "OK" });
+      expect(typeof rpcLine?.durationMs).toBe("number");
+      expect(first.logs.some((l) => l.msg === "stopped")).toBe(true);
+
+      const second = await spawnServer(db);
+      const got = await cli(["--output", "json", "--server", second.address, "template", "get", t.id]);
+      expect(got.code, got.stderr).toBe(0);
+      expect(JSON.parse(got.stdout)).toMatchObject({ id: t.id, name: "durable", settings: { limits: { memMb: 64 } } });
+      expect(await second.stop("SIGINT")).toBe(0);
+    } finally {
+      await db.cleanup();
+    }
+  });
+
+  it("fails to start with a clear message on an unusable database URL", async () => {
+    const r = await cli(["serve", "--listen", "127.0.0.1:0", "--database-url", "mysql://nope"]);
+    expect(r.code).toBe(1);
+    expect(r.stdout + r.stderr).toContain("unsupported database URL");
+  });
+});

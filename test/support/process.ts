@@ -1,0 +1,86 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import type { TestDatabase } from "./database";
+
+export const ROOT = join(__dirname, "..", "..");
+export const BIN = join(ROOT, "bin", "vmsystem");
+
+export interface ServerProcess {
+  proc: ChildProcess;
+  port: number;
+  address: string;
+  /** Every JSON log line the server printed so far. */
+  logs: Record<string, unknown>[];
+  /** Sends `signal` and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Runs `vmsystem serve` as its own process on a free port, on the given database. */
+export async function spawnServer(db: TestDatabase, extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
+  const args = ["serve", "--listen", "127.0.0.1:0", "--data-dir", db.dataDir, ...(db.databaseUrl ? ["--database-url", db.databaseUrl] : []), ...extraArgs];
+  const proc = spawn(BIN, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const logs: Record<string, unknown>[] = [];
+  let stderr = "";
+  proc.stderr!.on("data", (d) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => proc.once("exit", (code) => resolve(code)));
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${stderr}`)), 20_000);
+    createInterface({ input: proc.stdout! }).on("line", (line) => {
+      try {
+        const entry = JSON.parse(line) as Record<string, unknown>;
+        logs.push(entry);
+        if (entry.msg === "serving") {
+          clearTimeout(timer);
+          resolve(entry.port as number);
+        }
+      } catch {
+        // not a log line
+      }
+    });
+    void exited.then((code) => reject(new Error(`server exited with ${code}: ${stderr}`)));
+  });
+  return {
+    proc,
+    port,
+    address: `127.0.0.1:${port}`,
+    logs,
+    stop: async (signal = "SIGTERM") => {
+      proc.kill(signal);
+      return exited;
+    },
+  };
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs a command to completion without blocking this process's event loop
+ * (the server under test may live in this very process).
+ */
+export function run(command: string, args: string[], env: NodeJS.ProcessEnv = {}, input?: string): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ["pipe", "pipe", "pipe"], timeout: 30_000 });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.stdin.end(input ?? "");
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Runs the `vmsystem` CLI. */
+export function cli(args: string[], env: NodeJS.ProcessEnv = {}, input?: string): Promise<CliResult> {
+  return run(BIN, args, env, input);
+}
+
+/** `buf curl` through server reflection, as a Go gRPC client would call; `{server}` in args is the base URL. */
+export function bufCurl(address: string, args: string[]): Promise<CliResult> {
+  const buf = join(ROOT, "node_modules", ".bin", "buf");
+  return run(buf, ["curl", "--protocol", "grpc", "--http2-prior-knowledge", ...args.map((a) => a.replace("{server}", `http://${address}`))]);
+}

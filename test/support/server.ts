@@ -1,0 +1,72 @@
+import { credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
+import { startApp, type RunningApp } from "../../src/app";
+import type { ServeConfig } from "../../src/config";
+import { createLogger } from "../../src/log";
+import { errorInfoOf } from "../../src/transport/errors";
+import { ExecutionServiceClient } from "../../gen/vmsystem/v1/execution";
+import { SessionServiceClient } from "../../gen/vmsystem/v1/session";
+import { TemplateServiceClient } from "../../gen/vmsystem/v1/template";
+import { HealthClient } from "../../gen/grpc/health/v1/health";
+import { testDatabase, type TestDatabase } from "./database";
+
+export interface TestServer {
+  app: RunningApp;
+  address: string;
+  db: TestDatabase;
+  templates: TemplateServiceClient;
+  sessions: SessionServiceClient;
+  executions: ExecutionServiceClient;
+  health: HealthClient;
+  /** Stops the server and the clients, keeping the database (for restart tests). */
+  stop(): Promise<void>;
+  /** Stops everything and drops the database. */
+  close(): Promise<void>;
+}
+
+/** Starts the real server (real gRPC on a free loopback port, real database). */
+export async function startTestServer(overrides: Partial<ServeConfig> = {}, db: TestDatabase = testDatabase()): Promise<TestServer> {
+  const config: ServeConfig = {
+    listen: "127.0.0.1:0",
+    dataDir: db.dataDir,
+    databaseUrl: db.databaseUrl,
+    worktreeRoots: [],
+    allowExec: false,
+    sessionIdleTimeoutMs: 0,
+    logLevel: "silent",
+    shutdownGraceMs: 2000,
+    ...overrides,
+  };
+  const app = await startApp(config, createLogger(process.env.VMSYSTEM_TEST_LOG ?? "silent"));
+  const address = `127.0.0.1:${app.port}`;
+  const creds = credentials.createInsecure();
+  const templates = new TemplateServiceClient(address, creds);
+  const sessions = new SessionServiceClient(address, creds);
+  const executions = new ExecutionServiceClient(address, creds);
+  const health = new HealthClient(address, creds);
+  const stop = async () => {
+    for (const c of [templates, sessions, executions, health]) c.close();
+    await app.stop();
+  };
+  return { app, address, db, templates, sessions, executions, health, stop, close: async () => { await stop(); await db.cleanup(); } };
+}
+
+type Callback<Res> = (err: ServiceError | null, response: Res) => void;
+
+/** Promisifies one generated unary call: `await unary((cb) => s.templates.getTemplate(req, cb))`. */
+export function unary<Res>(start: (callback: Callback<Res>) => unknown): Promise<Res> {
+  return new Promise((resolve, reject) => start((err, res) => (err ? reject(err) : resolve(res))));
+}
+
+/** Awaits a call expected to fail; returns its gRPC code and ErrorInfo reason. */
+export async function rpcError(promise: Promise<unknown>): Promise<{ code: number; reason?: string; domain?: string; message: string; metadata: Record<string, string> }> {
+  try {
+    await promise;
+  } catch (err) {
+    const e = err as ServiceError;
+    const info = errorInfoOf(e);
+    return { code: e.code, reason: info?.reason, domain: info?.domain, message: e.details, metadata: info?.metadata ?? {} };
+  }
+  throw new Error("expected the call to fail, but it succeeded");
+}
+
+export { Metadata };

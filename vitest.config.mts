@@ -1,0 +1,26 @@
+import { defineConfig } from "vitest/config";
+
+const shared = {
+  include: ["test/**/*.test.ts"],
+  pool: "forks" as const,
+  // isolated-vm needs this flag on Node >= 20; the threads pool rejects it.
+  execArgv: ["--no-node-snapshot"],
+  testTimeout: 30_000,
+  hookTimeout: 60_000,
+};
+
+/**
+ * Every suite runs twice: on the embedded SQLite default and on PostgreSQL
+ * (VMSYSTEM_TEST_DATABASE_URL, default the local server; each run gets its
+ * own schema). `--project sqlite` or `--project postgres` runs one.
+ */
+export default defineConfig({
+  test: {
+    // Suites start their own servers and isolates; two at a time fits 2 cores.
+    maxWorkers: 2,
+    projects: [
+      { test: { ...shared, name: "sqlite", env: { VMSYSTEM_TEST_DB: "sqlite" } } },
+      { test: { ...shared, name: "postgres", env: { VMSYSTEM_TEST_DB: "postgres" } } },
+    ],
+  },
+});
