@@ -213,17 +213,17 @@ export interface Execution {
   args: string[];
   env: { [key: string]: string };
   status: ExecutionStatus;
-  startedAt: Date | undefined;
-  endedAt:
+  startedAt?: Date | undefined;
+  endedAt?:
     | Date
     | undefined;
   /** The completion value (status OK). */
-  result:
+  result?:
     | Value
     | undefined;
   /** Set for every status but OK and RUNNING. */
-  error: ExecutionError | undefined;
-  metrics:
+  error?: ExecutionError | undefined;
+  metrics?:
     | ExecutionMetrics
     | undefined;
   /** The events, in seq order (in responses that return a finished execution). */
@@ -257,7 +257,7 @@ export interface Value {
   /** As util.inspect shows it, cut at 4 KB. */
   preview: string;
   /** Present only when a JSON round trip is lossless. */
-  json: any | undefined;
+  json?: any | undefined;
 }
 
 /** A thrown JavaScript exception. */
@@ -278,7 +278,7 @@ export interface ExecutionEvent {
   executionId: string;
   /** 1, 2, 3… contiguous per execution. */
   seq: number;
-  ts: Date | undefined;
+  ts?: Date | undefined;
   type: EventType;
   inputEcho?: InputEcho | undefined;
   console?: Console | undefined;
@@ -345,7 +345,7 @@ export interface TailEventsRequest {
 }
 
 export interface TailEventsResponse {
-  event: ExecutionEvent | undefined;
+  event?: ExecutionEvent | undefined;
 }
 
 export interface WatchSessionRequest {
@@ -353,7 +353,7 @@ export interface WatchSessionRequest {
 }
 
 export interface WatchSessionResponse {
-  event: ExecutionEvent | undefined;
+  event?: ExecutionEvent | undefined;
 }
 
 /** A REPL snippet to run. */

@@ -83,9 +83,9 @@ export interface Session {
   lastError: string;
   /** Times the isolate was replaced after a timeout or cancel. */
   restartCount: number;
-  createdAt: Date | undefined;
-  closedAt: Date | undefined;
-  lastActivityAt: Date | undefined;
+  createdAt?: Date | undefined;
+  closedAt?: Date | undefined;
+  lastActivityAt?: Date | undefined;
 }
 
 export interface CreateSessionRequest {

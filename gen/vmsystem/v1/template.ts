@@ -73,9 +73,9 @@ export interface RuntimeSettings {
 
 /** All settings of a template. In responses every field is set. */
 export interface TemplateSettings {
-  limits: Limits | undefined;
-  resolver: ResolverSettings | undefined;
-  runtime: RuntimeSettings | undefined;
+  limits?: Limits | undefined;
+  resolver?: ResolverSettings | undefined;
+  runtime?: RuntimeSettings | undefined;
 }
 
 /** A runtime profile that sessions are started from. */
@@ -85,7 +85,7 @@ export interface Template {
   name: string;
   /** Always "isolated-vm". */
   engine: string;
-  settings:
+  settings?:
     | TemplateSettings
     | undefined;
   /** In ascending `order_index`. */
@@ -93,8 +93,8 @@ export interface Template {
   capabilities: Capability[];
   modules: Module[];
   libraries: Library[];
-  createdAt: Date | undefined;
-  updatedAt: Date | undefined;
+  createdAt?: Date | undefined;
+  updatedAt?: Date | undefined;
 }
 
 /** A file run at session start, recorded as a STARTUP execution. */
@@ -107,7 +107,7 @@ export interface StartupFile {
   orderIndex: number;
   /** "eval" or "module". */
   mode: string;
-  createdAt: Date | undefined;
+  createdAt?: Date | undefined;
 }
 
 /** A grant of host access. */
@@ -120,15 +120,15 @@ export interface Capability {
   name: string;
   enabled: boolean;
   /** Kind-specific JSON object, e.g. {"write": false} for fs. */
-  config: { [key: string]: any } | undefined;
-  createdAt: Date | undefined;
+  config?: { [key: string]: any } | undefined;
+  createdAt?: Date | undefined;
 }
 
 /** A host module enabled on a template. */
 export interface Module {
   templateId: string;
   name: string;
-  createdAt: Date | undefined;
+  createdAt?: Date | undefined;
 }
 
 /** A library loaded into a template's sessions. */
@@ -137,7 +137,7 @@ export interface Library {
   name: string;
   /** The installed package version. */
   version: string;
-  createdAt: Date | undefined;
+  createdAt?: Date | undefined;
 }
 
 /** A module the service offers. */
@@ -161,7 +161,7 @@ export interface CreateTemplateRequest {
   /** Defaults to "isolated-vm", the only engine. */
   engine: string;
   /** Omitted fields take the defaults. */
-  settings: TemplateSettings | undefined;
+  settings?: TemplateSettings | undefined;
 }
 
 export interface GetTemplateRequest {
@@ -190,14 +190,14 @@ export interface DeleteTemplateResponse {
 
 export interface UpdateTemplateSettingsRequest {
   templateId: string;
-  settings:
+  settings?:
     | TemplateSettings
     | undefined;
   /**
    * Paths relative to `settings`, e.g. "limits.cpu_ms" or "runtime". Empty:
    * every field present in `settings`.
    */
-  updateMask: string[] | undefined;
+  updateMask?: string[] | undefined;
 }
 
 export interface AddStartupFileRequest {
@@ -229,7 +229,7 @@ export interface AddCapabilityRequest {
   kind: string;
   name: string;
   enabled: boolean;
-  config: { [key: string]: any } | undefined;
+  config?: { [key: string]: any } | undefined;
 }
 
 export interface ListCapabilitiesRequest {
