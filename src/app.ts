@@ -1,14 +1,21 @@
 import type { DataSource } from "typeorm";
 import type { ServeConfig } from "./config";
+import { EventBus } from "./core/event-bus";
+import { ExecutionPipeline } from "./core/execution-pipeline";
+import { ExecutionService } from "./core/execution-service";
+import { SessionRegistry } from "./core/session-registry";
+import { SessionService } from "./core/session-service";
 import { TemplateService } from "./core/template-service";
 import type { Logger } from "./log";
 import { describeDatabase, openDatabase } from "./store/data-source";
+import { TypeormExecutionStore } from "./store/execution-store";
+import { TypeormSessionStore } from "./store/session-store";
 import { TypeormTemplateStore } from "./store/template-store";
 import { startGrpcServer, type GrpcServer } from "./transport/server";
 
 export interface RunningApp {
   port: number;
-  /** Graceful stop: stop accepting, finish calls within the grace period, close the database. */
+  /** Graceful stop: stop accepting, finish calls within the grace period, free isolates, close the database. */
   stop(): Promise<void>;
 }
 
@@ -16,9 +23,30 @@ export interface RunningApp {
 export async function startApp(config: ServeConfig, log: Logger): Promise<RunningApp> {
   const db: DataSource = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   let server: GrpcServer;
+  let sessions: SessionService;
   try {
+    const sessionStore = new TypeormSessionStore(db);
+    const executionStore = new TypeormExecutionStore(db);
+    const registry = new SessionRegistry();
     const templates = new TemplateService(new TypeormTemplateStore(db));
-    server = await startGrpcServer(config.listen, { templates }, log);
+    const pipeline = new ExecutionPipeline({
+      registry,
+      sessions: sessionStore,
+      executions: executionStore,
+      bus: new EventBus(),
+      allowExec: config.allowExec,
+      log,
+      onCatastrophicError: (message) => {
+        // V8 state is undefined after this: exit so a supervisor restarts us
+        // (stale sessions are closed on the next start).
+        log.fatal({ message }, "isolated-vm catastrophic error");
+        process.exit(70);
+      },
+    });
+    sessions = new SessionService({ templates, sessions: sessionStore, executions: executionStore, registry, pipeline, worktreeRoots: config.worktreeRoots, log });
+    await sessions.recoverFromRestart();
+    const executions = new ExecutionService(pipeline, executionStore, sessionStore);
+    server = await startGrpcServer(config.listen, { templates, sessions, executions }, log);
   } catch (err) {
     await db.destroy();
     throw err;
@@ -31,6 +59,7 @@ export async function startApp(config: ServeConfig, log: Logger): Promise<Runnin
       (stopping ??= (async () => {
         log.info({ graceMs: config.shutdownGraceMs }, "shutting down");
         await server.shutdown(config.shutdownGraceMs);
+        sessions.disposeAll();
         await db.destroy();
         log.info("stopped");
       })()),

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cli } from "./support/process";
 import { startTestServer, type TestServer } from "./support/server";
@@ -113,5 +116,70 @@ describe("vmsystem template …", () => {
     const r = await cli(["--server", s.address, "ops", "health"]);
     expect(r.code).toBe(0);
     expect(r.stdout.trim()).toBe("SERVING");
+  });
+});
+
+describe("vmsystem session … and exec …", () => {
+  it("creates a session, runs code in both output modes and reads it back", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "vmsystem-cli-"));
+    writeFileSync(join(dir, "main.js"), "console.log('args', argv.join('+'), env.GREETING); argv.length");
+    try {
+      const t = await json(["template", "create", "--name", "cli-session"]);
+      const session = await json(["session", "create", "--template", t.id, "--workspace", "w", "--commit", "c0ffee", "--worktree", dir]);
+      expect(session).toMatchObject({ status: "SESSION_STATUS_READY", worktreePath: dir });
+
+      const human = await cli(["--server", s.address, "exec", "repl", "--session", session.id, "console.log('hello', {a: 1}); 6 * 7"]);
+      expect(human.code, human.stderr).toBe(0);
+      expect(human.stdout).toBe("hello { a: 1 }\n42\n");
+
+      const piped = await cli(["--server", s.address, "--output", "json", "exec", "repl", "--session", session.id, "-"], {}, "var fromStdin = 'yes'; fromStdin");
+      expect(piped.code).toBe(0);
+      const pipedExec = JSON.parse(piped.stdout);
+      expect(pipedExec).toMatchObject({ status: "EXECUTION_STATUS_OK", kind: "EXECUTION_KIND_REPL", result: { type: "string", json: "yes" } });
+      expect(pipedExec.events.map((e: { type: string }) => e.type)).toEqual(["EVENT_TYPE_INPUT_ECHO", "EVENT_TYPE_VALUE"]);
+
+      const failing = await cli(["--server", s.address, "exec", "repl", "--session", session.id, "throw new RangeError('nope')"]);
+      expect(failing.code).toBe(3);
+      expect(failing.stderr).toContain("RangeError: nope");
+
+      const file = await cli(["--server", s.address, "--output", "json", "exec", "run-file", "--session", session.id, "--env", "GREETING=hi", "main.js", "--", "x", "--y"]);
+      expect(file.code, file.stderr).toBe(0);
+      const fileExec = JSON.parse(file.stdout);
+      expect(fileExec).toMatchObject({ kind: "EXECUTION_KIND_RUN_FILE", path: "main.js", args: ["x", "--y"], result: { json: 2 } });
+      expect(fileExec.events[1].console.text).toBe("args x+--y hi");
+
+      const missing = await cli(["--server", s.address, "exec", "run-file", "--session", session.id, "nope.js"]);
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toContain("FILE_NOT_FOUND");
+
+      const list = await json(["exec", "list", "--session", session.id]);
+      expect(list.items.map((e: { number: number }) => e.number)).toEqual([4, 3, 2, 1]);
+      const got = await json(["exec", "get", fileExec.id]);
+      expect(got.events).toHaveLength(fileExec.events.length);
+      const events = await json(["exec", "events", fileExec.id, "--after-seq", "1"]);
+      expect(events.items[0].seq).toBe(2);
+
+      const ready = await json(["session", "list", "--status", "READY"]);
+      expect(ready.items.map((x: { id: string }) => x.id)).toContain(session.id);
+      const closed = await json(["session", "close", session.id]);
+      expect(closed.status).toBe("SESSION_STATUS_CLOSED");
+      const closedList = await json(["session", "list", "--status", "SESSION_STATUS_CLOSED"]);
+      expect(closedList.items.map((x: { id: string }) => x.id)).toContain(session.id);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("checks required flags before calling", async () => {
+    for (const args of [
+      ["session", "create", "--template", "t"],
+      ["session", "list", "--status", "SLEEPING"],
+      ["exec", "repl", "1 + 1"],
+      ["exec", "run-file", "--session", "s"],
+      ["exec", "events", "e", "--after-seq", "x"],
+    ]) {
+      const r = await cli(["--server", "127.0.0.1:1", ...args]);
+      expect(r.code, args.join(" ")).toBe(2);
+    }
   });
 });

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HealthCheckResponse, HealthCheckResponse_ServingStatus } from "../gen/grpc/health/v1/health";
@@ -44,7 +47,7 @@ describe("the server in-process", () => {
   });
 
   it("answers RPCs of later milestones with UNIMPLEMENTED and an ErrorInfo", async () => {
-    const err = await rpcError(unary((cb) => s.sessions.getRuntimeSummary({}, cb)));
+    const err = await rpcError(unary((cb) => s.executions.cancelExecution({ executionId: "x" }, cb)));
     expect(err).toMatchObject({ code: status.UNIMPLEMENTED, reason: "UNIMPLEMENTED", domain: "vmsystem.v1" });
   });
 });
@@ -69,6 +72,41 @@ describe("vmsystem serve as a process", () => {
       expect(JSON.parse(got.stdout)).toMatchObject({ id: t.id, name: "durable", settings: { limits: { memMb: 64 } } });
       expect(await second.stop("SIGINT")).toBe(0);
     } finally {
+      await db.cleanup();
+    }
+  });
+
+  it("after a kill -9, closes the sessions and cancels the executions the dead process left behind", async () => {
+    const db = testDatabase();
+    const worktree = mkdtempSync(join(tmpdir(), "vmsystem-kill-"));
+    try {
+      const first = await spawnServer(db);
+      const json = async (args: string[]) => {
+        const r = await cli(["--server", first.address, "--output", "json", ...args]);
+        expect(r.code, r.stderr).toBe(0);
+        return JSON.parse(r.stdout);
+      };
+      const t = await json(["template", "create", "--name", "killed", "--wall-ms", "60000", "--cpu-ms", "60000"]);
+      const session = await json(["session", "create", "--template", t.id, "--workspace", "w", "--commit", "c", "--worktree", worktree]);
+      expect(session.status).toBe("SESSION_STATUS_READY");
+      // Leave an execution running, then kill the server without a chance to clean up.
+      void cli(["--server", first.address, "exec", "repl", "--session", session.id, "while (true) {}"]);
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(await first.stop("SIGKILL")).toBe(null);
+
+      const second = await spawnServer(db);
+      const again = await cli(["--server", second.address, "--output", "json", "session", "get", session.id]);
+      const after = JSON.parse(again.stdout);
+      expect(after.status).toBe("SESSION_STATUS_CLOSED");
+      expect(after.lastError).toMatch(/restart/);
+      const list = await cli(["--server", second.address, "--output", "json", "exec", "list", "--session", session.id]);
+      const [running] = JSON.parse(list.stdout).items;
+      expect(running).toMatchObject({ status: "EXECUTION_STATUS_CANCELLED", error: { code: "CANCELLED" } });
+      expect(running.error.message).toMatch(/server restarted/);
+      expect(second.logs.some((l) => l.msg === "recovered from a previous run")).toBe(true);
+      expect(await second.stop()).toBe(0);
+    } finally {
+      rmSync(worktree, { recursive: true, force: true });
       await db.cleanup();
     }
   });

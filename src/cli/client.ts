@@ -28,7 +28,8 @@ export function connect(options: ClientOptions): Clients {
   const credentials = options.tlsCa
     ? ChannelCredentials.createSsl(readFileSync(options.tlsCa))
     : ChannelCredentials.createInsecure();
-  const templates = new TemplateServiceClient(address, credentials);
+  // Executions with many events exceed grpc-js's 4 MB default response size.
+  const templates = new TemplateServiceClient(address, credentials, { "grpc.max_receive_message_length": -1 });
   const channelOverride = templates.getChannel();
   const opts = { channelOverride };
   const metadata = new Metadata();

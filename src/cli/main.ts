@@ -1,7 +1,9 @@
 import { Command, CommanderError, Option } from "commander";
+import { execCommand } from "./exec-commands";
 import { opsCommand } from "./ops-commands";
 import { EXIT } from "./output";
 import { serveCommand } from "./serve";
+import { sessionCommand } from "./session-commands";
 import { templateCommand } from "./template-commands";
 
 /** The `vmsystem` executable: the server and a client for every service. */
@@ -15,6 +17,8 @@ export function buildProgram(): Command {
     .addOption(new Option("--tls-ca <file>", "trust this CA (PEM) and connect with TLS"));
   program.addCommand(serveCommand());
   program.addCommand(templateCommand());
+  program.addCommand(sessionCommand());
+  program.addCommand(execCommand());
   program.addCommand(opsCommand());
   // Bad usage exits 2 (commander's default is 1, which scripts read as an RPC error).
   const exitOverride = (cmd: Command) => {

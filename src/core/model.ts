@@ -105,3 +105,67 @@ export interface Page<T> {
   items: T[];
   nextPageToken: string;
 }
+
+export interface Session {
+  id: string;
+  templateId: string;
+  workspaceId: string;
+  baseCommitOid: string;
+  worktreePath: string;
+  status: SessionStatus;
+  lastError: string;
+  restartCount: number;
+  createdAt: number;
+  closedAt: number | null;
+  lastActivityAt: number;
+}
+
+export interface ExecutionError {
+  code: string;
+  message: string;
+}
+
+export interface ExecutionMetrics {
+  durationMs: number;
+  cpuMs: number;
+  eventCount: number;
+  outputBytes: number;
+}
+
+export interface Execution {
+  id: string;
+  number: number;
+  sessionId: string;
+  kind: ExecutionKind;
+  input: string;
+  path: string;
+  args: string[];
+  env: Record<string, string>;
+  status: ExecutionStatus;
+  requestId: string | null;
+  startedAt: number;
+  endedAt: number | null;
+  result: ValueDescription | null;
+  error: ExecutionError | null;
+  metrics: ExecutionMetrics;
+}
+
+export type EventPayload =
+  | { type: "INPUT_ECHO"; text: string }
+  | { type: "CONSOLE"; level: string; text: string }
+  | { type: "VALUE"; value: ValueDescription }
+  | { type: "EXCEPTION"; name: string; message: string; stack: string }
+  | { type: "SYSTEM"; level: string; message: string };
+
+export interface ExecutionEvent {
+  executionId: string;
+  seq: number;
+  ts: number;
+  payload: EventPayload;
+}
+
+/** An execution as the unary RPCs return it: finished, with its events. */
+export interface ExecutionWithEvents {
+  execution: Execution;
+  events: ExecutionEvent[];
+}

@@ -1,5 +1,21 @@
 import type { Cursor } from "./pagination";
-import type { Capability, StartupFile, Template, TemplateLibrary, TemplateModule, TemplateSettings } from "./model";
+import type {
+  Capability,
+  Execution,
+  ExecutionError,
+  ExecutionEvent,
+  ExecutionMetrics,
+  ExecutionStatus,
+  Session,
+  SessionStatus,
+  StartupFile,
+  Template,
+  TemplateLibrary,
+  TemplateModule,
+  TemplateSettings,
+  TemplateSnapshot,
+  ValueDescription,
+} from "./model";
 
 /**
  * What the template service needs from persistence. Implemented by
@@ -30,4 +46,51 @@ export interface TemplateStore {
   addLibrary(library: TemplateLibrary): Promise<TemplateLibrary>;
   listLibraries(templateId: string): Promise<TemplateLibrary[]>;
   removeLibrary(templateId: string, name: string, updatedAt: number): Promise<void>;
+}
+
+export interface SessionPatch {
+  status?: SessionStatus;
+  lastError?: string;
+  restartCount?: number;
+  closedAt?: number | null;
+  lastActivityAt?: number;
+}
+
+export interface SessionStore {
+  /** Stores a new session with the template as it was when the session started. */
+  insert(session: Session, template: TemplateSnapshot): Promise<void>;
+  get(id: string): Promise<Session | undefined>;
+  /** Newest first, strictly after `after`, optionally of one status. */
+  list(limit: number, after: Cursor | undefined, status: SessionStatus | undefined): Promise<Session[]>;
+  update(id: string, patch: SessionPatch): Promise<void>;
+  /** Marks every STARTING/READY row CLOSED (their process is gone); returns how many. */
+  closeOrphans(lastError: string, now: number): Promise<number>;
+}
+
+export interface ExecutionFinish {
+  status: ExecutionStatus;
+  endedAt: number;
+  result: ValueDescription | null;
+  error: ExecutionError | null;
+  metrics: ExecutionMetrics;
+}
+
+export interface ExecutionStore {
+  get(id: string): Promise<Execution | undefined>;
+  findByRequestId(sessionId: string, requestId: string): Promise<Execution | undefined>;
+  /** Newest first by number, strictly below `beforeNumber`. */
+  listBySession(sessionId: string, limit: number, beforeNumber?: number): Promise<Execution[]>;
+  maxNumber(sessionId: string): Promise<number>;
+  /**
+   * Stores the execution's remaining events, its final state and the
+   * session's last activity in one transaction: every event is stored before
+   * (and with) the final status. `insert`: the row was never written.
+   */
+  finish(execution: Execution, finish: ExecutionFinish, remaining: ExecutionEvent[], insert: boolean): Promise<void>;
+  /** Appends a batch of events in one transaction, after inserting the RUNNING row when given. */
+  appendEvents(events: ExecutionEvent[], insertFirst?: Execution): Promise<void>;
+  /** Events with seq > afterSeq, ascending, at most `limit`. */
+  listEvents(executionId: string, afterSeq: number, limit: number): Promise<ExecutionEvent[]>;
+  /** Marks RUNNING executions CANCELLED (their process is gone); returns how many. */
+  cancelOrphans(message: string, now: number): Promise<number>;
 }

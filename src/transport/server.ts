@@ -3,17 +3,22 @@ import { HealthImplementation } from "grpc-health-check";
 import { ExecutionServiceService } from "../../gen/vmsystem/v1/execution";
 import { SessionServiceService } from "../../gen/vmsystem/v1/session";
 import { TemplateServiceService } from "../../gen/vmsystem/v1/template";
+import type { ExecutionService } from "../core/execution-service";
+import type { SessionService } from "../core/session-service";
 import type { TemplateService } from "../core/template-service";
 import type { Logger } from "../log";
 import { withSafeDecoding } from "./decode";
 import { addReflection } from "./reflection";
+import { executionHandlers } from "./execution-handlers";
+import { sessionHandlers } from "./session-handlers";
 import { templateHandlers } from "./template-handlers";
-import { unimplementedHandlers } from "./unimplemented";
 
 export const SERVICE_NAMES = ["vmsystem.v1.TemplateService", "vmsystem.v1.SessionService", "vmsystem.v1.ExecutionService"];
 
 export interface CoreServices {
   templates: TemplateService;
+  sessions: SessionService;
+  executions: ExecutionService;
 }
 
 export interface GrpcServer {
@@ -26,8 +31,8 @@ export interface GrpcServer {
 export async function startGrpcServer(listen: string, core: CoreServices, log: Logger): Promise<GrpcServer> {
   const server = new Server({ "grpc.max_receive_message_length": 16 * 1024 * 1024 });
   server.addService(withSafeDecoding(TemplateServiceService), templateHandlers(core.templates, log));
-  server.addService(withSafeDecoding(SessionServiceService), unimplementedHandlers(SessionServiceService, log));
-  server.addService(withSafeDecoding(ExecutionServiceService), unimplementedHandlers(ExecutionServiceService, log));
+  server.addService(withSafeDecoding(SessionServiceService), sessionHandlers(core.sessions, log));
+  server.addService(withSafeDecoding(ExecutionServiceService), executionHandlers(core.executions, log));
   addReflection(server);
   const health = new HealthImplementation({ "": "SERVING", ...Object.fromEntries(SERVICE_NAMES.map((s) => [s, "SERVING" as const])) });
   health.addToServer(server);

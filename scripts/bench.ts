@@ -1,0 +1,150 @@
+/**
+ * npm run bench: the service's speed as ratios to floors measured in the same
+ * run on this machine. Prints figures; asserts nothing.
+ *
+ *   floor A  empty grpc-js unary call (Health/Check) to the same server process
+ *   floor B  raw isolated-vm: isolate + context creation; async eval('1+1');
+ *            console.log ×100k delivered to the host (no persistence)
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { credentials, type ServiceError } from "@grpc/grpc-js";
+import ivm from "isolated-vm";
+import { Client } from "pg";
+import { HealthClient } from "../gen/grpc/health/v1/health";
+import { ExecutionServiceClient, type Execution } from "../gen/vmsystem/v1/execution";
+import { SessionServiceClient, type Session } from "../gen/vmsystem/v1/session";
+import { TemplateServiceClient, type Template } from "../gen/vmsystem/v1/template";
+
+const ROOT = join(__dirname, "..", "..");
+const PG_URL = process.env.VMSYSTEM_BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+const LINES = 100_000;
+
+type Cb<T> = (err: ServiceError | null, res: T) => void;
+const call = <T>(start: (cb: Cb<T>) => unknown) => new Promise<T>((res, rej) => start((e, r) => (e ? rej(e) : res(r))));
+
+function stats(samples: number[]) {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+  return { median: at(0.5), p99: at(0.99) };
+}
+
+async function timeEach(n: number, fn: () => Promise<unknown>): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await fn();
+    out.push(performance.now() - t0);
+  }
+  return out;
+}
+
+async function startServer(args: string[]): Promise<{ address: string; stop: () => void }> {
+  const proc = spawn(join(ROOT, "bin", "vmsystem"), ["serve", "--listen", "127.0.0.1:0", ...args], { stdio: ["ignore", "pipe", "inherit"] });
+  const port = await new Promise<number>((resolve, reject) => {
+    proc.once("exit", (code) => reject(new Error(`server exited ${code}`)));
+    createInterface({ input: proc.stdout! }).on("line", (line) => {
+      if (line.includes('"serving"')) resolve(JSON.parse(line).port);
+    });
+  });
+  return { address: `127.0.0.1:${port}`, stop: () => proc.kill("SIGTERM") };
+}
+
+async function rawFloors() {
+  const create = await timeEach(200, async () => {
+    const isolate = new ivm.Isolate({ memoryLimit: 128 });
+    await isolate.createContext();
+    isolate.dispose();
+  });
+  const isolate = new ivm.Isolate({ memoryLimit: 128 });
+  const context = await isolate.createContext();
+  await timeEach(200, () => context.eval("1+1"));
+  const evalTimes = await timeEach(2000, () => context.eval("1+1"));
+  let received = 0;
+  await context.global.set("__log", new ivm.Reference((s: string) => void (received += s.length > 0 ? 1 : 0)));
+  const t0 = performance.now();
+  await context.eval(`for (let i = 0; i < ${LINES}; i++) __log.applyIgnored(undefined, [String(i)]);`);
+  while (received < LINES) await new Promise((r) => setImmediate(r));
+  const consolePerSec = LINES / ((performance.now() - t0) / 1000);
+  isolate.dispose();
+  return { create: stats(create), evalOnePlusOne: stats(evalTimes), consolePerSec };
+}
+
+async function measureBackend(name: string, serverArgs: string[], floors: Awaited<ReturnType<typeof rawFloors>>) {
+  const server = await startServer(serverArgs);
+  const creds = credentials.createInsecure();
+  const health = new HealthClient(server.address, creds);
+  const templates = new TemplateServiceClient(server.address, creds);
+  const sessions = new SessionServiceClient(server.address, creds);
+  // 100k events make a ~7 MB response: above grpc-js's 4 MB default.
+  const executions = new ExecutionServiceClient(server.address, creds, { "grpc.max_receive_message_length": -1 });
+  const worktree = mkdtempSync(join(tmpdir(), "vmsystem-bench-"));
+  try {
+    await timeEach(300, () => call((cb) => health.check({ service: "" }, cb)));
+    const grpc = stats(await timeEach(2000, () => call((cb) => health.check({ service: "" }, cb))));
+
+    const t = await call<Template>((cb) =>
+      templates.createTemplate({ name: "bench", engine: "", settings: { limits: { maxEvents: LINES + 10, maxOutputKb: 1024 * 1024, wallMs: 120_000, cpuMs: 120_000 } } }, cb),
+    );
+    const newSession = () => call<Session>((cb) => sessions.createSession({ templateId: t.id, workspaceId: "bench", baseCommitOid: "0", worktreePath: worktree }, cb));
+    const created: string[] = [];
+    const createTimes = await timeEach(60, async () => created.push((await newSession()).id));
+    for (const id of created) await call((cb) => sessions.closeSession({ sessionId: id }, cb));
+
+    const session = await newSession();
+    const repl = (input: string) => call<Execution>((cb) => executions.executeRepl({ sessionId: session.id, input, requestId: "" }, cb));
+    await timeEach(200, () => repl("1+1"));
+    const replTimes = stats(await timeEach(2000, () => repl("1+1")));
+
+    const t0 = performance.now();
+    const logged = await repl(`for (let i = 0; i < ${LINES}; i++) console.log(i)`);
+    const seconds = (performance.now() - t0) / 1000;
+    if (logged.metrics?.eventCount !== LINES + 2) throw new Error(`expected ${LINES + 2} events, got ${logged.metrics?.eventCount} (${logged.error?.message})`);
+    const eventsPerSec = LINES / seconds;
+
+    const replFloor = grpc.median + floors.evalOnePlusOne.median;
+    const fmt = (ms: number) => `${ms.toFixed(3)} ms`;
+    console.log(`\n[${name}]`);
+    console.log(`  floor: empty gRPC unary      median ${fmt(grpc.median)}  p99 ${fmt(grpc.p99)}`);
+    console.log(`  ExecuteRepl('1+1')           median ${fmt(replTimes.median)}  p99 ${fmt(replTimes.p99)}  → ${(replTimes.median / replFloor).toFixed(2)}× floor (gRPC + raw eval = ${fmt(replFloor)}; target ≤ 1.5×), p99 ${(replTimes.p99 / grpc.p99).toFixed(2)}× gRPC p99`);
+    const create = stats(createTimes);
+    console.log(`  CreateSession                median ${fmt(create.median)}  → ${(create.median / floors.create.median).toFixed(2)}× raw isolate+context (${fmt(floors.create.median)}; target ≤ 2×)`);
+    console.log(`  100k console lines persisted ${Math.round(eventsPerSec).toLocaleString("en")} events/s (${seconds.toFixed(2)} s round trip) → ${(eventsPerSec / floors.consolePerSec).toFixed(2)}× raw unpersisted delivery (${Math.round(floors.consolePerSec).toLocaleString("en")}/s)`);
+    await call((cb) => sessions.closeSession({ sessionId: session.id }, cb));
+  } finally {
+    for (const c of [health, templates, sessions, executions]) c.close();
+    server.stop();
+    rmSync(worktree, { recursive: true, force: true });
+  }
+}
+
+async function main() {
+  const floors = await rawFloors();
+  console.log(`raw isolated-vm: isolate+context median ${floors.create.median.toFixed(3)} ms; eval('1+1') median ${floors.evalOnePlusOne.median.toFixed(3)} ms; console ${Math.round(floors.consolePerSec).toLocaleString("en")} lines/s`);
+  const dataDir = mkdtempSync(join(tmpdir(), "vmsystem-bench-db-"));
+  try {
+    await measureBackend("embedded SQLite", ["--data-dir", dataDir], floors);
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  const schema = `bench_${Date.now().toString(36)}`;
+  const url = new URL(PG_URL);
+  url.searchParams.set("schema", schema);
+  try {
+    await measureBackend("PostgreSQL", ["--database-url", url.toString(), "--data-dir", mkdtempSync(join(tmpdir(), "vmsystem-bench-pg-"))], floors);
+  } catch (err) {
+    console.log(`\n[PostgreSQL] skipped: ${(err as Error).message}`);
+  } finally {
+    const client = new Client({ connectionString: PG_URL });
+    await client.connect().then(() => client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)).catch(() => undefined);
+    await client.end().catch(() => undefined);
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,121 @@
+import type { EventBus } from "./event-bus";
+import type { EventPayload, Execution, ExecutionEvent, Limits } from "./model";
+import type { ExecutionStore } from "./ports";
+
+/** Events written per batch, and how long a partial batch may wait. */
+const BATCH_SIZE = 2000;
+const FLUSH_DELAY_MS = 10;
+
+/**
+ * The one event recorder: contiguous seq from 1, the execution's event and
+ * output limits, batched persistence, live publication. A failed write is
+ * kept and surfaces in `settle()`, so the execution cannot end OK with events
+ * missing.
+ *
+ * The execution's RUNNING row goes out with the first batch (within
+ * FLUSH_DELAY_MS of the start) or when `storeRecord()` asks for it: an
+ * execution that ends sooner is written once, finished, in one transaction.
+ */
+export class EventRecorder {
+  readonly events: ExecutionEvent[] = [];
+  outputBytes = 0;
+  /** Set once a limit was hit: the SYSTEM event saying so is the last kept event. */
+  limitHit: "max_events" | "max_output_kb" | undefined;
+  private pending: ExecutionEvent[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private writing: Promise<void> = Promise.resolve();
+  private writeError: unknown;
+
+  /** Whether the execution's row is (being) written. */
+  recordStored = false;
+
+  constructor(
+    private readonly execution: Execution,
+    private readonly limits: Pick<Limits, "maxEvents" | "maxOutputKb">,
+    private readonly store: ExecutionStore,
+    private readonly bus: EventBus,
+  ) {}
+
+  /** Records a console line; false when it would cross a limit (the line is dropped). */
+  console(level: string, text: string): boolean {
+    if (this.limitHit) return false;
+    // One slot stays free for the SYSTEM event that reports a limit.
+    if (this.events.length >= this.limits.maxEvents - 1) {
+      this.hitLimit("max_events", `event limit of ${this.limits.maxEvents} events reached; further output is dropped`);
+      return false;
+    }
+    const bytes = Buffer.byteLength(text, "utf8");
+    if (this.outputBytes + bytes > this.limits.maxOutputKb * 1024) {
+      this.hitLimit("max_output_kb", `output limit of ${this.limits.maxOutputKb} KB reached; further output is dropped`);
+      return false;
+    }
+    this.outputBytes += bytes;
+    this.add({ type: "CONSOLE", level, text });
+    return true;
+  }
+
+  /**
+   * Records a lifecycle event (INPUT_ECHO, VALUE, EXCEPTION, SYSTEM). These
+   * fit as long as the limit allows; past it they are dropped, so an
+   * execution never stores more than max_events.
+   */
+  record(payload: EventPayload): void {
+    if (this.events.length >= this.limits.maxEvents) return;
+    this.add(payload);
+  }
+
+  /**
+   * Waits for batches already being written and hands back the events not
+   * yet written, for the finalizer to store with the final status. Throws
+   * the first write error, if any.
+   */
+  /** Writes the RUNNING row now (before a client learns the execution's id). */
+  async storeRecord(): Promise<void> {
+    this.startWrite(true);
+    await this.writing;
+    if (this.writeError) throw this.writeError;
+  }
+
+  async settle(): Promise<ExecutionEvent[]> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.writing;
+    if (this.writeError) throw this.writeError;
+    const rest = this.pending;
+    this.pending = [];
+    return rest;
+  }
+
+  private hitLimit(limit: "max_events" | "max_output_kb", message: string): void {
+    this.limitHit = limit;
+    this.add({ type: "SYSTEM", level: "warn", message });
+  }
+
+  private add(payload: EventPayload): void {
+    const event: ExecutionEvent = { executionId: this.execution.id, seq: this.events.length + 1, ts: Date.now(), payload };
+    this.events.push(event);
+    this.pending.push(event);
+    this.bus.publish(this.execution.sessionId, event);
+    if (this.pending.length >= BATCH_SIZE) this.startWrite();
+    else this.timer ??= setTimeout(() => this.startWrite(), FLUSH_DELAY_MS);
+  }
+
+  /** Chains the pending batch (and the row, first time) behind earlier writes, keeping seq order. */
+  private startWrite(withRecord = false): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.pending.length === 0 && (this.recordStored || !withRecord)) return;
+    const batch = this.pending;
+    const record = this.recordStored ? undefined : this.execution;
+    this.pending = [];
+    this.recordStored = true;
+    this.writing = this.writing.then(async () => {
+      if (this.writeError) return;
+      try {
+        await this.store.appendEvents(batch, record);
+      } catch (err) {
+        this.writeError = err;
+      }
+    });
+  }
+}

@@ -1,0 +1,282 @@
+import { randomUUID } from "node:crypto";
+import { RuntimeError, type RunResult } from "../runtime/types";
+import { SessionRuntime } from "../runtime/session-runtime";
+import type { Logger } from "../log";
+import { DomainError, invalidField, notFound } from "./errors";
+import type { EventBus } from "./event-bus";
+import { endingOf, type Failure } from "./execution-ending";
+import { EventRecorder } from "./event-recorder";
+import type { Execution, ExecutionEvent, ExecutionKind, ExecutionWithEvents, StartupMode } from "./model";
+import type { ExecutionStore, SessionStore } from "./ports";
+import { runtimeOptionsFor } from "./runtime-options";
+import type { LiveSession, SessionRegistry } from "./session-registry";
+import { resolveWorktreeFile } from "./worktree";
+
+/** What to run; kinds differ only in these fields. */
+export interface ExecutionSpec {
+  kind: ExecutionKind;
+  input?: string;
+  path?: string;
+  args?: string[];
+  env?: Record<string, string>;
+  mode?: StartupMode;
+  requestId?: string;
+}
+
+export interface ExecuteOptions {
+  /** Aborting cancels the execution (client cancel, deadline, CancelExecution). */
+  signal?: AbortSignal;
+  /** Called once the RUNNING record exists (StreamExecution's `started`). */
+  onStarted?: (execution: Execution) => void;
+}
+
+export interface PipelineDeps {
+  registry: SessionRegistry;
+  sessions: SessionStore;
+  executions: ExecutionStore;
+  bus: EventBus;
+  allowExec: boolean;
+  log: Logger;
+  /** isolated-vm lost control of V8: the process must log and exit. */
+  onCatastrophicError?: (message: string) => void;
+  now?: () => number;
+}
+
+const EVENT_PAGE = 10_000;
+
+/**
+ * The one execution pipeline, shared by REPL, run-file and startup
+ * executions: prepare the session (lookup, ready check, lock), construct the
+ * record, record events, finalize success and failure alike.
+ */
+export class ExecutionPipeline {
+  private readonly now: () => number;
+
+  constructor(private readonly deps: PipelineDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  /** Runs a client's REPL snippet or file. */
+  async execute(sessionId: string, spec: ExecutionSpec, options: ExecuteOptions = {}): Promise<ExecutionWithEvents> {
+    const retried = await this.replay(sessionId, spec, options.signal);
+    if (retried) return retried;
+    const live = await this.prepare(sessionId);
+    try {
+      // Path problems are the caller's error, reported before any record exists.
+      if (spec.kind === "RUN_FILE") resolveWorktreeFile(live.worktree, spec.path ?? "");
+      return await this.run(live, spec, options);
+    } finally {
+      live.unlock();
+    }
+  }
+
+  /**
+   * (Re)creates the session's isolate and runs its startup files; the caller
+   * holds the lock. Ends READY, or CRASHED with last_error.
+   */
+  async boot(live: LiveSession): Promise<void> {
+    live.status = "STARTING";
+    try {
+      live.runtime = await SessionRuntime.create({
+        ...runtimeOptionsFor(live.template, live.worktree, this.deps.allowExec),
+        onCatastrophicError: this.deps.onCatastrophicError,
+      });
+    } catch (err) {
+      return this.crash(live, `the runtime could not start: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    for (const file of live.template.startupFiles) {
+      const { execution } = await this.run(live, { kind: "STARTUP", path: file.path, mode: file.mode }, {});
+      if (live.crashed) return;
+      if (execution.status !== "OK") return this.crash(live, `startup file ${file.path} failed: ${execution.error?.message ?? execution.status}`);
+    }
+    live.status = "READY";
+    await this.deps.sessions.update(live.id, { status: "READY", restartCount: live.restartCount, lastActivityAt: this.now() });
+  }
+
+  /** Marks a live session CRASHED and frees its isolate. */
+  async crash(live: LiveSession, message: string): Promise<void> {
+    live.status = "CRASHED";
+    this.deps.registry.remove(live.id);
+    await this.deps.sessions.update(live.id, { status: "CRASHED", lastError: message, lastActivityAt: this.now() });
+  }
+
+  /** Session preparation: lookup (SESSION_NOT_FOUND), ready check (SESSION_NOT_READY), lock (SESSION_BUSY). */
+  private async prepare(sessionId: string): Promise<LiveSession> {
+    if (!sessionId) throw invalidField("session_id", "is required");
+    const live = this.deps.registry.get(sessionId);
+    if (!live) {
+      const row = await this.deps.sessions.get(sessionId);
+      if (!row) throw notFound("SESSION_NOT_FOUND", sessionId);
+      throw new DomainError("SESSION_NOT_READY", `session ${sessionId} is ${row.status}${row.lastError ? `: ${row.lastError}` : ""}`, { status: row.status });
+    }
+    // A restart holds the lock while STARTING: callers see BUSY until READY.
+    if (!live.busy && live.status !== "READY") throw new DomainError("SESSION_NOT_READY", `session ${sessionId} is ${live.status}`, { status: live.status });
+    live.lock();
+    return live;
+  }
+
+  /** A retried request_id returns the first execution (waiting for it if it still runs) and runs nothing. */
+  private async replay(sessionId: string, spec: ExecutionSpec, signal?: AbortSignal): Promise<ExecutionWithEvents | undefined> {
+    if (!spec.requestId) return undefined;
+    const running = this.deps.registry.get(sessionId)?.current;
+    if (running?.requestId === spec.requestId) await untilAborted(running.done, signal);
+    const first = await this.deps.executions.findByRequestId(sessionId, spec.requestId);
+    if (!first) return undefined;
+    if (!sameRequest(first, spec)) throw invalidField("request_id", "was already used on this session for a different request");
+    if (first.status === "RUNNING") {
+      const current = this.deps.registry.get(sessionId)?.current;
+      if (current?.executionId === first.id) await untilAborted(current.done, signal);
+    }
+    return this.load(first.id);
+  }
+
+  /** A stored execution with all its events. */
+  async load(executionId: string): Promise<ExecutionWithEvents> {
+    const execution = await this.deps.executions.get(executionId);
+    if (!execution) throw notFound("EXECUTION_NOT_FOUND", executionId);
+    const events: ExecutionEvent[] = [];
+    for (;;) {
+      const page = await this.deps.executions.listEvents(executionId, events.length ? events[events.length - 1].seq : 0, EVENT_PAGE);
+      events.push(...page);
+      if (page.length < EVENT_PAGE) return { execution, events };
+    }
+  }
+
+  /** Record, run, finalize: the lifecycle every kind shares. The caller holds the lock. */
+  private async run(live: LiveSession, spec: ExecutionSpec, options: ExecuteOptions): Promise<ExecutionWithEvents> {
+    const execution = this.newRecord(live, spec);
+    const abort = new AbortController();
+    const onCallerAbort = () => abort.abort();
+    options.signal?.addEventListener("abort", onCallerAbort, { once: true });
+    let settle!: () => void;
+    live.current = { executionId: execution.id, requestId: execution.requestId, abort, done: new Promise<void>((r) => (settle = r)) };
+    try {
+      const limits = live.template.settings.limits;
+      const recorder = new EventRecorder(execution, limits, this.deps.executions, this.deps.bus);
+      if (options.onStarted) {
+        // The client learns the id now, so the row must exist now.
+        await recorder.storeRecord();
+        options.onStarted(execution);
+      }
+      recorder.record({ type: "INPUT_ECHO", text: spec.kind === "REPL" ? (spec.input ?? "") : (spec.path ?? "") });
+      if (options.signal?.aborted) abort.abort();
+      const result = await this.runCode(live, spec, recorder, abort.signal);
+      return await this.finalize(live, execution, recorder, result);
+    } finally {
+      options.signal?.removeEventListener("abort", onCallerAbort);
+      live.current = undefined;
+      settle();
+    }
+  }
+
+  private newRecord(live: LiveSession, spec: ExecutionSpec): Execution {
+    return {
+      id: randomUUID(),
+      number: live.nextNumber++,
+      sessionId: live.id,
+      kind: spec.kind,
+      input: spec.input ?? "",
+      path: spec.path ?? "",
+      args: spec.args ?? [],
+      env: spec.env ?? {},
+      status: "RUNNING",
+      requestId: spec.requestId || null,
+      startedAt: this.now(),
+      endedAt: null,
+      result: null,
+      error: null,
+      metrics: { durationMs: 0, cpuMs: 0, eventCount: 0, outputBytes: 0 },
+    };
+  }
+
+  private async runCode(live: LiveSession, spec: ExecutionSpec, recorder: EventRecorder, signal: AbortSignal): Promise<RunResult | (Failure & { cpuMs?: number })> {
+    const runtime = live.runtime;
+    if (!runtime || runtime.disposed) return { kind: "failure", code: "INTERNAL", message: "the session has no live isolate" };
+    const { cpuMs, wallMs } = live.template.settings.limits;
+    const hooks = { onConsole: (level: string, text: string) => recorder.console(level, text), signal };
+    try {
+      if (spec.kind === "REPL") return await runtime.runRepl(spec.input ?? "", { cpuMs, wallMs }, hooks);
+      resolveWorktreeFile(live.worktree, spec.path ?? "");
+      return await runtime.runFile(spec.path ?? "", { cpuMs, wallMs }, hooks, { args: spec.args, env: spec.env, mode: spec.mode });
+    } catch (err) {
+      if (err instanceof DomainError || err instanceof RuntimeError) {
+        const code = err instanceof DomainError ? err.reason : err.code;
+        return { kind: "failure", code, message: err.message };
+      }
+      this.deps.log.error({ err, sessionId: live.id }, "execution failed inside the host");
+      return { kind: "failure", code: "INTERNAL", message: "internal error while running the code (see the server log)" };
+    }
+  }
+
+  /** The one finalizer, for success and failure alike. Every write is checked. */
+  private async finalize(live: LiveSession, execution: Execution, recorder: EventRecorder, result: RunResult | (Failure & { cpuMs?: number })): Promise<ExecutionWithEvents> {
+    const outcome = "outcome" in result ? result.outcome : result;
+    const limits = live.template.settings.limits;
+    const limitEvent = recorder.events[recorder.events.length - 1]?.payload;
+    const ending = endingOf(outcome, limits, limitEvent?.type === "SYSTEM" ? limitEvent.message : undefined);
+    for (const payload of ending.events) recorder.record(payload);
+    let { status, error } = ending;
+    let remaining: ExecutionEvent[] = [];
+    try {
+      remaining = await recorder.settle();
+    } catch (err) {
+      this.deps.log.error({ err, executionId: execution.id }, "events could not be stored");
+      status = "ERROR";
+      error = { code: "INTERNAL", message: "the execution's events could not be stored" };
+    }
+    const endedAt = this.now();
+    const finish = {
+      status,
+      endedAt,
+      result: status === "OK" ? ending.result : null,
+      error,
+      metrics: {
+        durationMs: endedAt - execution.startedAt,
+        cpuMs: Math.round(result.cpuMs ?? 0),
+        eventCount: recorder.events.length,
+        outputBytes: recorder.outputBytes,
+      },
+    };
+    await this.deps.executions.finish(execution, finish, remaining, !recorder.recordStored);
+    live.executionsRun += 1;
+    const then = execution.kind === "STARTUP" && ending.then === "restart" ? "nothing" : ending.then;
+    if (then === "crash") await this.crash(live, error?.message ?? "crashed");
+    else if (then === "restart" && !live.closing) await this.restart(live);
+    return { execution: { ...execution, ...finish }, events: recorder.events };
+  }
+
+  /** Replaces a disposed isolate: libraries, modules and startup files again. */
+  private async restart(live: LiveSession): Promise<void> {
+    live.runtime?.dispose();
+    live.restartCount += 1;
+    await this.deps.sessions.update(live.id, { status: "STARTING", restartCount: live.restartCount });
+    this.deps.log.warn({ sessionId: live.id, restartCount: live.restartCount }, "restarting session");
+    await this.boot(live);
+  }
+}
+
+function sameRequest(first: Execution, spec: ExecutionSpec): boolean {
+  return (
+    first.kind === spec.kind &&
+    first.input === (spec.input ?? "") &&
+    first.path === (spec.path ?? "") &&
+    JSON.stringify(first.args) === JSON.stringify(spec.args ?? []) &&
+    JSON.stringify(sortedEntries(first.env)) === JSON.stringify(sortedEntries(spec.env ?? {}))
+  );
+}
+
+const sortedEntries = (env: Record<string, string>) => Object.entries(env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+
+/** Waits for `promise` unless the caller gives up first. */
+function untilAborted(promise: Promise<unknown>, signal?: AbortSignal): Promise<void> {
+  if (!signal) return promise.then(() => undefined);
+  if (signal.aborted) return Promise.reject(new DomainError("UNAVAILABLE", "the call was cancelled"));
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(new DomainError("UNAVAILABLE", "the call was cancelled"));
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, reject);
+  });
+}

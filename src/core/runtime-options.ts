@@ -1,0 +1,35 @@
+import type { RuntimeOptions } from "../runtime/types";
+import type { TemplateSnapshot } from "./model";
+
+/**
+ * What a session's isolate gets from its template: modules (AddModule and
+ * enabled `module` capabilities), libraries, read-only globals (`global`),
+ * the fs write switch (`fs`), and granted server environment variables (`env`).
+ */
+export function runtimeOptionsFor(template: TemplateSnapshot, worktree: string, allowExec: boolean, hostEnv: NodeJS.ProcessEnv = process.env): RuntimeOptions {
+  const enabled = template.capabilities.filter((c) => c.enabled);
+  const modules = new Set(template.modules.map((m) => m.name));
+  for (const c of enabled) if (c.kind === "module") modules.add(c.name);
+  const globals: Record<string, unknown> = {};
+  for (const c of enabled) if (c.kind === "global") globals[c.name] = c.config;
+  const env: Record<string, string> = {};
+  for (const c of enabled) {
+    if (c.kind !== "env" || !Array.isArray(c.config.allow)) continue;
+    for (const name of c.config.allow) {
+      if (typeof name === "string" && hostEnv[name] !== undefined) env[name] = hostEnv[name]!;
+    }
+  }
+  const fsWritable = !enabled.some((c) => c.kind === "fs" && c.config.write === false);
+  return {
+    memMb: template.settings.limits.memMb,
+    worktreePath: worktree,
+    runtime: { ...template.settings.runtime },
+    resolver: { ...template.settings.resolver },
+    modules: [...modules],
+    libraries: template.libraries.map((l) => l.name),
+    allowExec,
+    globals,
+    env,
+    fsWritable,
+  };
+}

@@ -1,0 +1,68 @@
+import type { SessionRuntime } from "../runtime/session-runtime";
+import { DomainError } from "./errors";
+import type { SessionStatus, TemplateSnapshot } from "./model";
+
+/** A session that lives in this process: its runtime, lock and counters. */
+export class LiveSession {
+  runtime: SessionRuntime | undefined;
+  status: SessionStatus = "STARTING";
+  restartCount = 0;
+  /** The next execution number (1, 2, 3… per session). */
+  nextNumber = 1;
+  executionsRun = 0;
+  /** Set by CloseSession: a cancelled execution must not trigger a restart. */
+  closing = false;
+  /** The running execution, for cancellation and request_id retries. */
+  current: { executionId: string; requestId: string | null; abort: AbortController; done: Promise<unknown> } | undefined;
+  private locked = false;
+
+  constructor(
+    readonly id: string,
+    /** Real path of the worktree. */
+    readonly worktree: string,
+    readonly template: TemplateSnapshot,
+  ) {}
+
+  /** A getter, so checks after an await see the current status. */
+  get crashed(): boolean {
+    return this.status === "CRASHED";
+  }
+
+  get busy(): boolean {
+    return this.locked;
+  }
+
+  /** Takes the session's lock without waiting: one execution at a time, no queue. */
+  lock(): void {
+    if (this.locked) throw new DomainError("SESSION_BUSY", `session ${this.id} is running another execution`, { session_id: this.id });
+    this.locked = true;
+  }
+
+  unlock(): void {
+    this.locked = false;
+  }
+}
+
+/** The one registry of live sessions (and so of live isolates) in this process. */
+export class SessionRegistry {
+  private readonly sessions = new Map<string, LiveSession>();
+
+  add(session: LiveSession): void {
+    this.sessions.set(session.id, session);
+  }
+
+  get(id: string): LiveSession | undefined {
+    return this.sessions.get(id);
+  }
+
+  /** Drops the session and disposes its isolate. */
+  remove(id: string): void {
+    const session = this.sessions.get(id);
+    session?.runtime?.dispose();
+    this.sessions.delete(id);
+  }
+
+  all(): LiveSession[] {
+    return [...this.sessions.values()];
+  }
+}

@@ -1,0 +1,147 @@
+import { randomUUID } from "node:crypto";
+import type { Logger } from "../log";
+import { invalidField, notFound } from "./errors";
+import type { ExecutionPipeline } from "./execution-pipeline";
+import type { Page, Session, SessionStatus } from "./model";
+import { decodeCursor, encodeCursor, pageSize, type PageRequest } from "./pagination";
+import type { ExecutionStore, SessionStore } from "./ports";
+import { LiveSession, type SessionRegistry } from "./session-registry";
+import type { TemplateService } from "./template-service";
+import { requireId, requireText } from "./validate";
+import { checkWorktree } from "./worktree";
+
+export interface CreateSessionInput {
+  templateId?: string;
+  workspaceId?: string;
+  baseCommitOid?: string;
+  worktreePath?: string;
+}
+
+export interface RuntimeSummary {
+  liveSessionCount: number;
+  sessions: { sessionId: string; status: SessionStatus; heapUsedBytes: number; executionsRun: number; restartCount: number }[];
+}
+
+export interface SessionServiceDeps {
+  templates: TemplateService;
+  sessions: SessionStore;
+  executions: ExecutionStore;
+  registry: SessionRegistry;
+  pipeline: ExecutionPipeline;
+  worktreeRoots: string[];
+  log: Logger;
+  now?: () => number;
+}
+
+/** SessionService: live runtimes started from templates. */
+export class SessionService {
+  private readonly now: () => number;
+
+  constructor(private readonly deps: SessionServiceDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  /**
+   * Rows a previous process left STARTING/READY, or executions it left
+   * RUNNING, cannot be live any more: close and cancel them, saying why.
+   */
+  async recoverFromRestart(): Promise<void> {
+    const now = this.now();
+    const cancelled = await this.deps.executions.cancelOrphans("the server restarted while the execution was running", now);
+    const closed = await this.deps.sessions.closeOrphans("the server restarted: the session's runtime was lost", now);
+    if (closed || cancelled) this.deps.log.info({ closedSessions: closed, cancelledExecutions: cancelled }, "recovered from a previous run");
+  }
+
+  async create(input: CreateSessionInput): Promise<Session> {
+    const templateId = requireId("template_id", input.templateId);
+    const workspaceId = requireText("workspace_id", input.workspaceId);
+    const baseCommitOid = requireText("base_commit_oid", input.baseCommitOid);
+    const worktreePath = requireText("worktree_path", input.worktreePath, 4096);
+    const template = await this.deps.templates.get(templateId);
+    const worktree = checkWorktree(worktreePath, this.deps.worktreeRoots);
+    const { createdAt: _c, updatedAt: _u, ...snapshot } = template;
+    const now = this.now();
+    const session: Session = {
+      id: randomUUID(),
+      templateId,
+      workspaceId,
+      baseCommitOid,
+      worktreePath,
+      status: "STARTING",
+      lastError: "",
+      restartCount: 0,
+      createdAt: now,
+      closedAt: null,
+      lastActivityAt: now,
+    };
+    await this.deps.sessions.insert(session, snapshot);
+    const live = new LiveSession(session.id, worktree, snapshot);
+    this.deps.registry.add(live);
+    live.lock();
+    try {
+      await this.deps.pipeline.boot(live);
+    } catch (err) {
+      this.deps.log.error({ err, sessionId: session.id }, "session start failed");
+      await this.deps.pipeline.crash(live, "the session could not start (see the server log)");
+    } finally {
+      live.unlock();
+    }
+    return this.get(session.id);
+  }
+
+  async get(sessionId: string | undefined): Promise<Session> {
+    const id = requireId("session_id", sessionId);
+    const session = await this.deps.sessions.get(id);
+    if (!session) throw notFound("SESSION_NOT_FOUND", id);
+    return session;
+  }
+
+  async list(request: PageRequest & { status?: SessionStatus }): Promise<Page<Session>> {
+    const size = pageSize(request.pageSize);
+    const rows = await this.deps.sessions.list(size + 1, decodeCursor(request.pageToken), request.status);
+    const items = rows.slice(0, size);
+    const last = items[items.length - 1];
+    return { items, nextPageToken: rows.length > size && last ? encodeCursor({ key: last.createdAt, id: last.id }) : "" };
+  }
+
+  /** Disposes the runtime and marks the session CLOSED; closing a closed session returns it. */
+  async close(sessionId: string | undefined): Promise<Session> {
+    const session = await this.get(sessionId);
+    if (session.status === "CLOSED") return session;
+    const live = this.deps.registry.get(session.id);
+    if (live) {
+      live.closing = true;
+      const running = live.current;
+      if (running) {
+        running.abort.abort();
+        await running.done;
+      }
+      this.deps.registry.remove(session.id);
+    }
+    const now = this.now();
+    await this.deps.sessions.update(session.id, { status: "CLOSED", closedAt: now, lastActivityAt: now });
+    return this.get(session.id);
+  }
+
+  runtimeSummary(): RuntimeSummary {
+    const sessions = this.deps.registry.all().map((s) => ({
+      sessionId: s.id,
+      status: s.status,
+      heapUsedBytes: s.runtime?.heapUsedBytes() ?? 0,
+      executionsRun: s.executionsRun,
+      restartCount: s.restartCount,
+    }));
+    return { liveSessionCount: sessions.length, sessions };
+  }
+
+  /** Disposes every live isolate (server shutdown). */
+  disposeAll(): void {
+    for (const s of this.deps.registry.all()) this.deps.registry.remove(s.id);
+  }
+}
+
+export function parseStatus(value: string | undefined): SessionStatus | undefined {
+  if (!value) return undefined;
+  if (!["STARTING", "READY", "CLOSED", "CRASHED"].includes(value)) throw invalidField("status", `unknown status "${value}"`);
+  return value as SessionStatus;
+}

@@ -1,0 +1,9 @@
+/** The sandbox runtime: what the rest of the service uses. */
+export { SessionRuntime } from "./session-runtime";
+export { AVAILABLE_MODULES, JS_BUILTIN_NAMES, LIBRARY_CATALOGUE } from "./catalogue";
+export type { LibraryInfo, ModuleInfo } from "./catalogue";
+export { RuntimeError } from "./types";
+export type {
+  ConsoleLevel, ExceptionDescription, RunFileOptions, RunHooks, RunLimits, RunOutcome, RunResult,
+  RuntimeErrorCode, RuntimeOptions, ValueDescription,
+} from "./types";

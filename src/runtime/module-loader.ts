@@ -1,0 +1,157 @@
+/**
+ * ES module mode for run-file: compile the entry, resolve imports inside the
+ * worktree (relative to the importer; bare specifiers through resolver roots;
+ * "/x" only when repo-absolute imports are allowed), try the configured
+ * extensions and index files, and refuse anything whose real path is outside.
+ * One module instance per file per run, so a file imported twice runs once.
+ */
+import { readFileSync, realpathSync, statSync } from "node:fs";
+import { dirname, join, normalize } from "node:path";
+import type ivm from "isolated-vm";
+import { isInside, toRelative } from "./paths";
+import type { ExceptionDescription, RuntimeOptions } from "./types";
+
+const ENTRY_SPECIFIER = "vmsystem:entry-module";
+
+export class ImportError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "Error";
+  }
+}
+
+function isFile(p: string): boolean {
+  try {
+    return statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
+export class ModuleResolver {
+  constructor(
+    private readonly root: string,
+    private readonly opts: RuntimeOptions["resolver"],
+  ) {}
+
+  resolve(specifier: string, importer: string): string {
+    const from = toRelative(this.root, importer);
+    const bases = this.bases(specifier, importer, from);
+    for (const base of bases) {
+      if (!isInside(this.root, base)) {
+        throw new ImportError(`Import '${specifier}' from '${from}' resolves outside the worktree`);
+      }
+      const found = this.candidates(base).find(isFile);
+      if (found === undefined) continue;
+      const real = realpathSync(found);
+      if (!isInside(this.root, real)) {
+        throw new ImportError(`Import '${specifier}' from '${from}' resolves outside the worktree`);
+      }
+      return real;
+    }
+    throw new ImportError(`Cannot find module '${specifier}' imported from '${from}'`);
+  }
+
+  private bases(specifier: string, importer: string, from: string): string[] {
+    if (specifier.startsWith("./") || specifier.startsWith("../") || specifier === "." || specifier === "..") {
+      return [normalize(join(dirname(importer), specifier))];
+    }
+    if (specifier.startsWith("/")) {
+      if (!this.opts.allowAbsoluteRepoImports) {
+        throw new ImportError(`Import '${specifier}' from '${from}': absolute imports are not allowed`);
+      }
+      return [normalize(join(this.root, specifier))];
+    }
+    if (/^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(specifier)) {
+      throw new ImportError(`Import '${specifier}' from '${from}': URL imports are not supported`);
+    }
+    if (this.opts.roots.length === 0) {
+      throw new ImportError(`Cannot find module '${specifier}' imported from '${from}' (no resolver roots configured)`);
+    }
+    return this.opts.roots.map((r) => normalize(join(this.root, r, specifier)));
+  }
+
+  private candidates(base: string): string[] {
+    const exts = this.opts.extensions;
+    return [base, ...exts.map((e) => base + e), ...exts.map((e) => join(base, "index" + e))];
+  }
+}
+
+/** Loads one run's module graph; remembers the first import failure for a clean report. */
+export class ModuleGraph {
+  private readonly byPath = new Map<string, Promise<ivm.Module>>();
+  private readonly pathOf = new Map<ivm.Module, string>();
+  importFailure?: ExceptionDescription;
+  private wrapper?: ivm.Module;
+  private entry?: string;
+
+  constructor(
+    private readonly isolate: ivm.Isolate,
+    private readonly root: string,
+    private readonly resolver: ModuleResolver,
+  ) {}
+
+  load(abs: string): Promise<ivm.Module> {
+    let pending = this.byPath.get(abs);
+    if (!pending) {
+      const rel = toRelative(this.root, abs);
+      let source: string;
+      try {
+        source = readFileSync(abs, "utf8");
+      } catch {
+        return Promise.reject(new ImportError(`Cannot read module '${rel}'`));
+      }
+      pending = this.isolate
+        .compileModule(source, { filename: rel })
+        .then((m) => {
+          this.pathOf.set(m, abs);
+          return m;
+        });
+      this.byPath.set(abs, pending);
+    }
+    return pending;
+  }
+
+  /**
+   * The module actually evaluated: imports the entry and hands its namespace
+   * to the sandbox's completion hook (see settleModule in sandbox/prelude.ts).
+   */
+  async loadEntry(abs: string, hook: string): Promise<ivm.Module> {
+    this.entry = abs;
+    const source = `import * as ns from ${JSON.stringify(ENTRY_SPECIFIER)};\nglobalThis[${JSON.stringify(hook)}](ns);\n`;
+    this.wrapper = await this.isolate.compileModule(source, { filename: "vmsystem:entry" });
+    return this.wrapper;
+  }
+
+  async instantiate(entry: ivm.Module, context: ivm.Context): Promise<void> {
+    await entry.instantiate(context, async (specifier, referrer) => {
+      try {
+        if (referrer === this.wrapper && specifier === ENTRY_SPECIFIER && this.entry) return await this.load(this.entry);
+        const importer = this.pathOf.get(referrer);
+        if (importer === undefined) throw new ImportError(`Cannot resolve '${specifier}': unknown importer`);
+        return await this.load(this.resolver.resolve(specifier, importer));
+      } catch (e) {
+        this.importFailure ??= describeImportFailure(e);
+        throw e;
+      }
+    });
+  }
+
+  release(): void {
+    for (const m of [...this.pathOf.keys(), ...(this.wrapper ? [this.wrapper] : [])]) {
+      try {
+        m.release();
+      } catch {
+        // already gone with the isolate
+      }
+    }
+  }
+}
+
+function describeImportFailure(e: unknown): ExceptionDescription {
+  const err = e instanceof Error ? e : new Error(String(e));
+  const name = err.name || "Error";
+  // Errors made on the host carry host frames; only the first line is the sandbox's business.
+  const header = `${name}: ${err.message}`;
+  return { name, message: err.message, stack: header };
+}

@@ -1,0 +1,52 @@
+/**
+ * In-isolate source: setTimeout & co. The isolate keeps the callbacks; the
+ * host owns the clocks (messages via timerHost) and calls fireTimer(id) back
+ * with a timeout, so a busy timer callback is stopped like any other code.
+ * Timers belong to one run: the host drops its clocks when the run ends and
+ * beginRun() forgets the callbacks.
+ */
+export const TIMERS_SOURCE = String.raw`
+const timers = new MapCtor();
+let nextTimerId = 1;
+const MAX_DELAY = 2147483647;
+
+function schedule(fn, ms, args, repeat) {
+  if (typeof fn !== "function") {
+    throw new TypeErrorCtor("The \"callback\" argument must be of type function");
+  }
+  const id = nextTimerId++;
+  const gen = AtomicsLoad(ctl, 0);
+  if (gen === 0) return id; // no run is active: the callback would never be due
+  let delay = NumberCtor(ms);
+  if (!(delay >= 1 && delay <= MAX_DELAY)) delay = 1;
+  mapSet(timers, id, { fn: fn, args: args, repeat: repeat });
+  timerHost.applyIgnored(undefined, [gen, id, delay, repeat ? 1 : 0]);
+  return id;
+}
+
+function cancel(id) {
+  if (typeof id !== "number" || !mapDelete(timers, id)) return;
+  const gen = AtomicsLoad(ctl, 0);
+  if (gen !== 0) timerHost.applyIgnored(undefined, [gen, id, -1, 0]);
+}
+
+function installTimers() {
+  G.setTimeout = function setTimeout(fn, ms, ...args) { return schedule(fn, ms, args, false); };
+  G.setInterval = function setInterval(fn, ms, ...args) { return schedule(fn, ms, args, true); };
+  G.clearTimeout = function clearTimeout(id) { cancel(id); };
+  G.clearInterval = function clearInterval(id) { cancel(id); };
+}
+
+// Called by the host when a clock is due: "" or a describeThrown() string.
+function fireTimer(id) {
+  const t = mapGet(timers, id);
+  if (t === undefined) return "";
+  if (!t.repeat) mapDelete(timers, id);
+  try {
+    apply(t.fn, undefined, t.args);
+  } catch (e) {
+    return describeThrown(e);
+  }
+  return "";
+}
+`;

@@ -1,0 +1,102 @@
+/**
+ * The contract between the sandbox runtime and the rest of the service.
+ * Plain TypeScript on purpose: no gRPC, proto or database types here.
+ */
+
+export type ConsoleLevel = "log" | "info" | "warn" | "error" | "debug";
+
+export interface ValueDescription {
+  type: string;
+  preview: string;
+  /** Present only when a JSON round trip is lossless; may be null. */
+  json?: unknown;
+}
+
+export interface ExceptionDescription {
+  name: string;
+  message: string;
+  stack: string;
+}
+
+export interface RuntimeOptions {
+  memMb: number;
+  /** Absolute and realpath'd. */
+  worktreePath: string;
+  runtime: { esm: boolean; strict: boolean; console: boolean };
+  resolver: { roots: string[]; extensions: string[]; allowAbsoluteRepoImports: boolean };
+  /** Host modules granted: a subset of "fs", "path", "database", "exec". */
+  modules: string[];
+  /** A subset of LIBRARY_CATALOGUE names. */
+  libraries: string[];
+  /** Server flag: require('exec') throws unless true. */
+  allowExec: boolean;
+  /** Read-only globals (JSON values). */
+  globals?: Record<string, unknown>;
+  /** Base `env` global for every execution. */
+  env?: Record<string, string>;
+  /** Default true; false makes the fs module read-only. */
+  fsWritable?: boolean;
+  /**
+   * isolated-vm's "V8 lost control" hook. The process should log and exit;
+   * the runtime layer leaves that decision to its caller.
+   */
+  onCatastrophicError?: (message: string) => void;
+}
+
+export interface RunLimits {
+  cpuMs: number;
+  wallMs: number;
+}
+
+export interface RunHooks {
+  /**
+   * Called in order, once per console call, with Node-formatted text.
+   * Returning false means "limit reached: drop this line"; from then on console
+   * calls in the sandbox throw and onConsole is not called again for this run.
+   */
+  onConsole(level: ConsoleLevel, text: string): boolean;
+  /** Abort = cancel the run. */
+  signal?: AbortSignal;
+}
+
+export type RunOutcome =
+  | { kind: "value"; value: ValueDescription }
+  | { kind: "exception"; exception: ExceptionDescription }
+  | { kind: "timeout"; limit: "wall" | "cpu"; isolateDisposed: boolean }
+  | { kind: "cancelled"; isolateDisposed: boolean }
+  | { kind: "memory" }
+  | { kind: "output-limit" };
+
+export interface RunResult {
+  outcome: RunOutcome;
+  /** CPU time the isolate spent during this run. */
+  cpuMs: number;
+}
+
+export interface RunFileOptions {
+  args?: string[];
+  env?: Record<string, string>;
+  /** Defaults to "module" when runtime.esm is on, else "eval". */
+  mode?: "eval" | "module";
+}
+
+export type RuntimeErrorCode =
+  | "INVALID_PATH"
+  | "FILE_NOT_FOUND"
+  /** The isolate is gone (memory limit, disposal, dispose()). */
+  | "DISPOSED"
+  /** A run is already in progress on this runtime. */
+  | "BUSY"
+  /** A library or module name that is not in the catalogue. */
+  | "INVALID_OPTIONS";
+
+/** Problems detected before any user code runs. */
+export class RuntimeError extends Error {
+  constructor(
+    readonly code: RuntimeErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = "RuntimeError";
+  }
+}

@@ -1,0 +1,111 @@
+import { DataSource, LessThan } from "typeorm";
+import type { Execution, ExecutionEvent } from "../core/model";
+import type { ExecutionFinish, ExecutionStore } from "../core/ports";
+import { EventEntity } from "./entities/event.entity";
+import { ExecutionEntity } from "./entities/execution.entity";
+import { eventFromRow, eventStatements } from "./event-writer";
+import { openHotSql, type HotSql, type Statement } from "./sql";
+
+/** Reads go through TypeORM; the per-execution writes take the raw hot path (see sql.ts). */
+export class TypeormExecutionStore implements ExecutionStore {
+  private readonly sql: HotSql;
+
+  constructor(private readonly db: DataSource) {
+    this.sql = openHotSql(db);
+  }
+
+  private get repo() {
+    return this.db.getRepository(ExecutionEntity);
+  }
+
+  private insertStatement(e: Execution, f?: ExecutionFinish): Statement {
+    const m = f?.metrics ?? e.metrics;
+    return [
+      `INSERT INTO ${this.sql.table("executions")} (id, session_id, number, kind, input, path, args, env, status, request_id, started_at, ended_at, result, error_code, error_message, duration_ms, cpu_ms, event_count, output_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [
+        e.id, e.sessionId, e.number, e.kind, e.input, e.path, JSON.stringify(e.args), JSON.stringify(e.env), f?.status ?? e.status, e.requestId, e.startedAt,
+        f?.endedAt ?? null, f?.result ? JSON.stringify(f.result) : null, f?.error?.code ?? null, f?.error?.message ?? null,
+        m.durationMs, m.cpuMs, m.eventCount, m.outputBytes,
+      ],
+    ];
+  }
+
+  async get(id: string): Promise<Execution | undefined> {
+    const row = await this.repo.findOneBy({ id });
+    return row ? toExecution(row) : undefined;
+  }
+
+  async findByRequestId(sessionId: string, requestId: string): Promise<Execution | undefined> {
+    const row = await this.repo.findOneBy({ sessionId, requestId });
+    return row ? toExecution(row) : undefined;
+  }
+
+  async listBySession(sessionId: string, limit: number, beforeNumber?: number): Promise<Execution[]> {
+    const rows = await this.repo.find({
+      where: beforeNumber === undefined ? { sessionId } : { sessionId, number: LessThan(beforeNumber) },
+      order: { number: "DESC" },
+      take: limit,
+    });
+    return rows.map(toExecution);
+  }
+
+  async maxNumber(sessionId: string): Promise<number> {
+    const row = await this.repo.createQueryBuilder("e").select("MAX(e.number)", "max").where("e.session_id = :sessionId", { sessionId }).getRawOne<{ max: number | string | null }>();
+    return Number(row?.max ?? 0);
+  }
+
+  async finish(execution: Execution, f: ExecutionFinish, remaining: ExecutionEvent[], insert: boolean): Promise<void> {
+    const m = f.metrics;
+    const row: Statement = insert
+      ? this.insertStatement(execution, f)
+      : [
+          `UPDATE ${this.sql.table("executions")} SET status = ?, ended_at = ?, result = ?, error_code = ?, error_message = ?, duration_ms = ?, cpu_ms = ?, event_count = ?, output_bytes = ? WHERE id = ?`,
+          [f.status, f.endedAt, f.result ? JSON.stringify(f.result) : null, f.error?.code ?? null, f.error?.message ?? null, m.durationMs, m.cpuMs, m.eventCount, m.outputBytes, execution.id],
+        ];
+    // Events reference the row: a new row goes first, an update may go last.
+    const statements = insert ? [row, ...eventStatements(this.sql, remaining)] : [...eventStatements(this.sql, remaining), row];
+    statements.push([`UPDATE ${this.sql.table("sessions")} SET last_activity_at = ? WHERE id = ?`, [f.endedAt, execution.sessionId]]);
+    const counts = await this.sql.transaction(statements);
+    if (counts[insert ? 0 : statements.length - 2] === 0) throw new Error(`execution ${execution.id} vanished from the store`);
+  }
+
+  async appendEvents(events: ExecutionEvent[], insertFirst?: Execution): Promise<void> {
+    // The RUNNING row alone need not wait for a durable commit: if a crash
+    // loses it, the durable finishing write fails loudly instead.
+    await this.sql.transaction([...(insertFirst ? [this.insertStatement(insertFirst)] : []), ...eventStatements(this.sql, events)], { durable: events.length > 0 });
+  }
+
+  async listEvents(executionId: string, afterSeq: number, limit: number): Promise<ExecutionEvent[]> {
+    const rows = await this.db.getRepository(EventEntity).createQueryBuilder("ev")
+      .where("ev.execution_id = :executionId AND ev.seq > :afterSeq", { executionId, afterSeq })
+      .orderBy("ev.seq", "ASC")
+      .limit(limit)
+      .getMany();
+    return rows.map(eventFromRow);
+  }
+
+  async cancelOrphans(message: string, now: number): Promise<number> {
+    const result = await this.repo.update({ status: "RUNNING" }, { status: "CANCELLED", errorCode: "CANCELLED", errorMessage: message, endedAt: now });
+    return result.affected ?? 0;
+  }
+}
+
+function toExecution(e: ExecutionEntity): Execution {
+  return {
+    id: e.id,
+    number: e.number,
+    sessionId: e.sessionId,
+    kind: e.kind,
+    input: e.input,
+    path: e.path,
+    args: e.args ?? [],
+    env: e.env ?? {},
+    status: e.status,
+    requestId: e.requestId,
+    startedAt: e.startedAt,
+    endedAt: e.endedAt,
+    result: e.result,
+    error: e.errorCode ? { code: e.errorCode, message: e.errorMessage ?? "" } : null,
+    metrics: { durationMs: e.durationMs, cpuMs: e.cpuMs, eventCount: e.eventCount, outputBytes: e.outputBytes },
+  };
+}

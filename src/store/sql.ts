@@ -1,0 +1,90 @@
+import { createHash } from "node:crypto";
+import type { DataSource } from "typeorm";
+
+/** One statement: SQL with `?` placeholders, and its parameters. */
+export type Statement = [sql: string, params: unknown[]];
+
+/**
+ * Raw statements for the execution hot path (execution rows, events,
+ * session activity). TypeORM's per-query work (query building, statement
+ * preparation per call) measured at ~0.7 ms per REPL round trip, more than
+ * the whole target budget, so these few statements go to the drivers
+ * directly: cached prepared statements on better-sqlite3, named prepared
+ * statements on pg. Same tables, same columns as the entities.
+ */
+export interface HotSql {
+  readonly dialect: "sqlite" | "postgres";
+  /** Runs the statements in one transaction; returns each statement's affected row count. */
+  transaction(statements: Statement[], options?: { durable?: boolean }): Promise<number[]>;
+  /** The table name, schema-qualified where the database needs it. */
+  table(name: string): string;
+}
+
+interface SqliteStatement {
+  run(...params: unknown[]): { changes: number };
+}
+interface SqliteConnection {
+  prepare(sql: string): SqliteStatement;
+  transaction<R>(fn: () => R): () => R;
+}
+interface PgClient {
+  query(config: { name?: string; text: string; values?: unknown[] } | string): Promise<{ rowCount: number | null }>;
+  release(err?: Error | boolean): void;
+}
+interface PgPool {
+  connect(): Promise<PgClient>;
+}
+
+export function openHotSql(db: DataSource): HotSql {
+  if (db.options.type === "better-sqlite3") {
+    const connection = (db.driver as unknown as { databaseConnection: SqliteConnection }).databaseConnection;
+    const cache = new Map<string, SqliteStatement>();
+    const prepared = (sql: string) => {
+      let statement = cache.get(sql);
+      if (!statement) cache.set(sql, (statement = connection.prepare(sql)));
+      return statement;
+    };
+    return {
+      dialect: "sqlite",
+      table: (name) => name,
+      // better-sqlite3 is synchronous; WAL + synchronous=NORMAL makes each commit cheap.
+      transaction: async (statements) => connection.transaction(() => statements.map(([sql, params]) => prepared(sql).run(...params).changes))(),
+    };
+  }
+  const pool = (db.driver as unknown as { master: PgPool }).master;
+  const schema = (db.options as { schema?: string }).schema;
+  const names = new Map<string, { name: string; text: string }>();
+  const toPg = (sql: string) => {
+    let entry = names.get(sql);
+    if (!entry) {
+      let n = 0;
+      entry = { name: "vm_" + createHash("sha1").update(sql).digest("hex").slice(0, 16), text: sql.replace(/\?/g, () => `$${++n}`) };
+      names.set(sql, entry);
+    }
+    return entry;
+  };
+  return {
+    dialect: "postgres",
+    table: (name) => (schema ? `"${schema}"."${name}"` : `"${name}"`),
+    transaction: async (statements, options = {}) => {
+      const client = await pool.connect();
+      let failed: Error | undefined;
+      try {
+        // A non-durable transaction skips the commit's WAL flush wait: used
+        // for the RUNNING row, whose loss in a database crash is harmless
+        // (the finishing write, which is durable, then fails loudly).
+        await client.query(options.durable === false ? "BEGIN; SET LOCAL synchronous_commit TO OFF" : "BEGIN");
+        const counts: number[] = [];
+        for (const [sql, params] of statements) counts.push((await client.query({ ...toPg(sql), values: params })).rowCount ?? 0);
+        await client.query("COMMIT");
+        return counts;
+      } catch (err) {
+        failed = err as Error;
+        await client.query("ROLLBACK").catch(() => undefined);
+        throw err;
+      } finally {
+        client.release(failed);
+      }
+    },
+  };
+}
