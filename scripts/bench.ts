@@ -113,11 +113,51 @@ async function measureBackend(name: string, serverArgs: string[], floors: Awaite
     const create = stats(createTimes);
     console.log(`  CreateSession                median ${fmt(create.median)}  → ${(create.median / floors.create.median).toFixed(2)}× raw isolate+context (${fmt(floors.create.median)}; target ≤ 2×)`);
     console.log(`  100k console lines persisted ${Math.round(eventsPerSec).toLocaleString("en")} events/s (${seconds.toFixed(2)} s round trip) → ${(eventsPerSec / floors.consolePerSec).toFixed(2)}× raw unpersisted delivery (${Math.round(floors.consolePerSec).toLocaleString("en")}/s)`);
+    await measureLive(executions, session.id, repl);
     await call((cb) => sessions.closeSession({ sessionId: session.id }, cb));
   } finally {
     for (const c of [health, templates, sessions, executions]) c.close();
     server.stop();
     rmSync(worktree, { recursive: true, force: true });
+  }
+}
+
+/** Watchers of one session: console.log → subscriber latency, and delivered events/s. */
+async function measureLive(executions: ExecutionServiceClient, sessionId: string, repl: (input: string) => Promise<Execution>) {
+  const watch = (onEvent: (text: string, at: number) => void) => {
+    const call = executions.watchSession({ sessionId });
+    call.on("data", (m: { event?: { console?: { text: string } } }) => m.event?.console && onEvent(m.event.console.text, Date.now()));
+    call.on("error", () => undefined);
+    return call;
+  };
+  const settle = () => new Promise((r) => setTimeout(r, 500));
+
+  const latencies: number[] = [];
+  const one = watch((text, at) => latencies.push(at - Number(text)));
+  await settle();
+  await repl("for (let i = 0; i < 1000; i++) { console.log(String(Date.now())); await new Promise((r) => setTimeout(r, 2)); }");
+  await settle();
+  one.cancel();
+  const lat = stats(latencies);
+  console.log(`  console.log → WatchSession    median ${lat.median} ms  p99 ${lat.p99} ms  (${latencies.length} lines, wall-clock ms resolution; target p99 ≤ 5 ms)`);
+
+  for (const [subscribers, lines] of [[1, LINES], [100, 5_000]] as const) {
+    let received = 0;
+    let first = 0;
+    let last = 0;
+    const calls = Array.from({ length: subscribers }, () =>
+      watch((_text, at) => {
+        if (received++ === 0) first = at;
+        last = at;
+      }),
+    );
+    await settle();
+    await repl(`for (let i = 0; i < ${lines}; i++) console.log(i)`);
+    const deadline = Date.now() + 60_000;
+    while (received < subscribers * lines && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    for (const c of calls) c.cancel();
+    const perSec = received / ((last - first) / 1000);
+    console.log(`  delivered to ${String(subscribers).padStart(3)} subscriber(s) ${Math.round(perSec).toLocaleString("en")} events/s in all (${received.toLocaleString("en")} of ${(subscribers * lines).toLocaleString("en")})`);
   }
 }
 

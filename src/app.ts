@@ -3,6 +3,7 @@ import type { ServeConfig } from "./config";
 import { EventBus } from "./core/event-bus";
 import { ExecutionPipeline } from "./core/execution-pipeline";
 import { ExecutionService } from "./core/execution-service";
+import { LiveEvents } from "./core/live-events";
 import { SessionRegistry } from "./core/session-registry";
 import { SessionService } from "./core/session-service";
 import { TemplateService } from "./core/template-service";
@@ -24,6 +25,8 @@ export async function startApp(config: ServeConfig, log: Logger): Promise<Runnin
   const db: DataSource = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   let server: GrpcServer;
   let sessions: SessionService;
+  let executions: ExecutionService;
+  const bus = new EventBus();
   try {
     const sessionStore = new TypeormSessionStore(db);
     const executionStore = new TypeormExecutionStore(db);
@@ -33,7 +36,7 @@ export async function startApp(config: ServeConfig, log: Logger): Promise<Runnin
       registry,
       sessions: sessionStore,
       executions: executionStore,
-      bus: new EventBus(),
+      bus,
       allowExec: config.allowExec,
       log,
       onCatastrophicError: (message) => {
@@ -43,10 +46,11 @@ export async function startApp(config: ServeConfig, log: Logger): Promise<Runnin
         process.exit(70);
       },
     });
-    sessions = new SessionService({ templates, sessions: sessionStore, executions: executionStore, registry, pipeline, worktreeRoots: config.worktreeRoots, log });
+    sessions = new SessionService({ templates, sessions: sessionStore, executions: executionStore, registry, pipeline, bus, worktreeRoots: config.worktreeRoots, log });
     await sessions.recoverFromRestart();
-    const executions = new ExecutionService(pipeline, executionStore, sessionStore);
-    server = await startGrpcServer(config.listen, { templates, sessions, executions }, log);
+    executions = new ExecutionService(pipeline, executionStore, sessionStore, registry);
+    const live = new LiveEvents(bus, registry, executionStore, sessionStore, pipeline);
+    server = await startGrpcServer(config.listen, { templates, sessions, executions, live }, log);
   } catch (err) {
     await db.destroy();
     throw err;
@@ -58,10 +62,22 @@ export async function startApp(config: ServeConfig, log: Logger): Promise<Runnin
     stop: () =>
       (stopping ??= (async () => {
         log.info({ graceMs: config.shutdownGraceMs }, "shutting down");
-        await server.shutdown(config.shutdownGraceMs);
+        const drained = server.stopAccepting();
+        await executions.idle(config.shutdownGraceMs);
+        await executions.cancelAll();
+        bus.closeAll();
+        const cut = await Promise.race([drained.then(() => false), sleep(STREAM_DRAIN_MS).then(() => true)]);
+        if (cut) {
+          log.warn("calls still open after the grace period: cutting them");
+          server.forceClose();
+        }
         sessions.disposeAll();
         await db.destroy();
         log.info("stopped");
       })()),
   };
 }
+
+/** How long ended streams get to flush to their clients before the server cuts them. */
+const STREAM_DRAIN_MS = 2000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cli } from "./support/process";
+import { spawn } from "node:child_process";
+import { BIN, cli } from "./support/process";
 import { startTestServer, type TestServer } from "./support/server";
 
 let s: TestServer;
@@ -180,6 +181,53 @@ describe("vmsystem session … and exec …", () => {
     ]) {
       const r = await cli(["--server", "127.0.0.1:1", ...args]);
       expect(r.code, args.join(" ")).toBe(2);
+    }
+  });
+});
+
+describe("live output in the CLI", () => {
+  // About a dozen CLI processes: slow on a loaded 2-core machine.
+  it("tails, watches and cancels; Ctrl-C on a running exec cancels the execution", { timeout: 90_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), "vmsystem-cli-live-"));
+    try {
+      const t = await json(["template", "create", "--name", "cli-live"]);
+      const session = await json(["session", "create", "--template", t.id, "--workspace", "w", "--commit", "c", "--worktree", dir]);
+
+      const watcher = spawn(BIN, ["--server", s.address, "--output", "json", "session", "watch", session.id]);
+      let watched = "";
+      watcher.stdout.on("data", (d) => (watched += d));
+      await new Promise((r) => setTimeout(r, 700));
+
+      const e = await json(["exec", "repl", "--session", session.id, "console.log('one'); console.log('two'); 3"]);
+      const tailed = await cli(["--server", s.address, "--output", "json", "exec", "tail", e.id, "--after-seq", "1", "--follow"]);
+      expect(tailed.code).toBe(0);
+      expect(tailed.stdout.trim().split("\n").map((l) => JSON.parse(l).event.seq)).toEqual([2, 3, 4]);
+      const human = await cli(["--server", s.address, "exec", "tail", e.id]);
+      expect(human.stdout).toBe("one\ntwo\n3\n");
+
+      // Ctrl-C on a running `exec repl` cancels the execution; the CLI exits 3.
+      const running = spawn(BIN, ["--server", s.address, "exec", "repl", "--session", session.id, "console.log('waiting'); await new Promise(() => {})"]);
+      let out = "";
+      running.stdout.on("data", (d) => (out += d));
+      const exited = new Promise<number | null>((r) => running.once("exit", (code) => r(code)));
+      const deadline = Date.now() + 10_000;
+      while (!out.includes("waiting") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      running.kill("SIGINT");
+      expect(await exited).toBe(3);
+      const list = await json(["exec", "list", "--session", session.id]);
+      expect(list.items[0]).toMatchObject({ status: "EXECUTION_STATUS_CANCELLED" });
+
+      const cancel = await json(["exec", "cancel", list.items[0].id]);
+      expect(cancel.status).toBe("EXECUTION_STATUS_CANCELLED");
+
+      const watcherExit = new Promise<number | null>((r) => watcher.once("exit", (code) => r(code)));
+      await json(["session", "close", session.id]);
+      expect(await watcherExit).toBe(0);
+      const lines = watched.trim().split("\n").map((l) => JSON.parse(l).event);
+      expect(lines.filter((ev) => ev.executionId === e.id).map((ev: { seq: number }) => ev.seq)).toEqual([1, 2, 3, 4]);
+      expect(lines.some((ev) => ev.console?.text === "waiting")).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

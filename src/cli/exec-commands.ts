@@ -1,11 +1,23 @@
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
-import { EventType, Execution, ExecutionEvent, ExecutionStatus } from "../../gen/vmsystem/v1/execution";
+import type { ClientReadableStream, ServiceError } from "@grpc/grpc-js";
+import {
+  EventType,
+  Execution,
+  ExecutionEvent,
+  ExecutionKind,
+  ExecutionStatus,
+  StreamExecutionResponse,
+  TailEventsResponse,
+  type StreamExecutionRequest,
+} from "../../gen/vmsystem/v1/execution";
+import type { Clients } from "./client";
 import { invoke } from "./client";
 import { clientAction, intArg } from "./context";
 import { EXIT, printJson, printTable, type OutputMode } from "./output";
 
 const statusName = (s: ExecutionStatus) => ExecutionStatus[s]?.replace("EXECUTION_STATUS_", "") ?? String(s);
+const kindName = (k: ExecutionKind) => ExecutionKind[k]?.replace("EXECUTION_KIND_", "") ?? String(k);
 
 /** Prints one event the way a terminal REPL would. */
 export function printEvent(e: ExecutionEvent): void {
@@ -28,6 +40,51 @@ function finish(execution: Execution, out: OutputMode): number {
   return execution.status === ExecutionStatus.EXECUTION_STATUS_OK ? EXIT.ok : EXIT.executionFailed;
 }
 
+/**
+ * Human mode: runs through StreamExecution and prints each event as it
+ * happens. Ctrl-C cancels the execution (CancelExecution), a second Ctrl-C
+ * abandons the call.
+ */
+async function streamLive(c: Clients, request: StreamExecutionRequest): Promise<number> {
+  const call = c.executions.streamExecution(request, c.metadata);
+  let executionId: string | undefined;
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts += 1;
+    if (interrupts > 1 || !executionId) return call.cancel();
+    process.stderr.write("cancelling…\n");
+    c.executions.cancelExecution({ executionId }, c.metadata, () => undefined);
+  };
+  process.on("SIGINT", onSigint);
+  try {
+    const finished = await new Promise<Execution | undefined>((resolve, reject) => {
+      let last: Execution | undefined;
+      call.on("data", (m: StreamExecutionResponse) => {
+        if (m.started) executionId = m.started.id;
+        if (m.event && m.event.type !== EventType.EVENT_TYPE_INPUT_ECHO) printEvent(m.event);
+        if (m.finished) last = m.finished;
+      });
+      call.on("error", (err: ServiceError) => reject(err));
+      call.on("end", () => resolve(last));
+    });
+    return finished?.status === ExecutionStatus.EXECUTION_STATUS_OK ? EXIT.ok : EXIT.executionFailed;
+  } finally {
+    process.off("SIGINT", onSigint);
+  }
+}
+
+/** Prints a server stream: events as they come (human) or one JSON object a line. */
+export function printStream<T extends { event?: ExecutionEvent }>(call: ClientReadableStream<T>, out: OutputMode, toJSON: (m: T) => unknown): Promise<void> {
+  return new Promise((resolve, reject) => {
+    call.on("data", (m: T) => {
+      if (out === "json") process.stdout.write(JSON.stringify(toJSON(m)) + "\n");
+      else if (m.event) printEvent(m.event);
+    });
+    call.on("error", reject);
+    call.on("end", () => resolve());
+  });
+}
+
 const collectEnv = (value: string, previous: Record<string, string> = {}) => {
   const eq = value.indexOf("=");
   return eq < 0 ? { ...previous, [value]: process.env[value] ?? "" } : { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
@@ -43,6 +100,7 @@ export function execCommand(): Command {
     .action(
       clientAction(async (c, out, code: string, opts: { session: string; requestId?: string }) => {
         const input = code === "-" ? readFileSync(0, "utf8") : code;
+        if (out === "human") return streamLive(c, { sessionId: opts.session, repl: { input }, requestId: opts.requestId ?? "" });
         const e = await invoke<Execution>((cb) => c.executions.executeRepl({ sessionId: opts.session, input, requestId: opts.requestId ?? "" }, c.metadata, cb));
         return finish(e, out);
       }),
@@ -55,6 +113,7 @@ export function execCommand(): Command {
     .option("--request-id <key>", "idempotency key")
     .action(
       clientAction(async (c, out, path: string, args: string[], opts: { session: string; env?: Record<string, string>; requestId?: string }) => {
+        if (out === "human") return streamLive(c, { sessionId: opts.session, runFile: { path, args, env: opts.env ?? {} }, requestId: opts.requestId ?? "" });
         const e = await invoke<Execution>((cb) =>
           c.executions.executeRunFile({ sessionId: opts.session, path, args, env: opts.env ?? {}, requestId: opts.requestId ?? "" }, c.metadata, cb),
         );
@@ -69,7 +128,7 @@ export function execCommand(): Command {
         if (out === "json") return printJson(Execution.toJSON(e));
         printTable(
           ["id", "number", "kind", "status", "error", "duration ms", "events"],
-          [[e.id, e.number, e.kind, statusName(e.status), e.error ? `${e.error.code}: ${e.error.message}` : "", e.metrics?.durationMs ?? 0, e.metrics?.eventCount ?? 0]],
+          [[e.id, e.number, kindName(e.kind), statusName(e.status), e.error ? `${e.error.code}: ${e.error.message}` : "", e.metrics?.durationMs ?? 0, e.metrics?.eventCount ?? 0]],
         );
         for (const ev of e.events) printEvent(ev);
       }),
@@ -93,7 +152,7 @@ export function execCommand(): Command {
           pageToken = page.nextPageToken;
         } while (opts.all && pageToken);
         if (out === "json") return printJson({ items: items.map(Execution.toJSON), nextPageToken: pageToken });
-        printTable(["number", "id", "kind", "status", "input / path"], items.map((e) => [e.number, e.id, e.kind, statusName(e.status), (e.input || e.path).slice(0, 60)]));
+        printTable(["number", "id", "kind", "status", "input / path"], items.map((e) => [e.number, e.id, kindName(e.kind), statusName(e.status), (e.input || e.path).slice(0, 60)]));
         if (pageToken) process.stdout.write(`next page: --page-token ${pageToken}\n`);
       }),
     );
@@ -107,6 +166,27 @@ export function execCommand(): Command {
         const r = await invoke<{ events: ExecutionEvent[] }>((cb) => c.executions.listEvents({ executionId: id, afterSeq: opts.afterSeq ?? 0, limit: opts.limit ?? 0 }, c.metadata, cb));
         if (out === "json") return printJson({ items: r.events.map(ExecutionEvent.toJSON) });
         for (const e of r.events) printEvent(e);
+      }),
+    );
+  exec
+    .command("tail <execution-id>")
+    .description("print an execution's events, replayed then (with --follow) live until it ends")
+    .option("--after-seq <n>", "only events after this seq", intArg("--after-seq"))
+    .option("--follow", "keep printing live events until the execution ends")
+    .action(
+      clientAction(async (c, out, id: string, opts: { afterSeq?: number; follow?: boolean }) => {
+        const call = c.executions.tailEvents({ executionId: id, afterSeq: opts.afterSeq ?? 0, follow: Boolean(opts.follow) }, c.metadata);
+        await printStream(call, out, TailEventsResponse.toJSON);
+      }),
+    );
+  exec
+    .command("cancel <execution-id>")
+    .description("cancel a running execution (returns once it has ended)")
+    .action(
+      clientAction(async (c, out, id: string) => {
+        const e = await invoke<Execution>((cb) => c.executions.cancelExecution({ executionId: id }, c.metadata, cb));
+        if (out === "json") return printJson(Execution.toJSON(e));
+        process.stdout.write(`${e.id} ${statusName(e.status)}${e.error ? ` (${e.error.code}: ${e.error.message})` : ""}\n`);
       }),
     );
   return exec;

@@ -1,6 +1,9 @@
 import { Command } from "commander";
 import { Session, SessionStatus } from "../../gen/vmsystem/v1/session";
+import { status } from "@grpc/grpc-js";
+import { WatchSessionResponse } from "../../gen/vmsystem/v1/execution";
 import { invoke } from "./client";
+import { printStream } from "./exec-commands";
 import { clientAction, intArg } from "./context";
 import { printFields, printJson, printTable, UsageError, type OutputMode } from "./output";
 
@@ -80,5 +83,17 @@ export function sessionCommand(): Command {
     .command("close <session-id>")
     .description("dispose the session's runtime")
     .action(clientAction(async (c, out, id: string) => showSession(await invoke<Session>((cb) => c.sessions.closeSession({ sessionId: id }, c.metadata, cb)), out)));
+  session
+    .command("watch <session-id>")
+    .description("print every event of every execution in the session until it closes (Ctrl-C stops)")
+    .action(
+      clientAction(async (c, out, id: string) => {
+        const call = c.executions.watchSession({ sessionId: id }, c.metadata);
+        process.once("SIGINT", () => call.cancel());
+        await printStream(call, out, WatchSessionResponse.toJSON).catch((err: { code?: number }) => {
+          if (err.code !== status.CANCELLED) throw err;
+        });
+      }),
+    );
   return session;
 }

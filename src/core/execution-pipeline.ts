@@ -97,7 +97,11 @@ export class ExecutionPipeline {
   async crash(live: LiveSession, message: string): Promise<void> {
     live.status = "CRASHED";
     this.deps.registry.remove(live.id);
-    await this.deps.sessions.update(live.id, { status: "CRASHED", lastError: message, lastActivityAt: this.now() });
+    try {
+      await this.deps.sessions.update(live.id, { status: "CRASHED", lastError: message, lastActivityAt: this.now() });
+    } finally {
+      this.deps.bus.publish(live.id, { kind: "closed" });
+    }
   }
 
   /** Session preparation: lookup (SESSION_NOT_FOUND), ready check (SESSION_NOT_READY), lock (SESSION_BUSY). */
@@ -149,10 +153,10 @@ export class ExecutionPipeline {
     const onCallerAbort = () => abort.abort();
     options.signal?.addEventListener("abort", onCallerAbort, { once: true });
     let settle!: () => void;
-    live.current = { executionId: execution.id, requestId: execution.requestId, abort, done: new Promise<void>((r) => (settle = r)) };
+    const limits = live.template.settings.limits;
+    const recorder = new EventRecorder(execution, limits, this.deps.executions, this.deps.bus);
+    live.current = { executionId: execution.id, requestId: execution.requestId, abort, done: new Promise<void>((r) => (settle = r)), events: recorder.events };
     try {
-      const limits = live.template.settings.limits;
-      const recorder = new EventRecorder(execution, limits, this.deps.executions, this.deps.bus);
       if (options.onStarted) {
         // The client learns the id now, so the row must exist now.
         await recorder.storeRecord();
@@ -237,7 +241,11 @@ export class ExecutionPipeline {
         outputBytes: recorder.outputBytes,
       },
     };
-    await this.deps.executions.finish(execution, finish, remaining, !recorder.recordStored);
+    try {
+      await this.deps.executions.finish(execution, finish, remaining, !recorder.recordStored);
+    } finally {
+      this.deps.bus.publish(live.id, { kind: "end", executionId: execution.id, lastSeq: recorder.events.length });
+    }
     live.executionsRun += 1;
     const then = execution.kind === "STARTUP" && ending.then === "restart" ? "nothing" : ending.then;
     if (then === "crash") await this.crash(live, error?.message ?? "crashed");

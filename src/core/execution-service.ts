@@ -1,8 +1,9 @@
 import { invalidField, notFound } from "./errors";
-import type { ExecuteOptions, ExecutionPipeline } from "./execution-pipeline";
+import type { ExecuteOptions, ExecutionPipeline, ExecutionSpec } from "./execution-pipeline";
 import type { Execution, ExecutionEvent, ExecutionWithEvents, Page } from "./model";
 import { pageSize, type PageRequest } from "./pagination";
 import type { ExecutionStore, SessionStore } from "./ports";
+import type { SessionRegistry } from "./session-registry";
 import { requireId } from "./validate";
 
 const MAX_INPUT_BYTES = 1024 * 1024;
@@ -30,21 +31,42 @@ export class ExecutionService {
     private readonly pipeline: ExecutionPipeline,
     private readonly executions: ExecutionStore,
     private readonly sessions: SessionStore,
+    private readonly registry: SessionRegistry,
   ) {}
 
   executeRepl(req: ReplInput, options: ExecuteOptions = {}): Promise<ExecutionWithEvents> {
-    const sessionId = requireId("session_id", req.sessionId);
-    const input = req.input ?? "";
-    if (Buffer.byteLength(input) > MAX_INPUT_BYTES) throw invalidField("input", `must be at most ${MAX_INPUT_BYTES} bytes`);
-    return this.pipeline.execute(sessionId, { kind: "REPL", input, requestId: checkRequestId(req.requestId) }, options);
+    return this.pipeline.execute(requireId("session_id", req.sessionId), replSpec(req), options);
   }
 
   executeRunFile(req: RunFileInput, options: ExecuteOptions = {}): Promise<ExecutionWithEvents> {
-    const sessionId = requireId("session_id", req.sessionId);
-    if (!req.path) throw invalidField("path", "is required");
-    const args = req.args ?? [];
-    if (args.length > MAX_ARGS) throw invalidField("args", `must have at most ${MAX_ARGS} entries`);
-    return this.pipeline.execute(sessionId, { kind: "RUN_FILE", path: req.path, args, env: req.env ?? {}, requestId: checkRequestId(req.requestId) }, options);
+    return this.pipeline.execute(requireId("session_id", req.sessionId), runFileSpec(req), options);
+  }
+
+  /**
+   * Cancels a running execution and returns it once it has ended (after any
+   * restart the cancellation caused). A finished execution is returned as is.
+   */
+  async cancel(executionId: string | undefined): Promise<ExecutionWithEvents> {
+    const id = requireId("execution_id", executionId);
+    const running = this.registry.running(id);
+    if (running) {
+      running.abort.abort();
+      await running.done;
+    }
+    return this.pipeline.load(id);
+  }
+
+  /** Cancels every running execution and waits for them (server shutdown). */
+  async cancelAll(): Promise<void> {
+    const running = this.registry.all().flatMap((s) => (s.current ? [s.current] : []));
+    for (const r of running) r.abort.abort();
+    await Promise.all(running.map((r) => r.done));
+  }
+
+  /** Resolves when no execution runs, or after `ms`. */
+  async idle(ms: number): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (Date.now() < deadline && this.registry.all().some((s) => s.current)) await new Promise((r) => setTimeout(r, 20));
   }
 
   async get(executionId: string | undefined): Promise<ExecutionWithEvents> {
@@ -69,6 +91,20 @@ export class ExecutionService {
     const limit = req.limit ? Math.min(req.limit, MAX_EVENT_LIMIT) : DEFAULT_EVENT_LIMIT;
     return this.executions.listEvents(executionId, req.afterSeq ?? 0, limit);
   }
+}
+
+/** Validates a REPL request into the pipeline's spec (shared by the unary and streaming calls). */
+export function replSpec(req: ReplInput): ExecutionSpec {
+  const input = req.input ?? "";
+  if (Buffer.byteLength(input) > MAX_INPUT_BYTES) throw invalidField("input", `must be at most ${MAX_INPUT_BYTES} bytes`);
+  return { kind: "REPL", input, requestId: checkRequestId(req.requestId) };
+}
+
+export function runFileSpec(req: RunFileInput): ExecutionSpec {
+  if (!req.path) throw invalidField("path", "is required");
+  const args = req.args ?? [];
+  if (args.length > MAX_ARGS) throw invalidField("args", `must have at most ${MAX_ARGS} entries`);
+  return { kind: "RUN_FILE", path: req.path, args, env: req.env ?? {}, requestId: checkRequestId(req.requestId) };
 }
 
 function checkRequestId(requestId: string | undefined): string | undefined {

@@ -1,6 +1,16 @@
 import type { SessionRuntime } from "../runtime/session-runtime";
 import { DomainError } from "./errors";
-import type { SessionStatus, TemplateSnapshot } from "./model";
+import type { ExecutionEvent, SessionStatus, TemplateSnapshot } from "./model";
+
+export interface RunningExecution {
+  executionId: string;
+  requestId: string | null;
+  abort: AbortController;
+  /** Settles once the execution is finalized (and any restart it caused is over). */
+  done: Promise<unknown>;
+  /** Every event recorded so far, in seq order (seq = index + 1). */
+  events: ExecutionEvent[];
+}
 
 /** A session that lives in this process: its runtime, lock and counters. */
 export class LiveSession {
@@ -12,8 +22,8 @@ export class LiveSession {
   executionsRun = 0;
   /** Set by CloseSession: a cancelled execution must not trigger a restart. */
   closing = false;
-  /** The running execution, for cancellation and request_id retries. */
-  current: { executionId: string; requestId: string | null; abort: AbortController; done: Promise<unknown> } | undefined;
+  /** The running execution, for cancellation, request_id retries and live readers. */
+  current: RunningExecution | undefined;
   private locked = false;
 
   constructor(
@@ -60,6 +70,12 @@ export class SessionRegistry {
     const session = this.sessions.get(id);
     session?.runtime?.dispose();
     this.sessions.delete(id);
+  }
+
+  /** The live session whose current execution is `executionId`. */
+  running(executionId: string): RunningExecution | undefined {
+    for (const s of this.sessions.values()) if (s.current?.executionId === executionId) return s.current;
+    return undefined;
   }
 
   all(): LiveSession[] {

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "../log";
+import type { EventBus } from "./event-bus";
 import { invalidField, notFound } from "./errors";
 import type { ExecutionPipeline } from "./execution-pipeline";
 import type { Page, Session, SessionStatus } from "./model";
@@ -28,6 +29,7 @@ export interface SessionServiceDeps {
   executions: ExecutionStore;
   registry: SessionRegistry;
   pipeline: ExecutionPipeline;
+  bus: EventBus;
   worktreeRoots: string[];
   log: Logger;
   now?: () => number;
@@ -119,7 +121,11 @@ export class SessionService {
       this.deps.registry.remove(session.id);
     }
     const now = this.now();
-    await this.deps.sessions.update(session.id, { status: "CLOSED", closedAt: now, lastActivityAt: now });
+    try {
+      await this.deps.sessions.update(session.id, { status: "CLOSED", closedAt: now, lastActivityAt: now });
+    } finally {
+      this.deps.bus.publish(session.id, { kind: "closed" });
+    }
     return this.get(session.id);
   }
 

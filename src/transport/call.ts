@@ -51,33 +51,47 @@ export function unary<Req, Res>(log: Logger, method: string, fn: (req: Req, ctx:
   };
 }
 
-/** The server-streaming twin of `unary`: `fn` writes with `send` and resolves when done. */
+/**
+ * The server-streaming twin of `unary`: `fn` writes with `send` (which
+ * resolves once the stream can take more: backpressure) and resolves when done.
+ */
 export function serverStream<Req, Res>(
   log: Logger,
   method: string,
-  fn: (req: Req, send: (message: Res) => void, ctx: CallContext) => Promise<void>,
+  fn: (req: Req, send: (message: Res) => Promise<void>, ctx: CallContext) => Promise<void>,
 ): handleServerStreamingCall<Req, Res> {
   return (call) => {
     const started = performance.now();
     const finish = (code: status) =>
       log.info({ method, code: status[code], durationMs: +(performance.now() - started).toFixed(3) }, "rpc");
     const ctx = contextOf(call);
+    const send = (message: Res) =>
+      new Promise<void>((resolve) => {
+        if (ctx.signal.aborted || call.write(message)) return resolve();
+        const done = () => {
+          call.off("drain", done);
+          ctx.signal.removeEventListener("abort", done);
+          resolve();
+        };
+        call.on("drain", done);
+        ctx.signal.addEventListener("abort", done);
+      });
     Promise.resolve()
       .then(() => {
         assertDecoded(call.request);
-        return fn(call.request, (message) => void call.write(message), ctx);
+        return fn(call.request, send, ctx);
       })
       .then(
-      () => {
-        finish(ctx.signal.aborted ? status.CANCELLED : status.OK);
-        if (!ctx.signal.aborted) call.end();
-      },
-      (err: unknown) => {
-        const mapped = toServiceError(err, log.child({ method }));
-        finish(mapped.code ?? status.UNKNOWN);
-        // grpc-js turns an 'error' event into the stream's final status.
-        call.emit("error", mapped);
-      },
-    );
+        () => {
+          finish(ctx.signal.aborted ? status.CANCELLED : status.OK);
+          if (!ctx.signal.aborted) call.end();
+        },
+        (err: unknown) => {
+          const mapped = toServiceError(err, log.child({ method }));
+          finish(mapped.code ?? status.UNKNOWN);
+          // grpc-js turns an 'error' event into the stream's final status.
+          call.emit("error", mapped);
+        },
+      );
   };
 }

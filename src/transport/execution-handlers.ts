@@ -1,17 +1,16 @@
-import type { ExecutionServiceServer } from "../../gen/vmsystem/v1/execution";
-import { ExecutionServiceService } from "../../gen/vmsystem/v1/execution";
-import type { ExecutionService } from "../core/execution-service";
+import type { ExecutionServiceServer, StreamExecutionResponse, TailEventsResponse, WatchSessionResponse } from "../../gen/vmsystem/v1/execution";
+import { invalidField } from "../core/errors";
+import { replSpec, runFileSpec, type ExecutionService } from "../core/execution-service";
+import type { LiveEvents } from "../core/live-events";
 import type { Logger } from "../log";
-import { unary } from "./call";
+import { serverStream, unary } from "./call";
 import { eventToProto, executionToProto } from "./codec-execution";
-import { unimplementedHandlers } from "./unimplemented";
+import { requireId } from "../core/validate";
 
-/** ExecutionService over gRPC: decode, call core, encode. Streams land with the live-events milestone. */
-export function executionHandlers(service: ExecutionService, log: Logger): ExecutionServiceServer {
+/** ExecutionService over gRPC: decode, call core, encode. */
+export function executionHandlers(service: ExecutionService, live: LiveEvents, log: Logger): ExecutionServiceServer {
   const m = (name: string) => `vmsystem.v1.ExecutionService/${name}`;
-  const pending = unimplementedHandlers(ExecutionServiceService, log);
   return {
-    ...(pending as unknown as ExecutionServiceServer),
     executeRepl: unary(log, m("ExecuteRepl"), async (req, ctx) => {
       const { execution, events } = await service.executeRepl(req, { signal: ctx.signal });
       return executionToProto(execution, events);
@@ -31,5 +30,29 @@ export function executionHandlers(service: ExecutionService, log: Logger): Execu
     listEvents: unary(log, m("ListEvents"), async (req) => ({
       events: (await service.listEvents({ executionId: req.executionId, afterSeq: req.afterSeq, limit: req.limit })).map(eventToProto),
     })),
+    cancelExecution: unary(log, m("CancelExecution"), async (req) => {
+      const { execution, events } = await service.cancel(req.executionId);
+      return executionToProto(execution, events);
+    }),
+    tailEvents: serverStream<Parameters<ExecutionServiceServer["tailEvents"]>[0]["request"], TailEventsResponse>(log, m("TailEvents"), (req, send, ctx) =>
+      live.tail(req, ctx.signal, (event) => send({ event: eventToProto(event) })),
+    ),
+    watchSession: serverStream<Parameters<ExecutionServiceServer["watchSession"]>[0]["request"], WatchSessionResponse>(log, m("WatchSession"), (req, send, ctx) =>
+      live.watch(req, ctx.signal, (event) => send({ event: eventToProto(event) })),
+    ),
+    streamExecution: serverStream<Parameters<ExecutionServiceServer["streamExecution"]>[0]["request"], StreamExecutionResponse>(log, m("StreamExecution"), (req, send, ctx) => {
+      const sessionId = requireId("session_id", req.sessionId);
+      const spec = req.repl
+        ? replSpec({ input: req.repl.input, requestId: req.requestId })
+        : req.runFile
+          ? runFileSpec({ path: req.runFile.path, args: req.runFile.args, env: req.runFile.env, requestId: req.requestId })
+          : undefined;
+      if (!spec) throw invalidField("input", "one of repl or run_file is required");
+      return live.stream(sessionId, spec, ctx.signal, {
+        started: (execution) => send({ started: executionToProto(execution) }),
+        event: (event) => send({ event: eventToProto(event) }),
+        finished: (execution) => send({ finished: executionToProto(execution) }),
+      });
+    }),
   };
 }

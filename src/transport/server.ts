@@ -4,6 +4,7 @@ import { ExecutionServiceService } from "../../gen/vmsystem/v1/execution";
 import { SessionServiceService } from "../../gen/vmsystem/v1/session";
 import { TemplateServiceService } from "../../gen/vmsystem/v1/template";
 import type { ExecutionService } from "../core/execution-service";
+import type { LiveEvents } from "../core/live-events";
 import type { SessionService } from "../core/session-service";
 import type { TemplateService } from "../core/template-service";
 import type { Logger } from "../log";
@@ -19,20 +20,26 @@ export interface CoreServices {
   templates: TemplateService;
   sessions: SessionService;
   executions: ExecutionService;
+  live: LiveEvents;
 }
 
 export interface GrpcServer {
   /** The bound port (useful with port 0). */
   port: number;
-  /** Stop accepting, let in-flight calls finish up to `graceMs`, then cut them. */
-  shutdown(graceMs: number): Promise<void>;
+  /**
+   * Health turns NOT_SERVING and new calls are refused; resolves once every
+   * open call has ended.
+   */
+  stopAccepting(): Promise<void>;
+  /** Cuts whatever calls are still open. */
+  forceClose(): void;
 }
 
 export async function startGrpcServer(listen: string, core: CoreServices, log: Logger): Promise<GrpcServer> {
   const server = new Server({ "grpc.max_receive_message_length": 16 * 1024 * 1024 });
   server.addService(withSafeDecoding(TemplateServiceService), templateHandlers(core.templates, log));
   server.addService(withSafeDecoding(SessionServiceService), sessionHandlers(core.sessions, log));
-  server.addService(withSafeDecoding(ExecutionServiceService), executionHandlers(core.executions, log));
+  server.addService(withSafeDecoding(ExecutionServiceService), executionHandlers(core.executions, core.live, log));
   addReflection(server);
   const health = new HealthImplementation({ "": "SERVING", ...Object.fromEntries(SERVICE_NAMES.map((s) => [s, "SERVING" as const])) });
   health.addToServer(server);
@@ -43,18 +50,11 @@ export async function startGrpcServer(listen: string, core: CoreServices, log: L
 
   return {
     port,
-    shutdown: (graceMs) =>
+    stopAccepting: () =>
       new Promise<void>((resolve) => {
         for (const name of ["", ...SERVICE_NAMES]) health.setStatus(name, "NOT_SERVING");
-        const timer = setTimeout(() => {
-          log.warn({ graceMs }, "grace period over: cutting remaining calls");
-          server.forceShutdown();
-          resolve();
-        }, graceMs);
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve();
-        });
+        server.tryShutdown(() => resolve());
       }),
+    forceClose: () => server.forceShutdown(),
   };
 }

@@ -1,0 +1,45 @@
+import type { BusMessage } from "./event-bus";
+
+/** Live events a subscriber may hold before it must catch up from the store. */
+export const FEED_CAPACITY = 10_000;
+
+/**
+ * One subscriber's bounded queue. When the consumer falls behind and the
+ * queue is full, further events are dropped (control messages never are);
+ * the consumer notices the gap in seq and reads the missing events back, so
+ * a slow subscriber neither slows the execution nor grows memory unbounded.
+ */
+export class EventFeed {
+  private items: BusMessage[] = [];
+  private head = 0;
+  private wake: (() => void) | undefined;
+
+  constructor(
+    private readonly signal: AbortSignal,
+    private readonly capacity = FEED_CAPACITY,
+  ) {
+    signal.addEventListener("abort", () => this.wake?.(), { once: true });
+  }
+
+  readonly push = (message: BusMessage): void => {
+    if (message.kind === "event" && this.items.length - this.head >= this.capacity) return;
+    this.items.push(message);
+    this.wake?.();
+  };
+
+  /** The next message, or undefined once the signal aborts. */
+  async next(): Promise<BusMessage | undefined> {
+    while (this.head >= this.items.length) {
+      if (this.signal.aborted) return undefined;
+      await new Promise<void>((resolve) => (this.wake = resolve));
+      this.wake = undefined;
+    }
+    if (this.signal.aborted) return undefined;
+    const message = this.items[this.head++];
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return message;
+  }
+}

@@ -1,0 +1,54 @@
+import type { ExecutionEvent } from "./model";
+
+/** Where a cursor reads events it did not receive live. */
+export interface EventSource {
+  /** Events of the execution with seq > afterSeq, ascending, at most `limit`. */
+  read(executionId: string, afterSeq: number, limit: number): Promise<ExecutionEvent[]>;
+  /** Whether the execution has ended (so missing events will never come). */
+  ended(executionId: string): Promise<boolean>;
+}
+
+export type Send = (event: ExecutionEvent) => Promise<void>;
+
+const PAGE = 1000;
+const RETRY_MS = 5;
+
+/**
+ * Ordered delivery of one execution's events: each seq exactly once,
+ * ascending. Live events that arrive after a gap (dropped by a full feed)
+ * are preceded by the missing ones, read back from the source.
+ */
+export class ExecutionCursor {
+  constructor(
+    readonly executionId: string,
+    /** The last seq delivered (or skipped as "before now"). */
+    public last: number,
+    private readonly source: EventSource,
+    private readonly send: Send,
+  ) {}
+
+  async deliver(event: ExecutionEvent): Promise<void> {
+    if (event.seq <= this.last) return;
+    if (event.seq > this.last + 1) await this.catchUp(event.seq - 1);
+    if (event.seq !== this.last + 1) return;
+    await this.send(event);
+    this.last = event.seq;
+  }
+
+  /** Delivers every event up to `seq` (Infinity: all there are). */
+  async catchUp(seq = Infinity): Promise<void> {
+    while (this.last < seq) {
+      const page = await this.source.read(this.executionId, this.last, PAGE);
+      for (const event of page) {
+        if (event.seq > seq) return;
+        if (event.seq !== this.last + 1) break;
+        await this.send(event);
+        this.last = event.seq;
+      }
+      if (page.length === PAGE) continue;
+      if (seq === Infinity || (page.length === 0 && (await this.source.ended(this.executionId)) && (await this.source.read(this.executionId, this.last, 1)).length === 0)) return;
+      // Recorded but not yet readable (written in a batch a few ms from now).
+      if (page.length === 0) await new Promise((r) => setTimeout(r, RETRY_MS));
+    }
+  }
+}
