@@ -50,18 +50,20 @@ export async function startApp(config: ServeConfig, log: Logger): Promise<Runnin
     await sessions.recoverFromRestart();
     executions = new ExecutionService(pipeline, executionStore, sessionStore, registry);
     const live = new LiveEvents(bus, registry, executionStore, sessionStore, pipeline);
-    server = await startGrpcServer(config.listen, { templates, sessions, executions, live }, log);
+    server = await startGrpcServer(config, { templates, sessions, executions, live }, log);
   } catch (err) {
     await db.destroy();
     throw err;
   }
-  log.info({ listen: config.listen, port: server.port, database: describeDatabase(config) }, "serving");
+  log.info({ listen: config.listen, port: server.port, database: describeDatabase(config), tls: Boolean(config.tlsCert), auth: Boolean(config.authToken) }, "serving");
+  const stopSweeper = config.sessionIdleTimeoutMs > 0 ? sessions.startIdleSweeper(config.sessionIdleTimeoutMs) : () => undefined;
   let stopping: Promise<void> | undefined;
   return {
     port: server.port,
     stop: () =>
       (stopping ??= (async () => {
         log.info({ graceMs: config.shutdownGraceMs }, "shutting down");
+        stopSweeper();
         const drained = server.stopAccepting();
         await executions.idle(config.shutdownGraceMs);
         await executions.cancelAll();

@@ -247,6 +247,7 @@ export class ExecutionPipeline {
       this.deps.bus.publish(live.id, { kind: "end", executionId: execution.id, lastSeq: recorder.events.length });
     }
     live.executionsRun += 1;
+    live.lastActivityAt = endedAt;
     const then = execution.kind === "STARTUP" && ending.then === "restart" ? "nothing" : ending.then;
     if (then === "crash") await this.crash(live, error?.message ?? "crashed");
     else if (then === "restart" && !live.closing) await this.restart(live);

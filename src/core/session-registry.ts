@@ -20,6 +20,8 @@ export class LiveSession {
   /** The next execution number (1, 2, 3… per session). */
   nextNumber = 1;
   executionsRun = 0;
+  /** When the last execution ended (or the session started): for the idle timeout. */
+  lastActivityAt = Date.now();
   /** Set by CloseSession: a cancelled execution must not trigger a restart. */
   closing = false;
   /** The running execution, for cancellation, request_id retries and live readers. */

@@ -106,8 +106,29 @@ export class SessionService {
     return { items, nextPageToken: rows.length > size && last ? encodeCursor({ key: last.createdAt, id: last.id }) : "" };
   }
 
+  /**
+   * Closes sessions idle for `timeoutMs`: no execution running or ended
+   * within it, and no open stream watching them. Returns a stop function.
+   */
+  startIdleSweeper(timeoutMs: number): () => void {
+    const sweep = async () => {
+      const now = this.now();
+      for (const live of this.deps.registry.all()) {
+        if (live.busy || live.current || live.status !== "READY") continue;
+        if (now - live.lastActivityAt < timeoutMs || this.deps.bus.subscriberCount(live.id) > 0) continue;
+        this.deps.log.info({ sessionId: live.id, idleMs: now - live.lastActivityAt }, "closing idle session");
+        await this.close(live.id, `closed by the server after ${formatDuration(timeoutMs)} without activity (--session-idle-timeout)`).catch((err: unknown) =>
+          this.deps.log.error({ err, sessionId: live.id }, "closing an idle session failed"),
+        );
+      }
+    };
+    const timer = setInterval(() => void sweep(), Math.max(50, Math.min(timeoutMs / 4, 10_000)));
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
   /** Disposes the runtime and marks the session CLOSED; closing a closed session returns it. */
-  async close(sessionId: string | undefined): Promise<Session> {
+  async close(sessionId: string | undefined, reason?: string): Promise<Session> {
     const session = await this.get(sessionId);
     if (session.status === "CLOSED") return session;
     const live = this.deps.registry.get(session.id);
@@ -122,7 +143,7 @@ export class SessionService {
     }
     const now = this.now();
     try {
-      await this.deps.sessions.update(session.id, { status: "CLOSED", closedAt: now, lastActivityAt: now });
+      await this.deps.sessions.update(session.id, { status: "CLOSED", closedAt: now, lastActivityAt: now, ...(reason ? { lastError: reason } : {}) });
     } finally {
       this.deps.bus.publish(session.id, { kind: "closed" });
     }
@@ -150,4 +171,11 @@ export function parseStatus(value: string | undefined): SessionStatus | undefine
   if (!value) return undefined;
   if (!["STARTING", "READY", "CLOSED", "CRASHED"].includes(value)) throw invalidField("status", `unknown status "${value}"`);
   return value as SessionStatus;
+}
+
+function formatDuration(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
 }

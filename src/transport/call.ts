@@ -1,11 +1,12 @@
+import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import type {
   handleServerStreamingCall,
   handleUnaryCall,
-  Metadata,
   ServerUnaryCall,
   ServerWritableStream,
 } from "@grpc/grpc-js";
-import { status } from "@grpc/grpc-js";
+import { Metadata, status } from "@grpc/grpc-js";
+import { DomainError } from "../core/errors";
 import type { Logger } from "../log";
 import { assertDecoded } from "./decode";
 import { toServiceError } from "./errors";
@@ -15,83 +16,109 @@ export interface CallContext {
   /** Aborted when the client cancels or its deadline passes. */
   signal: AbortSignal;
   metadata: Metadata;
+  requestId: string;
 }
 
-function contextOf(call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>): CallContext {
-  const controller = new AbortController();
-  call.on("cancelled", () => controller.abort(new Error("the client cancelled the call or its deadline passed")));
-  return { signal: controller.signal, metadata: call.metadata };
+export interface RpcOptions {
+  log: Logger;
+  /** When set, every call must carry `authorization: Bearer <token>`. */
+  authToken?: string;
 }
 
-/**
- * Turns `(request, ctx) => Promise<response>` into a grpc-js unary handler:
- * the one place that maps errors and writes the per-RPC log line.
- */
-export function unary<Req, Res>(log: Logger, method: string, fn: (req: Req, ctx: CallContext) => Promise<Res> | Res): handleUnaryCall<Req, Res> {
-  return (call, callback) => {
-    const started = performance.now();
-    const finish = (code: status) =>
-      log.info({ method, code: status[code], durationMs: +(performance.now() - started).toFixed(3) }, "rpc");
-    Promise.resolve()
-      .then(() => {
-        assertDecoded(call.request);
-        return fn(call.request, contextOf(call));
-      })
-      .then(
-        (response) => {
-          finish(status.OK);
-          callback(null, response);
-        },
-        (err: unknown) => {
-          const mapped = toServiceError(err, log.child({ method }));
-          finish(mapped.code ?? status.UNKNOWN);
-          callback(mapped, null);
-        },
-      );
-  };
-}
+type AnyCall = ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>;
+
+const digest = (text: string) => createHash("sha256").update(text).digest();
 
 /**
- * The server-streaming twin of `unary`: `fn` writes with `send` (which
- * resolves once the stream can take more: backpressure) and resolves when done.
+ * Turns plain `(request, ctx) => …` functions into grpc-js handlers. The one
+ * place for what every vmsystem RPC shares: request id (`x-request-id`, sent
+ * back in the response metadata), bearer-token check, undecodable requests,
+ * error mapping, and the per-RPC log line. Health and reflection are
+ * registered without it, so they stay open when auth is on.
  */
-export function serverStream<Req, Res>(
-  log: Logger,
-  method: string,
-  fn: (req: Req, send: (message: Res) => Promise<void>, ctx: CallContext) => Promise<void>,
-): handleServerStreamingCall<Req, Res> {
-  return (call) => {
+export class Rpc {
+  private readonly expected: Buffer | undefined;
+
+  constructor(private readonly options: RpcOptions) {
+    this.expected = options.authToken ? digest(options.authToken) : undefined;
+  }
+
+  unary<Req, Res>(method: string, fn: (req: Req, ctx: CallContext) => Promise<Res> | Res): handleUnaryCall<Req, Res> {
+    return (call, callback) => {
+      const { ctx, finish } = this.begin(call, method);
+      Promise.resolve()
+        .then(() => this.admit(call))
+        .then(() => fn(call.request, ctx))
+        .then(
+          (response) => {
+            finish(status.OK);
+            callback(null, response);
+          },
+          (err: unknown) => {
+            const mapped = toServiceError(err, this.options.log.child({ method, requestId: ctx.requestId }));
+            finish(mapped.code ?? status.UNKNOWN);
+            callback(mapped, null);
+          },
+        );
+    };
+  }
+
+  /** Server streaming: `fn` writes with `send`, which resolves once the stream can take more (backpressure). */
+  stream<Req, Res>(method: string, fn: (req: Req, send: (message: Res) => Promise<void>, ctx: CallContext) => Promise<void>): handleServerStreamingCall<Req, Res> {
+    return (call) => {
+      const { ctx, finish } = this.begin(call, method);
+      const send = (message: Res) =>
+        new Promise<void>((resolve) => {
+          if (ctx.signal.aborted || call.write(message)) return resolve();
+          const done = () => {
+            call.off("drain", done);
+            ctx.signal.removeEventListener("abort", done);
+            resolve();
+          };
+          call.on("drain", done);
+          ctx.signal.addEventListener("abort", done);
+        });
+      Promise.resolve()
+        .then(() => this.admit(call))
+        .then(() => fn(call.request, send, ctx))
+        .then(
+          () => {
+            finish(ctx.signal.aborted ? status.CANCELLED : status.OK);
+            if (!ctx.signal.aborted) call.end();
+          },
+          (err: unknown) => {
+            const mapped = toServiceError(err, this.options.log.child({ method, requestId: ctx.requestId }));
+            finish(mapped.code ?? status.UNKNOWN);
+            // grpc-js turns an 'error' event into the stream's final status.
+            call.emit("error", mapped);
+          },
+        );
+    };
+  }
+
+  private begin(call: AnyCall, method: string) {
     const started = performance.now();
+    const sent = call.metadata.get("x-request-id")[0];
+    const requestId = typeof sent === "string" && sent.length > 0 && sent.length <= 200 ? sent : randomUUID();
+    const response = new Metadata();
+    response.set("x-request-id", requestId);
+    call.sendMetadata(response);
+    const controller = new AbortController();
+    call.on("cancelled", () => controller.abort(new Error("the client cancelled the call or its deadline passed")));
+    const ctx: CallContext = { signal: controller.signal, metadata: call.metadata, requestId };
     const finish = (code: status) =>
-      log.info({ method, code: status[code], durationMs: +(performance.now() - started).toFixed(3) }, "rpc");
-    const ctx = contextOf(call);
-    const send = (message: Res) =>
-      new Promise<void>((resolve) => {
-        if (ctx.signal.aborted || call.write(message)) return resolve();
-        const done = () => {
-          call.off("drain", done);
-          ctx.signal.removeEventListener("abort", done);
-          resolve();
-        };
-        call.on("drain", done);
-        ctx.signal.addEventListener("abort", done);
-      });
-    Promise.resolve()
-      .then(() => {
-        assertDecoded(call.request);
-        return fn(call.request, send, ctx);
-      })
-      .then(
-        () => {
-          finish(ctx.signal.aborted ? status.CANCELLED : status.OK);
-          if (!ctx.signal.aborted) call.end();
-        },
-        (err: unknown) => {
-          const mapped = toServiceError(err, log.child({ method }));
-          finish(mapped.code ?? status.UNKNOWN);
-          // grpc-js turns an 'error' event into the stream's final status.
-          call.emit("error", mapped);
-        },
-      );
-  };
+      this.options.log.info({ method, code: status[code], durationMs: +(performance.now() - started).toFixed(3), requestId }, "rpc");
+    return { ctx, finish };
+  }
+
+  /** Authentication (constant-time), then the request must have decoded. */
+  private admit(call: AnyCall): void {
+    if (this.expected) {
+      const header = call.metadata.get("authorization")[0];
+      const match = typeof header === "string" ? /^Bearer (.+)$/i.exec(header.trim()) : null;
+      if (!match) throw new DomainError("UNAUTHENTICATED", "missing bearer token: send `authorization: Bearer <token>`");
+      if (!timingSafeEqual(digest(match[1]), this.expected)) throw new DomainError("UNAUTHENTICATED", "wrong bearer token");
+    }
+    assertDecoded(call.request);
+  }
 }

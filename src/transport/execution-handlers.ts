@@ -2,45 +2,44 @@ import type { ExecutionServiceServer, StreamExecutionResponse, TailEventsRespons
 import { invalidField } from "../core/errors";
 import { replSpec, runFileSpec, type ExecutionService } from "../core/execution-service";
 import type { LiveEvents } from "../core/live-events";
-import type { Logger } from "../log";
-import { serverStream, unary } from "./call";
+import type { Rpc } from "./call";
 import { eventToProto, executionToProto } from "./codec-execution";
 import { requireId } from "../core/validate";
 
 /** ExecutionService over gRPC: decode, call core, encode. */
-export function executionHandlers(service: ExecutionService, live: LiveEvents, log: Logger): ExecutionServiceServer {
+export function executionHandlers(service: ExecutionService, live: LiveEvents, rpc: Rpc): ExecutionServiceServer {
   const m = (name: string) => `vmsystem.v1.ExecutionService/${name}`;
   return {
-    executeRepl: unary(log, m("ExecuteRepl"), async (req, ctx) => {
+    executeRepl: rpc.unary(m("ExecuteRepl"), async (req, ctx) => {
       const { execution, events } = await service.executeRepl(req, { signal: ctx.signal });
       return executionToProto(execution, events);
     }),
-    executeRunFile: unary(log, m("ExecuteRunFile"), async (req, ctx) => {
+    executeRunFile: rpc.unary(m("ExecuteRunFile"), async (req, ctx) => {
       const { execution, events } = await service.executeRunFile(req, { signal: ctx.signal });
       return executionToProto(execution, events);
     }),
-    getExecution: unary(log, m("GetExecution"), async (req) => {
+    getExecution: rpc.unary(m("GetExecution"), async (req) => {
       const { execution, events } = await service.get(req.executionId);
       return executionToProto(execution, events);
     }),
-    listExecutions: unary(log, m("ListExecutions"), async (req) => {
+    listExecutions: rpc.unary(m("ListExecutions"), async (req) => {
       const page = await service.list({ sessionId: req.sessionId, pageSize: req.pageSize, pageToken: req.pageToken });
       return { executions: page.items.map((e) => executionToProto(e)), nextPageToken: page.nextPageToken };
     }),
-    listEvents: unary(log, m("ListEvents"), async (req) => ({
+    listEvents: rpc.unary(m("ListEvents"), async (req) => ({
       events: (await service.listEvents({ executionId: req.executionId, afterSeq: req.afterSeq, limit: req.limit })).map(eventToProto),
     })),
-    cancelExecution: unary(log, m("CancelExecution"), async (req) => {
+    cancelExecution: rpc.unary(m("CancelExecution"), async (req) => {
       const { execution, events } = await service.cancel(req.executionId);
       return executionToProto(execution, events);
     }),
-    tailEvents: serverStream<Parameters<ExecutionServiceServer["tailEvents"]>[0]["request"], TailEventsResponse>(log, m("TailEvents"), (req, send, ctx) =>
+    tailEvents: rpc.stream<Parameters<ExecutionServiceServer["tailEvents"]>[0]["request"], TailEventsResponse>(m("TailEvents"), (req, send, ctx) =>
       live.tail(req, ctx.signal, (event) => send({ event: eventToProto(event) })),
     ),
-    watchSession: serverStream<Parameters<ExecutionServiceServer["watchSession"]>[0]["request"], WatchSessionResponse>(log, m("WatchSession"), (req, send, ctx) =>
+    watchSession: rpc.stream<Parameters<ExecutionServiceServer["watchSession"]>[0]["request"], WatchSessionResponse>(m("WatchSession"), (req, send, ctx) =>
       live.watch(req, ctx.signal, (event) => send({ event: eventToProto(event) })),
     ),
-    streamExecution: serverStream<Parameters<ExecutionServiceServer["streamExecution"]>[0]["request"], StreamExecutionResponse>(log, m("StreamExecution"), (req, send, ctx) => {
+    streamExecution: rpc.stream<Parameters<ExecutionServiceServer["streamExecution"]>[0]["request"], StreamExecutionResponse>(m("StreamExecution"), (req, send, ctx) => {
       const sessionId = requireId("session_id", req.sessionId);
       const spec = req.repl
         ? replSpec({ input: req.repl.input, requestId: req.requestId })

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import { ExecutionServiceService } from "../../gen/vmsystem/v1/execution";
@@ -9,6 +10,7 @@ import type { SessionService } from "../core/session-service";
 import type { TemplateService } from "../core/template-service";
 import type { Logger } from "../log";
 import { withSafeDecoding } from "./decode";
+import { Rpc } from "./call";
 import { addReflection } from "./reflection";
 import { executionHandlers } from "./execution-handlers";
 import { sessionHandlers } from "./session-handlers";
@@ -35,17 +37,26 @@ export interface GrpcServer {
   forceClose(): void;
 }
 
-export async function startGrpcServer(listen: string, core: CoreServices, log: Logger): Promise<GrpcServer> {
+export interface ListenOptions {
+  listen: string;
+  authToken?: string;
+  /** PEM files; both or neither. */
+  tlsCert?: string;
+  tlsKey?: string;
+}
+
+export async function startGrpcServer(options: ListenOptions, core: CoreServices, log: Logger): Promise<GrpcServer> {
   const server = new Server({ "grpc.max_receive_message_length": 16 * 1024 * 1024 });
-  server.addService(withSafeDecoding(TemplateServiceService), templateHandlers(core.templates, log));
-  server.addService(withSafeDecoding(SessionServiceService), sessionHandlers(core.sessions, log));
-  server.addService(withSafeDecoding(ExecutionServiceService), executionHandlers(core.executions, core.live, log));
+  const rpc = new Rpc({ log, authToken: options.authToken });
+  server.addService(withSafeDecoding(TemplateServiceService), templateHandlers(core.templates, rpc));
+  server.addService(withSafeDecoding(SessionServiceService), sessionHandlers(core.sessions, rpc));
+  server.addService(withSafeDecoding(ExecutionServiceService), executionHandlers(core.executions, core.live, rpc));
   addReflection(server);
   const health = new HealthImplementation({ "": "SERVING", ...Object.fromEntries(SERVICE_NAMES.map((s) => [s, "SERVING" as const])) });
   health.addToServer(server);
 
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(listen, ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))),
+    server.bindAsync(options.listen, credentialsFor(options), (err, bound) => (err ? reject(err) : resolve(bound))),
   );
 
   return {
@@ -57,4 +68,10 @@ export async function startGrpcServer(listen: string, core: CoreServices, log: L
       }),
     forceClose: () => server.forceShutdown(),
   };
+}
+
+function credentialsFor(options: ListenOptions): ServerCredentials {
+  if (!options.tlsCert && !options.tlsKey) return ServerCredentials.createInsecure();
+  if (!options.tlsCert || !options.tlsKey) throw new Error("TLS needs both --tls-cert and --tls-key");
+  return ServerCredentials.createSsl(null, [{ cert_chain: readFileSync(options.tlsCert), private_key: readFileSync(options.tlsKey) }], false);
 }

@@ -1,21 +1,20 @@
 import type { SessionServiceServer } from "../../gen/vmsystem/v1/session";
 import type { SessionService } from "../core/session-service";
-import type { Logger } from "../log";
-import { unary } from "./call";
+import type { Rpc } from "./call";
 import { sessionStatusFromProto, sessionStatusToProto, sessionToProto } from "./codec-execution";
 
 /** SessionService over gRPC: decode, call core, encode. */
-export function sessionHandlers(service: SessionService, log: Logger): SessionServiceServer {
+export function sessionHandlers(service: SessionService, rpc: Rpc): SessionServiceServer {
   const m = (name: string) => `vmsystem.v1.SessionService/${name}`;
   return {
-    createSession: unary(log, m("CreateSession"), async (req) => sessionToProto(await service.create(req))),
-    getSession: unary(log, m("GetSession"), async (req) => sessionToProto(await service.get(req.sessionId))),
-    listSessions: unary(log, m("ListSessions"), async (req) => {
+    createSession: rpc.unary(m("CreateSession"), async (req) => sessionToProto(await service.create(req))),
+    getSession: rpc.unary(m("GetSession"), async (req) => sessionToProto(await service.get(req.sessionId))),
+    listSessions: rpc.unary(m("ListSessions"), async (req) => {
       const page = await service.list({ pageSize: req.pageSize, pageToken: req.pageToken, status: sessionStatusFromProto(req.status) });
       return { sessions: page.items.map(sessionToProto), nextPageToken: page.nextPageToken };
     }),
-    closeSession: unary(log, m("CloseSession"), async (req) => sessionToProto(await service.close(req.sessionId))),
-    getRuntimeSummary: unary(log, m("GetRuntimeSummary"), () => {
+    closeSession: rpc.unary(m("CloseSession"), async (req) => sessionToProto(await service.close(req.sessionId))),
+    getRuntimeSummary: rpc.unary(m("GetRuntimeSummary"), () => {
       const summary = service.runtimeSummary();
       return { liveSessionCount: summary.liveSessionCount, sessions: summary.sessions.map((s) => ({ ...s, status: sessionStatusToProto(s.status) })) };
     }),
