@@ -49,7 +49,8 @@ describe("the server in-process", () => {
   });
 });
 
-describe("vmsystem serve as a process", () => {
+// Each test starts server and CLI processes: generous timeouts for a loaded 2-core machine.
+describe("vmsystem serve as a process", { timeout: 90_000 }, () => {
   it("logs one JSON line per RPC, exits 0 on SIGTERM and keeps templates across a restart", async () => {
     const db = testDatabase();
     try {

@@ -144,12 +144,12 @@ describe("WatchSession", () => {
     expect(w.messages.filter((m) => m.event!.executionId === e.id).map((m) => m.event!.seq)).toEqual([1, 2, 3, 4]);
   });
 
-  it("100 concurrent watchers all see every event", async () => {
+  it("100 concurrent watchers all see every event", { timeout: 90_000 }, async () => {
     const session = await api.ready({ settings: { limits } });
     const watchers = Array.from({ length: 100 }, () => watch(session.id));
     await new Promise((r) => setTimeout(r, 300));
     const e = await api.repl(session.id, "for (let i = 0; i < 500; i++) console.log(i); 'ok'");
-    await until(() => watchers.every((w) => w.messages.length >= 502));
+    await until(() => watchers.every((w) => w.messages.length >= 502), 60_000);
     for (const w of watchers) {
       expect(seqs(w.messages.map((m) => m.event))).toEqual(e.events.map((x) => x.seq));
       w.call.cancel();
