@@ -201,8 +201,9 @@ describe("cancellation", () => {
   it("CancelExecution of running code restarts the session and returns once it is READY", async () => {
     const session = await api.ready();
     await api.repl(session.id, "var lost = 1");
-    const c = stream(session.id, "while (true) {}");
-    await until(() => c.messages.length >= 1);
+    const c = stream(session.id, "console.log('spinning'); while (true) {}");
+    // Cancel once the loop runs (a cancel that lands before the code starts needs no restart).
+    await until(() => c.messages.some((m) => m.event?.console?.text === "spinning"));
     const id = c.messages[0].started!.id;
     const cancelled = await unary<{ status: ExecutionStatus; events: ExecutionEvent[] }>((cb) => s.executions.cancelExecution({ executionId: id }, cb));
     expect(cancelled.status).toBe(ExecutionStatus.EXECUTION_STATUS_CANCELLED);
