@@ -160,6 +160,12 @@ describe("vmsystem session … and exec …", () => {
       const events = await json(["exec", "events", fileExec.id, "--after-seq", "1"]);
       expect(events.items[0].seq).toBe(2);
 
+      const summary = await json(["ops", "runtime-summary"]);
+      expect(summary.sessions.find((x: { sessionId: string }) => x.sessionId === session.id)).toMatchObject({ status: "SESSION_STATUS_READY", executionsRun: expect.any(Number) });
+      const humanSummary = await cli(["--server", s.address, "ops", "runtime-summary"]);
+      expect(humanSummary.stdout).toMatch(/live sessions: \d+/);
+      expect(humanSummary.stdout).toContain(session.id);
+
       const ready = await json(["session", "list", "--status", "READY"]);
       expect(ready.items.map((x: { id: string }) => x.id)).toContain(session.id);
       const closed = await json(["session", "close", session.id]);

@@ -1,8 +1,9 @@
 import { Command } from "commander";
 import { HealthCheckResponse, HealthCheckResponse_ServingStatus } from "../../gen/grpc/health/v1/health";
+import { GetRuntimeSummaryResponse, SessionStatus } from "../../gen/vmsystem/v1/session";
 import { invoke } from "./client";
 import { clientAction } from "./context";
-import { EXIT, printJson } from "./output";
+import { EXIT, printJson, printTable } from "./output";
 
 export function opsCommand(): Command {
   const ops = new Command("ops").description("operate the server");
@@ -16,6 +17,20 @@ export function opsCommand(): Command {
         if (out === "json") printJson(HealthCheckResponse.toJSON(r));
         else process.stdout.write(`${HealthCheckResponse_ServingStatus[r.status]}\n`);
         return r.status === HealthCheckResponse_ServingStatus.SERVING ? EXIT.ok : EXIT.rpcError;
+      }),
+    );
+  ops
+    .command("runtime-summary")
+    .description("live sessions in the server process: status, heap, executions run, restarts")
+    .action(
+      clientAction(async (c, out) => {
+        const r = await invoke<GetRuntimeSummaryResponse>((cb) => c.sessions.getRuntimeSummary({}, c.metadata, cb));
+        if (out === "json") return printJson(GetRuntimeSummaryResponse.toJSON(r));
+        process.stdout.write(`live sessions: ${r.liveSessionCount}\n`);
+        printTable(
+          ["session", "status", "heap used", "executions", "restarts"],
+          r.sessions.map((s) => [s.sessionId, SessionStatus[s.status].replace("SESSION_STATUS_", ""), `${(s.heapUsedBytes / 1048576).toFixed(1)} MiB`, s.executionsRun, s.restartCount]),
+        );
       }),
     );
   return ops;
