@@ -7,7 +7,7 @@ import type { EventBus } from "./event-bus";
 import { endingOf, type Failure } from "./execution-ending";
 import { EventRecorder } from "./event-recorder";
 import type { Execution, ExecutionEvent, ExecutionKind, ExecutionWithEvents, StartupMode } from "./model";
-import type { ExecutionStore, SessionStore } from "./ports";
+import type { ExecutionStore, SessionPatch, SessionStore } from "./ports";
 import { runtimeOptionsFor } from "./runtime-options";
 import type { LiveSession, SessionRegistry } from "./session-registry";
 import { resolveWorktreeFile } from "./worktree";
@@ -90,7 +90,16 @@ export class ExecutionPipeline {
       if (execution.status !== "OK") return this.crash(live, `startup file ${file.path} failed: ${execution.error?.message ?? execution.status}`);
     }
     live.status = "READY";
-    await this.deps.sessions.update(live.id, { status: "READY", restartCount: live.restartCount, lastActivityAt: this.now() });
+    live.lastActivityAt = this.now();
+    await this.saveSession(live, { status: "READY", restartCount: live.restartCount, lastActivityAt: live.lastActivityAt });
+  }
+
+  /** Writes a session status change (inserting the row on its first write). */
+  private async saveSession(live: LiveSession, patch: SessionPatch): Promise<void> {
+    const row = live.unsavedRow;
+    if (!row) return this.deps.sessions.update(live.id, patch);
+    live.unsavedRow = undefined;
+    await this.deps.sessions.insert({ ...row, ...patch }, live.template);
   }
 
   /** Marks a live session CRASHED and frees its isolate. */
@@ -98,7 +107,7 @@ export class ExecutionPipeline {
     live.status = "CRASHED";
     this.deps.registry.remove(live.id);
     try {
-      await this.deps.sessions.update(live.id, { status: "CRASHED", lastError: message, lastActivityAt: this.now() });
+      await this.saveSession(live, { status: "CRASHED", lastError: message, lastActivityAt: this.now() });
     } finally {
       this.deps.bus.publish(live.id, { kind: "closed" });
     }

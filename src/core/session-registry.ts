@@ -1,6 +1,6 @@
 import type { SessionRuntime } from "../runtime/session-runtime";
 import { DomainError } from "./errors";
-import type { ExecutionEvent, SessionStatus, TemplateSnapshot } from "./model";
+import type { ExecutionEvent, Session, SessionStatus, TemplateSnapshot } from "./model";
 
 export interface RunningExecution {
   executionId: string;
@@ -22,6 +22,11 @@ export class LiveSession {
   executionsRun = 0;
   /** When the last execution ended (or the session started): for the idle timeout. */
   lastActivityAt = Date.now();
+  /**
+   * The session's row when it has not been written yet: a session without
+   * startup files is stored once, with the status its start ended in.
+   */
+  unsavedRow: Session | undefined;
   /** Set by CloseSession: a cancelled execution must not trigger a restart. */
   closing = false;
   /** The running execution, for cancellation, request_id retries and live readers. */

@@ -76,8 +76,11 @@ export class SessionService {
       closedAt: null,
       lastActivityAt: now,
     };
-    await this.deps.sessions.insert(session, snapshot);
     const live = new LiveSession(session.id, worktree, snapshot);
+    // Startup executions reference the session row, so it must exist first;
+    // without them the row is written once, READY or CRASHED.
+    if (snapshot.startupFiles.length > 0) await this.deps.sessions.insert(session, snapshot);
+    else live.unsavedRow = session;
     this.deps.registry.add(live);
     live.lock();
     try {
@@ -88,6 +91,7 @@ export class SessionService {
     } finally {
       live.unlock();
     }
+    if (live.status === "READY") return { ...session, status: "READY", lastActivityAt: live.lastActivityAt };
     return this.get(session.id);
   }
 

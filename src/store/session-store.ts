@@ -3,16 +3,27 @@ import type { Session, SessionStatus, TemplateSnapshot } from "../core/model";
 import type { Cursor } from "../core/pagination";
 import type { SessionPatch, SessionStore } from "../core/ports";
 import { SessionEntity } from "./entities/session.entity";
+import { openHotSql, type HotSql } from "./sql";
 
+/** Reads through TypeORM; the writes every session start and execution make take the raw path (see sql.ts). */
 export class TypeormSessionStore implements SessionStore {
-  constructor(private readonly db: DataSource) {}
+  private readonly sql: HotSql;
+
+  constructor(private readonly db: DataSource) {
+    this.sql = openHotSql(db);
+  }
 
   private get repo() {
     return this.db.getRepository(SessionEntity);
   }
 
-  async insert(session: Session, template: TemplateSnapshot): Promise<void> {
-    await this.repo.insert({ ...session, templateSnapshot: template as never });
+  async insert(s: Session, template: TemplateSnapshot): Promise<void> {
+    await this.sql.transaction([
+      [
+        `INSERT INTO ${this.sql.table("sessions")} (id, template_id, workspace_id, base_commit_oid, worktree_path, status, last_error, restart_count, template_snapshot, created_at, closed_at, last_activity_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        [s.id, s.templateId, s.workspaceId, s.baseCommitOid, s.worktreePath, s.status, s.lastError, s.restartCount, JSON.stringify(template), s.createdAt, s.closedAt, s.lastActivityAt],
+      ],
+    ]);
   }
 
   async get(id: string): Promise<Session | undefined> {
@@ -29,8 +40,19 @@ export class TypeormSessionStore implements SessionStore {
   }
 
   async update(id: string, patch: SessionPatch): Promise<void> {
-    const result = await this.repo.update({ id }, patch);
-    if (result.affected === 0) throw new Error(`session ${id} vanished from the store`);
+    const columns: Record<keyof SessionPatch, string> = {
+      status: "status",
+      lastError: "last_error",
+      restartCount: "restart_count",
+      closedAt: "closed_at",
+      lastActivityAt: "last_activity_at",
+    };
+    const keys = (Object.keys(patch) as (keyof SessionPatch)[]).filter((k) => patch[k] !== undefined);
+    if (keys.length === 0) return;
+    const [changed] = await this.sql.transaction([
+      [`UPDATE ${this.sql.table("sessions")} SET ${keys.map((k) => `${columns[k]} = ?`).join(", ")} WHERE id = ?`, [...keys.map((k) => patch[k]), id]],
+    ]);
+    if (changed === 0) throw new Error(`session ${id} vanished from the store`);
   }
 
   async closeOrphans(lastError: string, now: number): Promise<number> {

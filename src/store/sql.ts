@@ -16,23 +16,27 @@ export interface HotSql {
   readonly dialect: "sqlite" | "postgres";
   /** Runs the statements in one transaction; returns each statement's affected row count. */
   transaction(statements: Statement[], options?: { durable?: boolean }): Promise<number[]>;
+  /** Runs one read; rows as the driver returns them (BIGINT as string on PostgreSQL). */
+  query<T = Record<string, unknown>>(sql: string, params: unknown[]): Promise<T[]>;
   /** The table name, schema-qualified where the database needs it. */
   table(name: string): string;
 }
 
 interface SqliteStatement {
   run(...params: unknown[]): { changes: number };
+  all(...params: unknown[]): unknown[];
 }
 interface SqliteConnection {
   prepare(sql: string): SqliteStatement;
   transaction<R>(fn: () => R): () => R;
 }
 interface PgClient {
-  query(config: { name?: string; text: string; values?: unknown[] } | string): Promise<{ rowCount: number | null }>;
+  query(config: { name?: string; text: string; values?: unknown[] } | string): Promise<{ rowCount: number | null; rows: unknown[] }>;
   release(err?: Error | boolean): void;
 }
 interface PgPool {
   connect(): Promise<PgClient>;
+  query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }>;
 }
 
 export function openHotSql(db: DataSource): HotSql {
@@ -47,6 +51,7 @@ export function openHotSql(db: DataSource): HotSql {
     return {
       dialect: "sqlite",
       table: (name) => name,
+      query: async <T>(sql: string, params: unknown[]) => prepared(sql).all(...params) as T[],
       // better-sqlite3 is synchronous; WAL + synchronous=NORMAL makes each commit cheap.
       transaction: async (statements) => connection.transaction(() => statements.map(([sql, params]) => prepared(sql).run(...params).changes))(),
     };
@@ -66,6 +71,7 @@ export function openHotSql(db: DataSource): HotSql {
   return {
     dialect: "postgres",
     table: (name) => (schema ? `"${schema}"."${name}"` : `"${name}"`),
+    query: async <T>(sql: string, params: unknown[]) => (await pool.query({ ...toPg(sql), values: params })).rows as T[],
     transaction: async (statements, options = {}) => {
       const client = await pool.connect();
       let failed: Error | undefined;

@@ -16,10 +16,17 @@ import { StartupFileEntity } from "./entities/startup-file.entity";
 import { TemplateLibraryEntity } from "./entities/template-library.entity";
 import { TemplateModuleEntity } from "./entities/template-module.entity";
 import { TemplateEntity } from "./entities/template.entity";
+import { openHotSql, type HotSql } from "./sql";
+
+type Raw = Record<string, unknown>;
 
 /** TypeORM implementation of the template port (both dialects). */
 export class TypeormTemplateStore implements TemplateStore {
-  constructor(private readonly db: DataSource) {}
+  private readonly sql: HotSql;
+
+  constructor(private readonly db: DataSource) {
+    this.sql = openHotSql(db);
+  }
 
   async insert(t: Template): Promise<void> {
     await this.db.getRepository(TemplateEntity).insert({
@@ -32,11 +39,41 @@ export class TypeormTemplateStore implements TemplateStore {
     });
   }
 
+  /**
+   * One template with its sub-resources: five prepared reads on the raw path,
+   * since every CreateSession starts here (TypeORM's query building cost
+   * more than the reads themselves).
+   */
   async get(id: string): Promise<Template | undefined> {
-    const row = await this.db.getRepository(TemplateEntity).findOneBy({ id });
+    const t = (name: string) => this.sql.table(name);
+    const [row] = await this.sql.query<Raw>(`SELECT * FROM ${t("templates")} WHERE id = ?`, [id]);
     if (!row) return undefined;
-    const [full] = await this.withChildren([row]);
-    return full;
+    const [files, caps, modules, libraries] = await Promise.all([
+      this.sql.query<Raw>(`SELECT * FROM ${t("startup_files")} WHERE template_id = ? ORDER BY order_index, created_at, id`, [id]),
+      this.sql.query<Raw>(`SELECT * FROM ${t("capabilities")} WHERE template_id = ? ORDER BY created_at, id`, [id]),
+      this.sql.query<Raw>(`SELECT * FROM ${t("template_modules")} WHERE template_id = ? ORDER BY name`, [id]),
+      this.sql.query<Raw>(`SELECT * FROM ${t("template_libraries")} WHERE template_id = ? ORDER BY name`, [id]),
+    ]);
+    return {
+      id: row.id as string,
+      name: row.name as string,
+      engine: row.engine as string,
+      settings: JSON.parse(row.settings as string),
+      startupFiles: files.map((f) => ({ id: f.id as string, templateId: id, path: f.path as string, orderIndex: Number(f.order_index), mode: f.mode as StartupMode, createdAt: Number(f.created_at) })),
+      capabilities: caps.map((c) => ({
+        id: c.id as string,
+        templateId: id,
+        kind: c.kind as CapabilityKind,
+        name: c.name as string,
+        enabled: Boolean(c.enabled),
+        config: JSON.parse(c.config as string) ?? {},
+        createdAt: Number(c.created_at),
+      })),
+      modules: modules.map((m) => ({ templateId: id, name: m.name as string, createdAt: Number(m.created_at) })),
+      libraries: libraries.map((l) => ({ templateId: id, name: l.name as string, version: l.version as string, createdAt: Number(l.created_at) })),
+      createdAt: Number(row.created_at),
+      updatedAt: Number(row.updated_at),
+    };
   }
 
   async exists(id: string): Promise<boolean> {
