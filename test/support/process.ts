@@ -69,6 +69,8 @@ export function run(command: string, args: string[], env: NodeJS.ProcessEnv = {}
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
     child.stderr.on("data", (d) => (stderr += d));
+    // A child that exits without reading stdin must not fail the run with EPIPE.
+    child.stdin.on("error", () => undefined);
     child.stdin.end(input ?? "");
     child.on("close", (code) => resolve({ code, stdout, stderr }));
   });
