@@ -1,11 +1,10 @@
-import { spawn } from "node:child_process";
 import { mkdtempSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ExecutionStatus, type ListExecutionsResponse } from "../gen/vmsystem/v1/execution";
 import { SessionStatus, type Session } from "../gen/vmsystem/v1/session";
-import { ROOT, type CliResult } from "./support/process";
+import { ROOT, run, type CliResult } from "./support/process";
 import { startTestServer, unary, type TestServer } from "./support/server";
 import { contiguous } from "./support/streams";
 
@@ -13,25 +12,6 @@ import { contiguous } from "./support/streams";
 // committed) against the real server. Runs under Debian's /usr/bin/python3
 // with python3-grpcio and python3-protobuf; .ci/run installs them, so in CI
 // (CI=true) a missing module fails the suite instead of skipping it.
-
-/**
- * test/support/process.ts's run() (non-blocking: the server lives in this
- * process) plus a handler for stdin errors: a child that exits before reading
- * its stdin (a usage error, a quick probe) makes writing it fail with EPIPE,
- * which would otherwise surface as an uncaught exception of the test run.
- */
-function run(command: string, args: string[], env: NodeJS.ProcessEnv = {}, input?: string): Promise<CliResult> {
-  return new Promise((resolve) => {
-    const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ["pipe", "pipe", "pipe"], timeout: 30_000 });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.stdin.on("error", () => {}); // EPIPE: the child did not want its input
-    child.stdin.end(input ?? "");
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 const PYTHON = "/usr/bin/python3";
 const EXAMPLE = join(ROOT, "examples", "python", "vmsystem_example.py");

@@ -7,32 +7,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ExecutionServiceService, ExecutionStatus, type Execution, type ListEventsResponse, type StreamExecutionResponse } from "../gen/vmsystem/v1/execution";
 import { SessionServiceService, SessionStatus, type Session } from "../gen/vmsystem/v1/session";
 import { TemplateServiceService, type Template } from "../gen/vmsystem/v1/template";
-import { ROOT, type CliResult } from "./support/process";
+import { ROOT, run, type CliResult } from "./support/process";
 import { startTestServer, unary, type TestServer } from "./support/server";
 import { collect, contiguous, until } from "./support/streams";
 
 // scripts/*.sh against the real server: each script's JSON, its errors and
 // exit codes, the grpcurl branch (through a stand-in grpcurl), and every
 // block of the docs marked `<!-- tested -->`, run as written.
-
-/**
- * test/support/process.ts's run() (non-blocking: the server lives in this
- * process) plus a handler for stdin errors: a child that exits before reading
- * its stdin (a usage error, a quick probe) makes writing it fail with EPIPE,
- * which would otherwise surface as an uncaught exception of the test run.
- */
-function run(command: string, args: string[], env: NodeJS.ProcessEnv = {}, input?: string): Promise<CliResult> {
-  return new Promise((resolve) => {
-    const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ["pipe", "pipe", "pipe"], timeout: 30_000 });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.stdin.on("error", () => {}); // EPIPE: the child did not want its input
-    child.stdin.end(input ?? "");
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 const SCRIPTS = join(ROOT, "scripts");
 const BUF = join(ROOT, "node_modules", ".bin", "buf");
