@@ -1,15 +1,17 @@
 /**
  * Sandbox runtime throughput, no gRPC and no persistence: console lines per
  * second end to end (from the start of the run until onConsole has seen every
- * line and the outcome is decided), and the latency of a trivial REPL run.
- * Prints figures; asserts nothing.
+ * line and the outcome is decided), the latency of a trivial REPL run and of
+ * runtime creation, each beside the raw isolated-vm figure measured in the
+ * same process. Prints figures; asserts nothing.
  *
  *   npm run build && node --no-node-snapshot dist/scripts/bench-runtime.js
  */
 import { mkdtempSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SessionRuntime, type RuntimeOptions } from "../src/runtime";
+import ivm from "isolated-vm";
+import { SessionRuntime, type RunHooks, type RuntimeOptions } from "../src/runtime";
 
 const LINES = 100_000;
 const ROUNDS = 5;
@@ -20,22 +22,39 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
-async function linesPerSecond(rt: SessionRuntime, code: string): Promise<number[]> {
+/** onConsole with a budget, as the service's event recorder gives it (here: room for every line). */
+const budgeted = (count: () => void): RunHooks => ({
+  onConsole: () => (count(), true),
+  consoleBudget: () => ({ events: 1e9, bytes: 1e12 }),
+});
+/** onConsole alone: the runtime cannot know what fits, so every line waits for the host. */
+const unbudgeted = (count: () => void): RunHooks => ({ onConsole: () => (count(), true) });
+
+async function linesPerSecond(rt: SessionRuntime, code: string, hooks: (count: () => void) => RunHooks, lines = LINES): Promise<number[]> {
   const rates: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     let seen = 0;
     const t0 = performance.now();
-    const { outcome } = await rt.runRepl(code, LIMITS, { onConsole: () => (seen++, true) });
+    const { outcome } = await rt.runRepl(code, LIMITS, hooks(() => seen++));
     const ms = performance.now() - t0;
-    if (outcome.kind !== "value" || seen !== LINES) throw new Error(`bad run: ${outcome.kind}, ${seen} lines`);
-    rates.push(LINES / (ms / 1000));
+    if (outcome.kind !== "value" || seen !== lines) throw new Error(`bad run: ${outcome.kind}, ${seen} lines`);
+    rates.push(lines / (ms / 1000));
   }
   return rates;
 }
 
+async function timeEach(n: number, fn: () => Promise<unknown>): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await fn();
+    out.push(performance.now() - t0);
+  }
+  return out;
+}
+
 async function main(): Promise<void> {
   const worktree = realpathSync(mkdtempSync(join(tmpdir(), "bench-runtime-")));
-  const t0 = performance.now();
   const options: RuntimeOptions = {
     memMb: 128,
     worktreePath: worktree,
@@ -45,30 +64,40 @@ async function main(): Promise<void> {
     libraries: [],
     allowExec: false,
   };
+  const t0 = performance.now();
   const rt = await SessionRuntime.create(options);
-  const createMs = performance.now() - t0;
+  const firstCreateMs = performance.now() - t0;
   try {
-    const plain = await linesPerSecond(rt, `for (let i = 0; i < ${LINES}; i++) console.log(i)`);
-    const objects = await linesPerSecond(rt, `for (let i = 0; i < ${LINES}; i++) console.log('row', { i, sq: i * i })`);
-    const latencies: number[] = [];
-    for (let i = 0; i < 200; i++) {
-      const s = performance.now();
-      await rt.runRepl("1 + 1", LIMITS, { onConsole: () => true });
-      latencies.push(performance.now() - s);
-    }
-    const withLibraries: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      const s = performance.now();
-      const lib = await SessionRuntime.create({ ...options, libraries: ["lodash", "dayjs", "ramda", "moment"] });
-      withLibraries.push(performance.now() - s);
-      lib.dispose();
-    }
+    const rawCreate = await timeEach(60, async () => {
+      const isolate = new ivm.Isolate({ memoryLimit: 128 });
+      await isolate.createContext();
+      isolate.dispose();
+    });
+    const create = await timeEach(60, async () => (await SessionRuntime.create(options)).dispose());
+    const withLibraries = await timeEach(6, async () =>
+      (await SessionRuntime.create({ ...options, libraries: ["lodash", "dayjs", "ramda", "moment"] })).dispose(),
+    );
+    const plain = await linesPerSecond(rt, `for (let i = 0; i < ${LINES}; i++) console.log(i)`, budgeted);
+    const objects = await linesPerSecond(rt, `for (let i = 0; i < ${LINES}; i++) console.log('row', { i, sq: i * i })`, budgeted);
+    const SYNC_LINES = 20_000;
+    const sync = await linesPerSecond(rt, `for (let i = 0; i < ${SYNC_LINES}; i++) console.log(i)`, unbudgeted, SYNC_LINES);
+    const hooks: RunHooks = { onConsole: () => true };
+    await timeEach(500, () => rt.runRepl("1 + 1", LIMITS, hooks));
+    const latencies = await timeEach(3000, () => rt.runRepl("1 + 1", LIMITS, hooks));
+    const isolate = new ivm.Isolate({ memoryLimit: 128 });
+    const context = await isolate.createContext();
+    await timeEach(500, () => context.eval("1 + 1"));
+    const rawEval = await timeEach(3000, () => context.eval("1 + 1"));
+    isolate.dispose();
+
     const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
-    console.log(`runtime create (no libraries):          ${createMs.toFixed(1)} ms`);
-    console.log(`runtime create (all four libraries):    median ${median(withLibraries).toFixed(1)} ms`);
+    const ms = (n: number) => `${n.toFixed(3)} ms`;
+    console.log(`runtime create (no libraries):          median ${ms(median(create))} (raw isolate+context ${ms(median(rawCreate))}; first in process ${ms(firstCreateMs)})`);
+    console.log(`runtime create (all four libraries):    median ${ms(median(withLibraries))}`);
     console.log(`console.log(i) x${LINES}:              median ${fmt(median(plain))} lines/s (runs: ${plain.map(fmt).join(", ")})`);
     console.log(`console.log('row', {i, sq}) x${LINES}: median ${fmt(median(objects))} lines/s`);
-    console.log(`runRepl('1 + 1') latency:              median ${median(latencies).toFixed(3)} ms`);
+    console.log(`console.log(i), no budget (all sync):   median ${fmt(median(sync))} lines/s`);
+    console.log(`runRepl('1 + 1') latency:              median ${ms(median(latencies))} (raw context.eval ${ms(median(rawEval))})`);
   } finally {
     rt.dispose();
     rmSync(worktree, { recursive: true, force: true });

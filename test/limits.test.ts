@@ -224,6 +224,15 @@ describe("max_events and max_output_kb", () => {
     // The loop ended because console threw in the sandbox, and the code went on.
     expect((await value(session.id, "caught")).json).toBe("caught");
   });
+
+  it("the console call that crosses max_output_kb itself throws", async () => {
+    const session = await api.ready({ settings: { limits: { maxOutputKb: 1 } } });
+    const e = await api.repl(session.id, "globalThis.crossed = 'no'; console.log('small'); try { console.log('y'.repeat(2000)) } catch (err) { globalThis.crossed = 'threw' }");
+    expect(e.status, describeExecution(e)).toBe(ExecutionStatus.EXECUTION_STATUS_ERROR);
+    expect(e.error?.code).toBe("OUTPUT_LIMIT_EXCEEDED");
+    expect(consoleLines(e)).toEqual(["log: small"]);
+    expect((await value(session.id, "crossed")).json).toBe("threw");
+  });
 });
 
 describe("mem_mb", () => {

@@ -147,7 +147,13 @@ describe("WatchSession", () => {
   it("100 concurrent watchers all see every event", { timeout: 90_000 }, async () => {
     const session = await api.ready({ settings: { limits } });
     const watchers = Array.from({ length: 100 }, () => watch(session.id));
-    await new Promise((r) => setTimeout(r, 300));
+    // A watch sees events "from now on": run snippets until every watcher has seen one whole.
+    const subscribed = (w: (typeof watchers)[number]) => w.messages.some((m) => m.event?.seq === 1);
+    await until(async () => {
+      await api.repl(session.id, "'warm-up'");
+      return watchers.every(subscribed);
+    }, 60_000);
+    for (const w of watchers) w.messages.length = 0;
     const e = await api.repl(session.id, "for (let i = 0; i < 500; i++) console.log(i); 'ok'");
     await until(() => watchers.every((w) => w.messages.length >= 502), 60_000);
     for (const w of watchers) {

@@ -55,6 +55,18 @@ export class EventRecorder {
   }
 
   /**
+   * What console() still accepts, so the sandbox can send lines that
+   * certainly fit without waiting for an answer (RunHooks.consoleBudget).
+   */
+  consoleBudget(): { events: number; bytes: number } {
+    if (this.limitHit) return { events: 0, bytes: 0 };
+    return {
+      events: Math.max(0, this.limits.maxEvents - 1 - this.events.length),
+      bytes: Math.max(0, this.limits.maxOutputKb * 1024 - this.outputBytes),
+    };
+  }
+
+  /**
    * Records a lifecycle event (INPUT_ECHO, VALUE, EXCEPTION, SYSTEM). These
    * fit as long as the limit allows; past it they are dropped, so an
    * execution never stores more than max_events.

@@ -206,7 +206,7 @@ export class ExecutionPipeline {
     const runtime = live.runtime;
     if (!runtime || runtime.disposed) return { kind: "failure", code: "INTERNAL", message: "the session has no live isolate" };
     const { cpuMs, wallMs } = live.template.settings.limits;
-    const hooks = { onConsole: (level: string, text: string) => recorder.console(level, text), signal };
+    const hooks = { onConsole: (level: string, text: string) => recorder.console(level, text), consoleBudget: () => recorder.consoleBudget(), signal };
     try {
       if (spec.kind === "REPL") return await runtime.runRepl(spec.input ?? "", { cpuMs, wallMs }, hooks);
       resolveWorktreeFile(live.worktree, spec.path ?? "");

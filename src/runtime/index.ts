@@ -4,6 +4,6 @@ export { AVAILABLE_MODULES, JS_BUILTIN_NAMES, LIBRARY_CATALOGUE } from "./catalo
 export type { LibraryInfo, ModuleInfo } from "./catalogue";
 export { RuntimeError } from "./types";
 export type {
-  ConsoleLevel, ExceptionDescription, RunFileOptions, RunHooks, RunLimits, RunOutcome, RunResult,
+  ConsoleBudget, ConsoleLevel, ExceptionDescription, RunFileOptions, RunHooks, RunLimits, RunOutcome, RunResult,
   RuntimeErrorCode, RuntimeOptions, ValueDescription,
 } from "./types";

@@ -1,11 +1,13 @@
 /**
  * Loads the installed packages' browser (UMD) builds into a context. With no
  * `module`/`define` in scope each build assigns its global (_, dayjs, R, moment).
- * Sources are read once per process.
+ * Sources are read once per process, and V8's code cache of each is made by
+ * the first context that loads it and reused by every later one (./code-cache.ts).
  */
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type ivm from "isolated-vm";
+import { compile, fill, type CodeCache } from "./code-cache";
 import { LIBRARY_CATALOGUE } from "./catalogue";
 
 const BUILDS: Record<string, string> = {
@@ -17,6 +19,7 @@ const BUILDS: Record<string, string> = {
 
 const LOAD_TIMEOUT_MS = 10_000;
 const sources = new Map<string, string>();
+const caches = new Map<string, CodeCache>();
 
 /** Some packages' `exports` hide package.json, so walk up from the entry point. */
 function packageDir(pkg: string): string {
@@ -45,11 +48,16 @@ export function isKnownLibrary(name: string): boolean {
 
 export async function loadLibraries(isolate: ivm.Isolate, context: ivm.Context, names: string[]): Promise<void> {
   for (const name of names) {
-    const script = await isolate.compileScript(librarySource(name), { filename: `library:${name}` });
+    let cache = caches.get(name);
+    if (!cache) caches.set(name, (cache = { data: undefined }));
+    const source = librarySource(name);
+    const filename = `library:${name}`;
+    const script = await compile(isolate, source, filename, cache);
     try {
       await script.run(context, { timeout: LOAD_TIMEOUT_MS });
     } finally {
       script.release();
     }
+    await fill(isolate, source, filename, cache);
   }
 }

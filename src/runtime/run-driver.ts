@@ -5,11 +5,16 @@
  *  1. every call into the isolate carries isolated-vm's `timeout`, set to what
  *     is left of the wall or cpu budget (whichever is smaller); it stops
  *     synchronous code and microtask chains and keeps the isolate;
- *  2. a host watchdog (wall timer, cpu polling, AbortSignal) rejects the
- *     promise the run is waiting on, which ends runs that merely await;
+ *  2. a host watchdog (wall and cpu clock, AbortSignal) rejects the promise
+ *     the run is waiting on, which ends runs that merely await;
  *  3. if the isolate still does not answer a ping shortly after (code is
  *     running and no timeout will stop it, e.g. cancellation of a busy loop),
  *     the isolate is disposed.
+ *
+ * Console lines arrive two ways (see sandbox/console.ts): fire-and-forget
+ * while a line certainly fits the budget the driver published, and
+ * synchronously (the sandbox waits for the answer) near a limit. Both go
+ * through deliver(), in the order the sandbox sent them.
  */
 import type ivm from "isolated-vm";
 import { decodeConsole, hostException, parseThrown, parseValue } from "./format";
@@ -20,6 +25,15 @@ const CPU_POLL_MS = 10;
 const PING_GRACE_MS = 250;
 const DRAIN_MS = 2000;
 const DRAIN_AFTER_DISPOSE_MS = 50;
+const MAX_BUDGET = 0x7fffffff;
+
+/** Slots of the control memory shared with the sandbox (Int32Array). */
+export const CTL_GEN = 0;
+export const CTL_STOP = 1;
+export const CTL_SENT = 2;
+export const CTL_LINES_LEFT = 3;
+export const CTL_BYTES_LEFT = 4;
+export const CTL_SLOTS = 8;
 
 export type Stop =
   | { kind: "timeout"; limit: "wall" | "cpu" }
@@ -45,7 +59,8 @@ export class SandboxException extends Error {
 export interface DriverHost {
   isolate: ivm.Isolate;
   context: ivm.Context;
-  fireTimer: ivm.Reference;
+  /** Calls the sandbox's fireTimer(id) for run gen; answers "" or a thrown description. */
+  fireTimer(gen: number, id: number, timeoutMs: number): Promise<string>;
   ctl: Int32Array;
   /** True once the runtime itself disposed the isolate (vs. the memory limit). */
   disposedByHost(): boolean;
@@ -56,19 +71,24 @@ export interface DriverHost {
 
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+function budgetValue(n: unknown): number {
+  if (typeof n !== "number" || !(n > 0)) return 0;
+  return n >= MAX_BUDGET ? MAX_BUDGET : Math.floor(n);
+}
+
 export class RunDriver {
   stopped?: Stop;
   private finished = false;
   private outputLimited = false;
+  /** Fire-and-forget console messages received (the sandbox counts them in ctl[CTL_SENT]). */
   private consoleReceived = 0;
-  private rejectStop!: (e: StopSignal) => void;
-  private readonly stopPromise = new Promise<never>((_, reject) => { this.rejectStop = reject; });
+  private rejectStop?: (e: StopSignal) => void;
+  private stopPromise?: Promise<never>;
   private readonly startedAt = performance.now();
   private readonly cpuStart: bigint;
   private cpuNow: bigint;
-  private readonly clocks = new Map<number, NodeJS.Timeout>();
-  private wallTimer?: NodeJS.Timeout;
-  private cpuTimer?: NodeJS.Timeout;
+  private clocks?: Map<number, NodeJS.Timeout>;
+  private watchdog?: NodeJS.Timeout;
   private readonly onAbort = () => this.stop({ kind: "cancelled" });
 
   constructor(
@@ -77,19 +97,26 @@ export class RunDriver {
     private readonly limits: RunLimits,
     private readonly hooks: RunHooks,
   ) {
-    this.stopPromise.catch(() => {});
     this.cpuStart = this.cpuNow = host.isolate.cpuTime;
   }
 
   start(): void {
-    this.wallTimer = setTimeout(() => this.stop({ kind: "timeout", limit: "wall" }), Math.max(0, this.limits.wallMs));
-    this.cpuTimer = setInterval(() => {
-      if (this.readCpu() - this.cpuStart >= BigInt(Math.round(this.limits.cpuMs * 1e6))) {
-        this.stop({ kind: "timeout", limit: "cpu" });
-      }
-    }, CPU_POLL_MS);
-    if (this.hooks.signal?.aborted) this.stop({ kind: "cancelled" });
-    else this.hooks.signal?.addEventListener("abort", this.onAbort, { once: true });
+    this.armWatchdog();
+    const { signal } = this.hooks;
+    if (signal?.aborted) this.stop({ kind: "cancelled" });
+    else signal?.addEventListener("abort", this.onAbort, { once: true });
+  }
+
+  /** One clock for both limits: wakes at the wall deadline or the next cpu poll, whichever is first. */
+  private armWatchdog(): void {
+    const wallLeft = this.remainingWallMs();
+    this.watchdog = setTimeout(() => {
+      this.watchdog = undefined;
+      if (this.finished || this.stopped) return;
+      if (this.remainingWallMs() <= 0) this.stop({ kind: "timeout", limit: "wall" });
+      else if (this.readCpu() - this.cpuStart >= BigInt(Math.round(this.limits.cpuMs * 1e6))) this.stop({ kind: "timeout", limit: "cpu" });
+      else this.armWatchdog();
+    }, Math.max(0, Math.min(CPU_POLL_MS, Math.ceil(wallLeft))));
   }
 
   remainingWallMs(): number {
@@ -105,6 +132,15 @@ export class RunDriver {
     return this.cpuNow;
   }
 
+  private stopSignal(): Promise<never> {
+    if (!this.stopPromise) {
+      this.stopPromise = new Promise<never>((_, reject) => { this.rejectStop = reject; });
+      this.stopPromise.catch(() => {});
+      if (this.stopped) this.rejectStop!(new StopSignal(this.stopped));
+    }
+    return this.stopPromise;
+  }
+
   /** Ends the run's wait. The first reason wins. */
   stop(reason: Stop): StopSignal {
     if (!this.stopped && !this.finished) {
@@ -112,28 +148,40 @@ export class RunDriver {
       this.host.onStop();
     }
     const signal = new StopSignal(this.stopped ?? reason);
-    this.rejectStop(signal);
+    this.rejectStop?.(signal);
     return signal;
   }
 
-  /** Runs one call into the isolate under the run's limits. */
-  async guard<T>(call: (timeoutMs: number) => Promise<T>): Promise<T> {
+  /**
+   * The timeout for the next call into the isolate (what is left of the
+   * smaller budget) and which limit that is; a StopSignal when nothing is left.
+   */
+  callTimeout(): { ms: number; limit: "wall" | "cpu" } {
     if (this.stopped) throw new StopSignal(this.stopped);
     const wallLeft = this.remainingWallMs();
     const cpuLeft = this.limits.cpuMs - Number(this.readCpu() - this.cpuStart) / 1e6;
     const limit = cpuLeft < wallLeft ? "cpu" : "wall";
-    const left = Math.min(wallLeft, cpuLeft);
+    const left = limit === "cpu" ? cpuLeft : wallLeft;
     if (left <= 0) throw this.stop({ kind: "timeout", limit });
+    return { ms: Math.max(1, Math.ceil(left)), limit };
+  }
+
+  /** Runs one call into the isolate under the run's limits. */
+  async guard<T>(call: (timeoutMs: number) => Promise<T>): Promise<T> {
+    let limit: "wall" | "cpu" = "wall";
     try {
-      const pending = call(Math.max(1, Math.ceil(left)));
+      const timeout = this.callTimeout();
+      limit = timeout.limit;
+      const pending = call(timeout.ms);
       pending.catch(() => {}); // we may stop waiting for it; it must not reject unobserved
-      return await Promise.race([pending, this.stopPromise]);
+      return await Promise.race([pending, this.stopSignal()]);
     } catch (e) {
       throw this.translate(e, limit);
     }
   }
 
-  private translate(e: unknown, limit: "wall" | "cpu"): unknown {
+  /** What a failed call into the isolate means for the run. */
+  translate(e: unknown, limit: "wall" | "cpu"): unknown {
     if (e instanceof StopSignal) return e;
     const { isolate } = this.host;
     if (isolate.isDisposed) {
@@ -145,9 +193,53 @@ export class RunDriver {
 
   // ---- console -------------------------------------------------------------
 
+  /** Tells the sandbox what onConsole still accepts (slots read by sandbox/console.ts). */
+  publishBudget(): void {
+    const { ctl } = this.host;
+    let lines = 0;
+    let bytes = 0;
+    if (!this.outputLimited && this.hooks.consoleBudget) {
+      try {
+        const b = this.hooks.consoleBudget();
+        lines = budgetValue(b?.events);
+        bytes = budgetValue(b?.bytes);
+      } catch {
+        // no budget: every line goes the synchronous way
+      }
+    }
+    Atomics.store(ctl, CTL_LINES_LEFT, lines);
+    Atomics.store(ctl, CTL_BYTES_LEFT, bytes);
+  }
+
+  /** A fire-and-forget line. */
   deliverConsole(meta: number, payload: string): void {
     this.consoleReceived++;
     if (this.outputLimited || this.finished) return;
+    this.deliver(meta, payload);
+  }
+
+  /**
+   * A line the sandbox waits for: 1 = kept (a fresh budget is published),
+   * 0 = refused (the console call throws). Lines sent before it are handled
+   * first: isolated-vm runs calls into the host in the order they were made,
+   * and should one still be on its way, the answer waits for it.
+   */
+  deliverConsoleSync(meta: number, payload: string): number | Promise<number> {
+    if (this.consoleReceived < Atomics.load(this.host.ctl, CTL_SENT) && !this.finished) {
+      return this.drainConsole(DRAIN_MS).then(() => this.acceptSync(meta, payload));
+    }
+    return this.acceptSync(meta, payload);
+  }
+
+  private acceptSync(meta: number, payload: string): number {
+    if (this.outputLimited) return 0;
+    if (this.finished) return 1; // output after the run ended is dropped
+    if (!this.deliver(meta, payload)) return 0;
+    this.publishBudget();
+    return 1;
+  }
+
+  private deliver(meta: number, payload: string): boolean {
     let accepted: boolean;
     try {
       const line = decodeConsole(meta, payload);
@@ -157,14 +249,15 @@ export class RunDriver {
     }
     if (!accepted) {
       this.outputLimited = true;
-      Atomics.store(this.host.ctl, 1, 1);
+      Atomics.store(this.host.ctl, CTL_STOP, 1);
     }
+    return accepted;
   }
 
-  /** Waits until every console message the sandbox sent in this run has arrived. */
+  /** Waits until every fire-and-forget console message the sandbox sent in this run has arrived. */
   private async drainConsole(maxMs: number): Promise<void> {
     const deadline = performance.now() + maxMs;
-    while (this.consoleReceived < Atomics.load(this.host.ctl, 2) && performance.now() < deadline) {
+    while (this.consoleReceived < Atomics.load(this.host.ctl, CTL_SENT) && performance.now() < deadline) {
       await new Promise((r) => setImmediate(r));
     }
   }
@@ -174,19 +267,20 @@ export class RunDriver {
   /** delay < 0 clears. */
   scheduleTimer(id: number, delayMs: number, repeat: boolean): void {
     if (this.finished) return;
-    const existing = this.clocks.get(id);
+    const clocks = (this.clocks ??= new Map());
+    const existing = clocks.get(id);
     if (existing) clearTimeout(existing);
-    this.clocks.delete(id);
+    clocks.delete(id);
     if (delayMs < 0) return;
     const fire = () => void this.fireTimer(id, repeat);
-    this.clocks.set(id, repeat ? setInterval(fire, delayMs) : setTimeout(fire, delayMs));
+    clocks.set(id, repeat ? setInterval(fire, delayMs) : setTimeout(fire, delayMs));
   }
 
   private async fireTimer(id: number, repeat: boolean): Promise<void> {
-    if (!repeat) this.clocks.delete(id);
+    if (!repeat) this.clocks?.delete(id);
     if (this.stopped || this.finished) return;
     try {
-      const thrown = await this.guard((t) => this.host.fireTimer.apply(undefined, [id], { timeout: t }) as Promise<string>);
+      const thrown = await this.guard((t) => this.host.fireTimer(this.gen, id, t));
       if (thrown) this.stop({ kind: "exception", exception: parseThrown(thrown) });
     } catch (e) {
       if (!(e instanceof StopSignal)) this.stop({ kind: "exception", exception: hostException(e) });
@@ -197,8 +291,7 @@ export class RunDriver {
 
   /** settled: the sandbox's "V…"/"E…" answer; failure: what the run threw instead (boxed: anything can be thrown). */
   async finish(settled: string | undefined, failure?: { error: unknown }): Promise<RunResult> {
-    clearTimeout(this.wallTimer);
-    clearInterval(this.cpuTimer);
+    if (this.watchdog) clearTimeout(this.watchdog);
     this.hooks.signal?.removeEventListener("abort", this.onAbort);
     if (failure?.error instanceof StopSignal && !this.stopped) this.stopped = failure.error.stop;
     const stop = this.stopped;
@@ -209,9 +302,13 @@ export class RunDriver {
     }
     this.readCpu();
     this.finished = true;
-    for (const clock of this.clocks.values()) clearTimeout(clock);
-    this.clocks.clear();
-    await this.drainConsole(isolateDisposed ? DRAIN_AFTER_DISPOSE_MS : DRAIN_MS);
+    if (this.clocks) {
+      for (const clock of this.clocks.values()) clearTimeout(clock);
+      this.clocks.clear();
+    }
+    if (this.consoleReceived < Atomics.load(this.host.ctl, CTL_SENT)) {
+      await this.drainConsole(isolateDisposed ? DRAIN_AFTER_DISPOSE_MS : DRAIN_MS);
+    }
 
     const cpuMs = Number(this.cpuNow - this.cpuStart) / 1e6;
     return { outcome: this.outcome(stop, isolateDisposed, settled, failure), cpuMs };

@@ -2,31 +2,64 @@
  * One sandbox: an isolate with one context that lives across executions.
  * The rest of the service creates it, runs REPL input and files in it, and
  * disposes it; limits, console and timers of a run are handled by RunDriver.
+ *
+ * Speed notes (see scripts/bench-runtime.ts):
+ *  - setup runs on the calling thread with isolated-vm's synchronous calls: a
+ *    fresh isolate has nothing else to wait for, and each thread hop costs
+ *    more than the work. The prelude is compiled once per process and its V8
+ *    code cache reused by every later context.
+ *  - a REPL run (or an eval-mode file) is one call into the isolate: the
+ *    script is compiled synchronously when small (microseconds) and the
+ *    sandbox's control function starts the run, runs it and describes the
+ *    result in one go.
+ *  - heap statistics are refreshed when asked for, and after a run at most
+ *    once a second; never per run.
  */
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import ivm from "isolated-vm";
+import { compileSync, fillSync, type CodeCache } from "./code-cache";
 import { isKnownLibrary, loadLibraries } from "./libraries";
 import { ModuleGraph, ModuleResolver } from "./module-loader";
 import { HostModules, MODULE_NAMES } from "./modules";
 import { resolveRunFile } from "./paths";
 import { prepareReplSource } from "./repl-source";
-import { RunDriver, SandboxException, type DriverHost } from "./run-driver";
-import { PRELUDE_SOURCE, type PreludeConfig } from "./sandbox/prelude";
+import {
+  CTL_GEN, CTL_SENT, CTL_SLOTS, CTL_STOP, RunDriver, SandboxException, type DriverHost,
+} from "./run-driver";
+import {
+  BUILT_IN_NAMES_PROBE, OP_BEGIN, OP_FIRE_TIMER, OP_RUN, OP_SETTLE_MODULE, preludeSource, type PreludeConfig,
+} from "./sandbox/prelude";
 import { PRELUDE_FILENAME } from "./stack";
 import {
   RuntimeError, type RunFileOptions, type RunHooks, type RunLimits, type RunResult, type RuntimeOptions,
 } from "./types";
 
 const MIN_MEMORY_MB = 8; // isolated-vm refuses less
-const SETUP_TIMEOUT_MS = 10_000;
 const MAX_GEN = 0x7fffffff;
+/**
+ * Sources up to this size are compiled with compileScriptSync: a few
+ * microseconds on the calling thread instead of a thread hop.
+ */
+const SYNC_COMPILE_MAX_CHARS = 64 * 1024;
+const PROMISE_RESULT = Object.freeze({ promise: true });
+/** Heap statistics are refreshed after a run only when the figure is older than this. */
+const HEAP_REFRESH_MS = 1000;
 
-interface Control {
-  beginRun: ivm.Reference;
-  runScript: ivm.Reference;
-  settleModule: ivm.Reference;
-  fireTimer: ivm.Reference;
+/** Per process: the prelude's source (it embeds this V8's built-in names) and its code cache. */
+let prelude: { source: string; cache: CodeCache } | undefined;
+
+function preludeFor(isolate: ivm.Isolate): { source: string; cache: CodeCache } {
+  if (!prelude) {
+    const probe = isolate.createContextSync();
+    try {
+      const names = JSON.parse(probe.evalSync(BUILT_IN_NAMES_PROBE) as string) as string[];
+      prelude = { source: preludeSource(names), cache: { data: undefined } };
+    } finally {
+      probe.release();
+    }
+  }
+  return prelude;
 }
 
 function stringRecord(value: Record<string, unknown> | undefined): Record<string, string> {
@@ -37,19 +70,26 @@ function stringRecord(value: Record<string, unknown> | undefined): Record<string
 
 export class SessionRuntime {
   private context!: ivm.Context;
-  private control!: Control;
-  /** Shared with the sandbox's console shim: see sandbox/console.ts. */
-  private readonly ctl = new Int32Array(new SharedArrayBuffer(16));
+  /** The sandbox's control function: control(op, a, b, c), see sandbox/prelude.ts. */
+  private control!: ivm.Reference;
+  /** Shared with the sandbox's console shim: see sandbox/console.ts and run-driver.ts. */
+  private readonly ctl = new Int32Array(new SharedArrayBuffer(CTL_SLOTS * 4));
   private readonly modules: HostModules;
   private readonly resolver: ModuleResolver;
+  private readonly baseEnv: Record<string, string>;
   private readonly hostRefs: ivm.Reference[] = [];
+  private driverHost!: DriverHost;
   private active?: RunDriver;
   private gen = 0;
   private closed = false;
   private disposedByHost = false;
   private moduleHook = "";
-  /** See heapUsedBytes(): refreshed asynchronously whenever the isolate is idle. */
+  /** Timer callbacks asked for and not answered yet (they may still be running in the isolate). */
+  private timerCalls = 0;
+  private timerCallsDone: Array<() => void> = [];
+  /** See heapUsedBytes(). */
   private heapUsed = 0;
+  private heapAt = 0;
   private heapRefreshing = false;
 
   private constructor(
@@ -63,6 +103,7 @@ export class SessionRuntime {
       fsWritable: opts.fsWritable !== false,
     });
     this.resolver = new ModuleResolver(opts.worktreePath, opts.resolver);
+    this.baseEnv = stringRecord(opts.env);
   }
 
   static async create(opts: RuntimeOptions): Promise<SessionRuntime> {
@@ -86,8 +127,15 @@ export class SessionRuntime {
   }
 
   private async init(): Promise<void> {
-    this.context = await this.isolate.createContext();
-    await loadLibraries(this.isolate, this.context, this.opts.libraries);
+    const { isolate } = this;
+    // Libraries first (as before the prelude existed in this form): big
+    // sources, loaded asynchronously so the event loop keeps going.
+    if (this.opts.libraries.length > 0) {
+      this.context = await isolate.createContext();
+      await loadLibraries(isolate, this.context, this.opts.libraries);
+    } else {
+      this.context = isolate.createContextSync();
+    }
     const ref = (fn: (...args: never[]) => unknown) => {
       const r = new ivm.Reference(fn);
       this.hostRefs.push(r);
@@ -99,29 +147,56 @@ export class SessionRuntime {
       allowExec: this.opts.allowExec,
       globals: this.opts.globals ?? {},
       moduleHook: `__vmsystem_module_done_${randomBytes(8).toString("hex")}`,
+      env: this.baseEnv,
     };
     this.moduleHook = config.moduleHook;
-    const control = (await this.context.evalClosure(
-      PRELUDE_SOURCE,
-      [
-        ref((gen: number, meta: number, payload: string) => this.onConsole(gen, meta, payload)),
-        ref((gen: number, id: number, delayMs: number, repeat: number) => this.onTimer(gen, id, delayMs, repeat)),
-        ref((mod: string, method: string, args: unknown[]) => this.modules.call(mod, method, args)),
-        ref(async (argv: unknown, options: unknown) => JSON.stringify(await this.modules.exec(argv, options))),
-        new ivm.ExternalCopy(this.ctl.buffer).copyInto(),
-        new ivm.ExternalCopy(config).copyInto(),
-      ],
-      { result: { reference: true }, filename: PRELUDE_FILENAME, timeout: SETUP_TIMEOUT_MS },
-    )) as ivm.Reference;
-    const get = (name: keyof Control) => control.get(name, { reference: true }) as Promise<ivm.Reference>;
-    this.control = {
-      beginRun: await get("beginRun"),
-      runScript: await get("runScript"),
-      settleModule: await get("settleModule"),
-      fireTimer: await get("fireTimer"),
+    const { source, cache } = preludeFor(isolate);
+    const script = compileSync(isolate, source, PRELUDE_FILENAME, cache);
+    let setup: ivm.Reference | undefined;
+    try {
+      setup = script.runSync(this.context, { reference: true }) as ivm.Reference;
+      this.control = setup.applySync(
+        undefined,
+        [
+          ref((gen: number, meta: number, payload: string) => this.onConsole(gen, meta, payload)),
+          ref((gen: number, meta: number, payload: string) => this.onConsoleSync(gen, meta, payload)),
+          ref((gen: number, id: number, delayMs: number, repeat: number) => this.onTimer(gen, id, delayMs, repeat)),
+          ref((mod: string, method: string, args: unknown[]) => this.modules.call(mod, method, args)),
+          ref(async (argv: unknown, options: unknown) => JSON.stringify(await this.modules.exec(argv, options))),
+          new ivm.ExternalCopy(this.ctl.buffer).copyInto(),
+          new ivm.ExternalCopy(config).copyInto(),
+          this.context,
+        ],
+        { result: { reference: true } },
+      ) as ivm.Reference;
+      this.hostRefs.push(this.control);
+    } finally {
+      setup?.release();
+      script.release();
+    }
+    fillSync(isolate, source, PRELUDE_FILENAME, cache);
+    this.driverHost = {
+      isolate,
+      context: this.context,
+      ctl: this.ctl,
+      fireTimer: (gen, id, timeoutMs) => {
+        this.timerCalls++;
+        const call = this.control.apply(undefined, [OP_FIRE_TIMER, id, gen], { timeout: timeoutMs }) as Promise<string>;
+        const done = () => {
+          if (--this.timerCalls === 0) for (const resolve of this.timerCallsDone.splice(0)) resolve();
+        };
+        call.then(done, done);
+        return call;
+      },
+      disposedByHost: () => this.disposedByHost,
+      disposeIsolate: () => {
+        this.disposedByHost = true;
+        this.isolate.dispose();
+      },
+      onStop: () => this.modules.killChildren(),
     };
-    control.release();
-    await this.refreshHeap();
+    this.heapUsed = isolate.getHeapStatisticsSync().used_heap_size;
+    this.heapAt = performance.now();
   }
 
   get disposed(): boolean {
@@ -129,9 +204,11 @@ export class SessionRuntime {
   }
 
   /**
-   * Heap used as of the last idle moment (creation, end of the latest run).
-   * Never asks the isolate synchronously: getHeapStatisticsSync() waits for
-   * running code to finish and would freeze the whole server meanwhile.
+   * Heap used as of the latest refresh: creation, the end of a run at most
+   * once a second, or an earlier call. Never waits: each call made while no
+   * run is active asks the isolate for fresh statistics in the background,
+   * for the next caller. (getHeapStatisticsSync() would wait for running code
+   * to finish and freeze the whole server meanwhile.)
    */
   heapUsedBytes(): number {
     if (this.disposed) return 0;
@@ -144,6 +221,7 @@ export class SessionRuntime {
     this.heapRefreshing = true;
     try {
       this.heapUsed = (await this.isolate.getHeapStatistics()).used_heap_size;
+      this.heapAt = performance.now();
     } catch {
       // the isolate went away meanwhile
     } finally {
@@ -165,8 +243,10 @@ export class SessionRuntime {
     for (const r of this.hostRefs) r.release();
   }
 
-  runRepl(code: string, limits: RunLimits, hooks: RunHooks): Promise<RunResult> {
-    return this.execute([], stringRecord(this.opts.env), limits, hooks, (d) => this.runSource(d, code, "repl"));
+  async runRepl(code: string, limits: RunLimits, hooks: RunHooks): Promise<RunResult> {
+    this.assertUsable();
+    const { source, wrapped, columnOffset } = prepareReplSource(code, this.opts.runtime.strict);
+    return this.execute(this.baseEnv, limits, hooks, (d) => this.runSource(d, source, wrapped, columnOffset, "repl", ""));
   }
 
   async runFile(relPath: string, limits: RunLimits, hooks: RunHooks, options: RunFileOptions = {}): Promise<RunResult> {
@@ -174,15 +254,17 @@ export class SessionRuntime {
     const { abs, rel } = resolveRunFile(this.opts.worktreePath, relPath);
     const mode = options.mode ?? (this.opts.runtime.esm ? "module" : "eval");
     const argv = (options.args ?? []).map(String);
-    const env = { ...stringRecord(this.opts.env), ...stringRecord(options.env) };
-    if (mode === "module") return this.execute(argv, env, limits, hooks, (d) => this.runModule(d, abs));
+    const env = { ...this.baseEnv, ...stringRecord(options.env) };
+    const spec = JSON.stringify([argv, env]);
+    if (mode === "module") return this.execute(env, limits, hooks, (d) => this.runModule(d, abs, spec));
     let code: string;
     try {
       code = readFileSync(abs, "utf8");
     } catch {
       throw new RuntimeError("FILE_NOT_FOUND", `file '${relPath}' cannot be read`);
     }
-    return this.execute(argv, env, limits, hooks, (d) => this.runSource(d, code, rel));
+    const { source, wrapped, columnOffset } = prepareReplSource(code, this.opts.runtime.strict);
+    return this.execute(env, limits, hooks, (d) => this.runSource(d, source, wrapped, columnOffset, rel, spec));
   }
 
   private assertUsable(): void {
@@ -191,7 +273,6 @@ export class SessionRuntime {
   }
 
   private async execute(
-    argv: string[],
     env: Record<string, string>,
     limits: RunLimits,
     hooks: RunHooks,
@@ -199,20 +280,24 @@ export class SessionRuntime {
   ): Promise<RunResult> {
     this.assertUsable();
     this.gen = this.gen >= MAX_GEN ? 1 : this.gen + 1;
-    const driver = new RunDriver(this.gen, this.driverHost(), limits, hooks);
+    const driver = new RunDriver(this.gen, this.driverHost, limits, hooks);
     this.active = driver;
     this.modules.runEnv = env;
     this.modules.remainingWallMs = () => driver.remainingWallMs();
-    Atomics.store(this.ctl, 1, 0);
-    Atomics.store(this.ctl, 2, 0);
-    Atomics.store(this.ctl, 0, this.gen);
+    const { ctl } = this;
+    Atomics.store(ctl, CTL_STOP, 0);
+    Atomics.store(ctl, CTL_SENT, 0);
     driver.start();
     let settled: string | undefined;
     let failure: { error: unknown } | undefined;
     try {
-      await driver.guard((t) =>
-        this.control.beginRun.apply(undefined, [argv, env], { arguments: { copy: true }, timeout: t }),
-      );
+      // A timer callback the previous run asked for just before it ended may
+      // still be running: let it end before this run's output is accepted, so
+      // it cannot print into this run (it is limited by its own timeout, and
+      // this run's limits apply to the wait).
+      if (this.timerCalls > 0) await driver.guard(() => this.timerCallsSettled());
+      driver.publishBudget();
+      Atomics.store(ctl, CTL_GEN, driver.gen);
       settled = await body(driver);
     } catch (error) {
       failure = { error };
@@ -220,38 +305,22 @@ export class SessionRuntime {
     try {
       return await driver.finish(settled, failure);
     } finally {
-      Atomics.store(this.ctl, 0, 0);
+      Atomics.store(ctl, CTL_GEN, 0);
       this.active = undefined;
       this.modules.killChildren();
       if (this.isolate.isDisposed && !this.closed) this.dispose();
-      else void this.refreshHeap();
+      else if (performance.now() - this.heapAt >= HEAP_REFRESH_MS) void this.refreshHeap();
     }
   }
 
-  private driverHost(): DriverHost {
-    return {
-      isolate: this.isolate,
-      context: this.context,
-      fireTimer: this.control.fireTimer,
-      ctl: this.ctl,
-      disposedByHost: () => this.disposedByHost,
-      disposeIsolate: () => {
-        this.disposedByHost = true;
-        this.isolate.dispose();
-      },
-      onStop: () => this.modules.killChildren(),
-    };
-  }
-
-  private async runSource(d: RunDriver, code: string, filename: string): Promise<string> {
-    const { source, wrapped, columnOffset } = prepareReplSource(code, this.opts.runtime.strict);
-    const script = await d.guard(() => this.isolate.compileScript(source, { filename, columnOffset }));
+  /** spec: "" for the REPL's argv/env, else JSON [argv, env] (see beginRun in sandbox/prelude.ts). */
+  private async runSource(
+    d: RunDriver, source: string, wrapped: boolean, columnOffset: number, filename: string, spec: string,
+  ): Promise<string> {
+    const script = await this.compile(d, source, filename, columnOffset);
     try {
       return await d.guard((t) =>
-        this.control.runScript.apply(undefined, [script, this.context, wrapped], {
-          timeout: t,
-          result: { promise: true },
-        }) as Promise<string>,
+        this.control.apply(undefined, [OP_RUN, script, wrapped, spec], { timeout: t, result: PROMISE_RESULT }) as Promise<string>,
       );
     } finally {
       try {
@@ -262,7 +331,35 @@ export class SessionRuntime {
     }
   }
 
-  private async runModule(d: RunDriver, abs: string): Promise<string> {
+  private timerCallsSettled(): Promise<void> {
+    return this.timerCalls === 0 ? Promise.resolve() : new Promise((resolve) => this.timerCallsDone.push(resolve));
+  }
+
+  private compile(d: RunDriver, source: string, filename: string, columnOffset: number): ivm.Script | Promise<ivm.Script> {
+    // Synchronous only while no timer callback can be running in the isolate
+    // (see execute()): one that logs near a limit would wait for this thread,
+    // which would be waiting for the isolate.
+    if (source.length > SYNC_COMPILE_MAX_CHARS || this.timerCalls > 0) {
+      return d.guard(() => this.isolate.compileScript(source, { filename, columnOffset }));
+    }
+    const { limit } = d.callTimeout(); // a StopSignal when the run is already over
+    try {
+      return this.isolate.compileScriptSync(source, { filename, columnOffset });
+    } catch (e) {
+      const translated = d.translate(e, limit);
+      if (translated !== e || !(e instanceof Error)) throw translated;
+      // A syntax error. Errors from synchronous calls carry the host's frames
+      // first (the boundary line comes after them): keep only the message part.
+      const lines = (typeof e.stack === "string" ? e.stack : "").split("\n");
+      const end = lines.findIndex((line) => /^\s+at /.test(line));
+      const name = e.name || "Error";
+      const stack = end > 0 ? lines.slice(0, end).join("\n") : `${name}: ${e.message}`;
+      throw new SandboxException({ name, message: e.message, stack });
+    }
+  }
+
+  private async runModule(d: RunDriver, abs: string, spec: string): Promise<string> {
+    await d.guard((t) => this.control.apply(undefined, [OP_BEGIN, spec], { timeout: t }) as Promise<string>);
     const graph = new ModuleGraph(this.isolate, this.opts.worktreePath, this.resolver);
     try {
       const wrapper = await d.guard(() => graph.loadEntry(abs, this.moduleHook));
@@ -274,7 +371,7 @@ export class SessionRuntime {
       }
       // Armed first; answers once the wrapper's body has run (after any top-level await).
       const settled = d.guard((t) =>
-        this.control.settleModule.apply(undefined, [], { timeout: t, result: { promise: true } }) as Promise<string>,
+        this.control.apply(undefined, [OP_SETTLE_MODULE], { timeout: t, result: PROMISE_RESULT }) as Promise<string>,
       );
       settled.catch(() => {});
       await d.guard((t) => wrapper.evaluate({ timeout: t }));
@@ -289,6 +386,21 @@ export class SessionRuntime {
   private onConsole(gen: number, meta: number, payload: string): void {
     const run = this.active;
     if (run && run.gen === gen) run.deliverConsole(meta, payload);
+  }
+
+  /**
+   * 1 = kept or dropped quietly, 0 = refused (the console call throws).
+   * Never throws: a host error would reach the sandbox with host frames.
+   */
+  private onConsoleSync(gen: number, meta: number, payload: string): number | Promise<number> {
+    const run = this.active;
+    if (!run || run.gen !== gen) return 1;
+    try {
+      const answer = run.deliverConsoleSync(meta, payload);
+      return typeof answer === "number" ? answer : answer.catch(() => 1);
+    } catch {
+      return 1;
+    }
   }
 
   private onTimer(gen: number, id: number, delayMs: number, repeat: number): void {

@@ -55,8 +55,25 @@ export interface RunHooks {
    * calls in the sandbox throw and onConsole is not called again for this run.
    */
   onConsole(level: ConsoleLevel, text: string): boolean;
+  /**
+   * Optional: what onConsole will still accept right now, assuming nothing
+   * else is recorded meanwhile: `events` more lines, as long as their texts
+   * total at most `bytes` UTF-8 bytes. The runtime reads it when a run starts
+   * and after every console line it had to deliver synchronously.
+   *
+   * With it, console calls stay fire-and-forget while a line certainly fits
+   * and only calls near a limit wait for the host (so the call that crosses a
+   * limit can throw itself). Without it, every console call waits for
+   * onConsole's answer: always correct, much slower.
+   */
+  consoleBudget?(): ConsoleBudget;
   /** Abort = cancel the run. */
   signal?: AbortSignal;
+}
+
+export interface ConsoleBudget {
+  events: number;
+  bytes: number;
 }
 
 export type RunOutcome =

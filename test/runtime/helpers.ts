@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll } from "vitest";
 import { SessionRuntime } from "../../src/runtime";
-import type { ConsoleLevel, RunLimits, RunOutcome, RunResult, RuntimeOptions } from "../../src/runtime";
+import type { ConsoleLevel, RunHooks, RunLimits, RunOutcome, RunResult, RuntimeOptions } from "../../src/runtime";
 
 export const LIMITS: RunLimits = { cpuMs: 5_000, wallMs: 10_000 };
 
@@ -63,4 +63,36 @@ export function valueOf(outcome: RunOutcome) {
 export function exceptionOf(outcome: RunOutcome) {
   if (outcome.kind !== "exception") throw new Error(`expected an exception, got ${JSON.stringify(outcome)}`);
   return outcome.exception;
+}
+
+/**
+ * Hooks that keep console lines the way the service's event recorder does:
+ * at most maxLines lines and maxBytes UTF-8 bytes of text, the first line
+ * that does not fit and every later one refused; with the matching budget.
+ */
+export function limitedConsole(maxLines: number, maxBytes: number) {
+  const lines: Array<{ level: ConsoleLevel; text: string }> = [];
+  const state = { bytes: 0, limited: false, budgetReads: 0 };
+  const hooks: RunHooks = {
+    onConsole(level, text) {
+      if (state.limited) return false;
+      const size = Buffer.byteLength(text, "utf8");
+      if (lines.length >= maxLines || state.bytes + size > maxBytes) {
+        state.limited = true;
+        return false;
+      }
+      state.bytes += size;
+      lines.push({ level, text });
+      return true;
+    },
+    consoleBudget() {
+      state.budgetReads++;
+      return state.limited ? { events: 0, bytes: 0 } : { events: maxLines - lines.length, bytes: maxBytes - state.bytes };
+    },
+  };
+  return { lines, state, hooks };
+}
+
+export async function runWith(rt: SessionRuntime, code: string, hooks: RunHooks, limits: Partial<RunLimits> = {}): Promise<RunResult> {
+  return rt.runRepl(code, { ...LIMITS, ...limits }, hooks);
 }

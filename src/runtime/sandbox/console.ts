@@ -1,13 +1,17 @@
 /**
- * In-isolate source: the console shim. Each call becomes one fire-and-forget
- * message (gen, meta, payload) to the host. All-primitive calls are formatted
+ * In-isolate source: the console shim. Each call becomes one message (gen,
+ * meta, payload) to the host: fire-and-forget while the line certainly fits the
+ * run's output budget, synchronous near a limit. All-primitive calls are formatted
  * here (the common, hot case); anything else travels as a tagged tree and the
  * host formats it with Node's util. Where Node's format directives would run
  * user code (toString, valueOf, toJSON), that part is done here first.
  *
  * ctl (SharedArrayBuffer, shared with the host): [0] generation of the active
  * run (0 = none: output is dropped), [1] stop flag (output limit reached),
- * [2] messages sent during this run (the host waits until it received as many).
+ * [2] fire-and-forget messages sent during this run (the host waits until it
+ * received as many), [3] and [4] the console budget (lines, UTF-8 bytes) the
+ * host published last. A call whose line might not fit the budget is delivered
+ * synchronously instead (consoleSync), so the call that crosses a limit throws.
  */
 export const CONSOLE_SOURCE = String.raw`
 const LEVEL = { log: 0, info: 1, warn: 2, error: 3, debug: 4 };
@@ -47,16 +51,22 @@ function hasBuiltInToString(v) {
   return n !== undefined && setHas(builtInNames, n.value);
 }
 
-const CIRCULAR = (function () {
-  try { const a = {}; a.a = a; jsonStringify(a); } catch (e) { return stringSplit(StringCtor(e.message), "\n")[0]; }
-  return "";
-})();
+// V8's message for a cycle, found on first use (one throw, not one per context).
+let circularMessage = null;
+function circularText() {
+  if (circularMessage === null) {
+    const a = create(null);
+    defineProp(a, "a", { __proto__: null, value: a, enumerable: true });
+    try { jsonStringify(a); circularMessage = ""; } catch (e) { circularMessage = stringSplit(StringCtor(e.message), "\n")[0]; }
+  }
+  return circularMessage;
+}
 
 function jsonDirective(v) {
   try {
     return jsonStringify(v);
   } catch (e) {
-    if (e instanceof TypeErrorCtor && stringSplit(StringCtor(e.message), "\n")[0] === CIRCULAR) return "[Circular]";
+    if (e instanceof TypeErrorCtor && stringSplit(StringCtor(e.message), "\n")[0] === circularText()) return "[Circular]";
     throw e;
   }
 }
@@ -121,12 +131,58 @@ function describeArgs(args) {
   return jsonStringify(nodes);
 }
 
+// What the host still accepts in this run (see RunHooks.consoleBudget), as
+// published in ctl[3] (lines) and ctl[4] (UTF-8 bytes) when the run started
+// or after the latest synchronous delivery, minus an upper bound of what was
+// sent since. A line goes fire-and-forget only when it certainly fits.
+let budgetGen = 0;
+let linesLeft = 0;
+let bytesLeft = 0;
+
+// Upper bound of the UTF-8 size of a text the host prints as it is (plus the
+// group indentation it adds in front of every line): 3 bytes per UTF-16 unit.
+function textBound(text, indent) {
+  const n = text.length;
+  return indent === 0 ? 3 * n : 3 * n + indent * (n + 1);
+}
+
+// The exact size, for texts whose bound does not fit (as Buffer.byteLength
+// counts: a lone surrogate becomes U+FFFD, 3 bytes).
+function textBytes(text, indent) {
+  const n = text.length;
+  let bytes = 0;
+  let lines = 1;
+  for (let i = 0; i < n; i++) {
+    const c = charCodeAt(text, i);
+    if (c < 0x80) { bytes += 1; if (c === 10) lines++; }
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < n) {
+      const d = charCodeAt(text, i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) { bytes += 4; i++; } else bytes += 3;
+    } else bytes += 3;
+  }
+  return bytes + indent * lines;
+}
+
+// Values the host formats with util.inspect: no cheap sound bound exists, so
+// this is a generous one (inspect output stays well under 24 characters per
+// character of the described tree, plus a constant), and lines near a limit
+// go through the synchronous path anyway.
+const TREE_FACTOR = 24;
+const TREE_SLACK = 2048;
+function treeBound(payload, indent) {
+  const chars = payload.length * TREE_FACTOR + TREE_SLACK;
+  return chars * (3 + indent) + indent;
+}
+
+function limitError() {
+  return new ErrorCtor("Console output limit reached: no more output is accepted in this execution");
+}
+
 function emit(level, kind, args, extra) {
   const gen = AtomicsLoad(ctl, 0);
   if (gen === 0) return;
-  if (AtomicsLoad(ctl, 1) !== 0) {
-    throw new ErrorCtor("Console output limit reached: no more output is accepted in this execution");
-  }
+  if (AtomicsLoad(ctl, 1) !== 0) throw limitError();
   let payload;
   if (kind === KIND_FORMAT && allPrimitiveText(args)) {
     kind = KIND_TEXT;
@@ -137,10 +193,37 @@ function emit(level, kind, args, extra) {
     payload = describeArgs(args);
     if (kind === KIND_TRACE) payload = jsonStringify([payload, extra]);
   }
-  consoleSink.applyIgnored(undefined, [gen, level | (kind << 3) | (groupIndent << 6), payload]);
-  // Counted after sending: if termination lands in between, one line is lost
-  // rather than the host waiting for a message that never comes.
-  AtomicsAdd(ctl, 2, 1);
+  const indent = groupIndent;
+  const meta = level | (kind << 3) | (indent << 6);
+  if (gen !== budgetGen) {
+    budgetGen = gen;
+    linesLeft = AtomicsLoad(ctl, 3);
+    bytesLeft = AtomicsLoad(ctl, 4);
+  }
+  if (linesLeft > 0) {
+    let need = kind === KIND_TEXT ? textBound(payload, indent) : treeBound(payload, indent);
+    if (need > bytesLeft && kind === KIND_TEXT) need = textBytes(payload, indent);
+    if (need <= bytesLeft) {
+      linesLeft--;
+      bytesLeft -= need;
+      consoleSink.applyIgnored(undefined, [gen, meta, payload]);
+      // Counted after sending: if termination lands in between, one line is lost
+      // rather than the host waiting for a message that never comes.
+      AtomicsAdd(ctl, 2, 1);
+      return;
+    }
+  }
+  // It might not fit: the host formats it after every line sent before it,
+  // hands it to onConsole and answers 1 (kept; fresh budget in ctl) or 0.
+  let answer = 1;
+  try {
+    answer = consoleSync.applySyncPromise(undefined, [gen, meta, payload]);
+  } catch (_) {
+    // the host is going away: the line is lost, as a fire-and-forget one would be
+  }
+  if (answer !== 1) throw limitError();
+  linesLeft = AtomicsLoad(ctl, 3);
+  bytesLeft = AtomicsLoad(ctl, 4);
 }
 
 function allPrimitiveText(args) {

@@ -337,10 +337,23 @@ function losslessJson(v) {
   }
 }
 
+// Describing a primitive touches no describer state: one shared instance.
+const PRIMITIVES = new Describer(0);
+
+function primitiveJson(v) {
+  switch (typeof v) {
+    case "string": return jsonStringify(v);
+    case "number": return v !== v || v === Infinity || v === -Infinity || objIs(v, -0) ? undefined : StringCtor(v);
+    case "boolean": return v ? "true" : "false";
+    default: return v === null ? "null" : undefined;
+  }
+}
+
 // "V" + JSON [type, tree, jsonText|null]: what the host turns into a VALUE.
 function describeValue(v) {
-  const tree = new Describer(3).value(v, 0);
-  const json = losslessJson(v);
+  const primitive = v === null || (typeof v !== "object" && typeof v !== "function");
+  const tree = primitive ? PRIMITIVES.value(v, 0) : new Describer(3).value(v, 0);
+  const json = primitive ? primitiveJson(v) : losslessJson(v);
   return "V" + jsonStringify([valueType(v), tree, json === undefined ? null : json]);
 }
 

@@ -95,17 +95,10 @@ const isModuleNamespace = (v) => getProto(v) === null && toTag(v) === "[object M
 
 // Names of the context's own global constructors, as Node's util computes
 // them for "%s" (objects whose toString comes from a built-in are inspected).
-const builtInNames = new Set();
-{
-  const names = ownKeys(G);
-  for (let i = 0; i < names.length; i++) {
-    const n = names[i];
-    if (typeof n === "string" && /^[A-Z][a-zA-Z0-9]+$/.test(n)) {
-      const d = getOwnDesc(G, n);
-      if (d && typeof d.value === "function") setAdd(builtInNames, n);
-    }
-  }
-}
+// Every context of this process has the same ones: the host finds them once
+// (see BUILT_IN_NAMES_PROBE in ./prelude.ts) instead of each context walking
+// its global, which makes V8 instantiate every lazy global.
+const builtInNames = new SetCtor(BUILT_IN_NAMES);
 
 // Options objects handed to isolated-vm: frozen and null-prototype so user
 // code cannot add transfer options (e.g. "reference") through Object.prototype.

@@ -1,13 +1,15 @@
 /**
- * The prelude: one strict closure run once per context with
- * `context.evalClosure`. Host references arrive as closure arguments and stay
- * in closure variables (never on globalThis), and strict mode keeps them out
- * of reach of Error.prepareStackTrace tricks (CallSite#getThis/getFunction
- * are undefined for strict frames). It returns the control object, which only
+ * The prelude: one strict function, compiled once per process (its V8 code
+ * cache is reused for every later context, see session-runtime.ts) and called
+ * once per context. Host references arrive as its arguments and stay in
+ * closure variables (never on globalThis), and strict mode keeps them out of
+ * reach of Error.prepareStackTrace tricks (CallSite#getThis/getFunction are
+ * undefined for strict frames). It returns the control function, which only
  * the host holds (as a Reference).
  *
- * Closure arguments: $0 consoleSink, $1 timerHost, $2 hostCall, $3 execHost
- * (References to host functions), $4 the control SharedArrayBuffer, $5 config.
+ * Arguments: consoleSink, consoleSync, timerHost, hostCall, execHost
+ * (References to host functions), the control SharedArrayBuffer, config, and
+ * the context itself (user scripts run from inside, see run()).
  */
 import { CONSOLE_SOURCE } from "./console";
 import { DESCRIBE_SOURCE } from "./describe";
@@ -22,7 +24,15 @@ export interface PreludeConfig {
   globals: Record<string, unknown>;
   /** Random global name the module entry wrapper calls when the graph has finished. */
   moduleHook: string;
+  /** The base `env` global of every run (a run-file may bring its own). */
+  env: Record<string, string>;
 }
+
+/** Operations of the control function: control(op, a, b, c). */
+export const OP_RUN = 0;
+export const OP_BEGIN = 1;
+export const OP_SETTLE_MODULE = 2;
+export const OP_FIRE_TIMER = 3;
 
 const CONTROL_SOURCE = String.raw`
 function deepFreeze(v) {
@@ -68,19 +78,51 @@ async function settle(value, wrapped) {
   }
 }
 
-// Runs a compiled user script from inside the isolate, so what it throws is
-// caught here as the real value (isolated-vm would copy only Error objects).
-// The host's call carries the timeout, which covers runSync and microtasks.
+// argv and env are fresh globals in every run: "" means the REPL's (no
+// arguments, the base env), anything else is JSON [argv, env] of a run-file.
+// JSON.parse makes plain data properties: no setter user code put on
+// Object.prototype runs.
+const BASE_ENV = jsonStringify(config.env);
+function beginRun(spec) {
+  mapClear(timers);
+  // A module run that failed or was stopped left its wait pending: end it.
+  delete G[config.moduleHook];
+  if (abandonModule !== null) { abandonModule(); abandonModule = null; }
+  groupIndent = 0;
+  let argv, env;
+  if (spec === "") {
+    argv = [];
+    env = jsonParse(BASE_ENV);
+  } else {
+    const parsed = jsonParse(spec);
+    argv = parsed[0];
+    env = parsed[1];
+  }
+  defineRunGlobal("argv", argv);
+  defineRunGlobal("env", env);
+}
+
+// Starts a run and runs a compiled user script from inside the isolate, so
+// what it throws is caught here as the real value (isolated-vm would copy
+// only Error objects): one call from the host per run. The host's call
+// carries the timeout, which covers runSync and microtasks. A value that
+// needs no waiting is answered at once, else a promise of the answer.
 const RUN_OPTIONS = freeze({ __proto__: null, reference: true });
 const RELEASE = freeze({ __proto__: null, release: true });
-async function runScript(script, context, wrapped) {
+function run(script, wrapped, spec) {
+  beginRun(spec);
   let value;
   try {
     value = script.runSync(context, RUN_OPTIONS).deref(RELEASE);
   } catch (e) {
     return describeThrown(e);
   }
-  return settle(value, wrapped);
+  if (wrapped || (value !== null && typeof value === "object" && isPromise(value))) return settle(value, wrapped);
+  try {
+    return describeValue(value);
+  } catch (e) {
+    return describeThrown(e);
+  }
 }
 
 // isolated-vm's Module#evaluate drops the evaluation promise, so a module
@@ -98,31 +140,46 @@ async function settleModule() {
   return box === null ? "" : settle(box[0], false);
 }
 
-return {
-  runScript: runScript,
-  settleModule: settleModule,
-  beginRun(argv, env) {
-    mapClear(timers);
-    // A module run that failed or was stopped left its wait pending: end it.
-    delete G[config.moduleHook];
-    if (abandonModule !== null) { abandonModule(); abandonModule = null; }
-    groupIndent = 0;
-    defineRunGlobal("argv", argv);
-    defineRunGlobal("env", env);
-  },
-  fireTimer: fireTimer,
+return function control(op, a, b, c) {
+  switch (op) {
+    case ${OP_RUN}: return run(a, b, c);
+    case ${OP_BEGIN}: beginRun(a); return "";
+    case ${OP_SETTLE_MODULE}: return settleModule();
+    case ${OP_FIRE_TIMER}: return fireTimer(a, b);
+    default: return "";
+  }
 };
 `;
 
-export const PRELUDE_SOURCE = [
-  '"use strict";',
-  "const consoleSink = $0, timerHost = $1, hostCall = $2, execHost = $3;",
-  "const ctl = new Int32Array($4);",
-  "const config = $5;",
-  INTRINSICS_SOURCE,
-  DESCRIBE_SOURCE,
-  CONSOLE_SOURCE,
-  TIMERS_SOURCE,
-  REQUIRE_SOURCE,
-  CONTROL_SOURCE,
-].join("\n");
+/**
+ * Finds the names of the global constructors every fresh context has (what
+ * the shim's "%s" handling treats as built-ins). Run once per process in a
+ * throwaway context; evaluates to JSON text.
+ */
+export const BUILT_IN_NAMES_PROBE = String.raw`(() => {
+  const out = [];
+  for (const n of Reflect.ownKeys(globalThis)) {
+    if (typeof n === "string" && /^[A-Z][a-zA-Z0-9]+$/.test(n)) {
+      const d = Object.getOwnPropertyDescriptor(globalThis, n);
+      if (d && typeof d.value === "function") out.push(n);
+    }
+  }
+  return JSON.stringify(out);
+})()`;
+
+/** The prelude as one function expression (the completion value of its script). */
+export function preludeSource(builtInNames: readonly string[]): string {
+  return [
+    "(function (consoleSink, consoleSync, timerHost, hostCall, execHost, ctlBuffer, config, context) {",
+    '"use strict";',
+    "const ctl = new Int32Array(ctlBuffer);",
+    `const BUILT_IN_NAMES = ${JSON.stringify(builtInNames)};`,
+    INTRINSICS_SOURCE,
+    DESCRIBE_SOURCE,
+    CONSOLE_SOURCE,
+    TIMERS_SOURCE,
+    REQUIRE_SOURCE,
+    CONTROL_SOURCE,
+    "})",
+  ].join("\n");
+}

@@ -37,8 +37,11 @@ function installTimers() {
   G.clearInterval = function clearInterval(id) { cancel(id); };
 }
 
-// Called by the host when a clock is due: "" or a describeThrown() string.
-function fireTimer(id) {
+// Called by the host when a clock of run gen is due: "" or a describeThrown()
+// string. A call that arrives after its run ended (the host asked just before
+// the end) runs nothing.
+function fireTimer(id, gen) {
+  if (AtomicsLoad(ctl, 0) !== gen) return "";
   const t = mapGet(timers, id);
   if (t === undefined) return "";
   if (!t.repeat) mapDelete(timers, id);
