@@ -7,7 +7,7 @@ import { LiveEvents } from "./core/live-events";
 import { SessionRegistry } from "./core/session-registry";
 import { SessionService } from "./core/session-service";
 import { TemplateService } from "./core/template-service";
-import type { Logger } from "./log";
+import { exitWith, type Logger } from "./log";
 import { describeDatabase, openDatabase } from "./store/data-source";
 import { TypeormExecutionStore } from "./store/execution-store";
 import { TypeormSessionStore } from "./store/session-store";
@@ -43,7 +43,7 @@ export async function startApp(config: ServeConfig, log: Logger): Promise<Runnin
         // V8 state is undefined after this: exit so a supervisor restarts us
         // (stale sessions are closed on the next start).
         log.fatal({ message }, "isolated-vm catastrophic error");
-        process.exit(70);
+        exitWith(log, 70);
       },
     });
     sessions = new SessionService({ templates, sessions: sessionStore, executions: executionStore, registry, pipeline, bus, worktreeRoots: config.worktreeRoots, log });

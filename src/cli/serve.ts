@@ -2,7 +2,7 @@ import { delimiter } from "node:path";
 import { Command, Option } from "commander";
 import { startApp } from "../app";
 import { DEFAULT_LISTEN, envName, parseDuration, type ServeConfig } from "../config";
-import { createLogger } from "../log";
+import { createLogger, exitWith } from "../log";
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -47,15 +47,15 @@ export function serveCommand(): Command {
         app = await startApp(config, log);
       } catch (err) {
         log.fatal({ err }, "failed to start");
-        process.exit(1);
+        exitWith(log, 1);
       }
       const stop = (signal: string) => {
         log.info({ signal }, "signal received");
         app.stop().then(
-          () => process.exit(0),
+          () => exitWith(log, 0),
           (err) => {
             log.error({ err }, "shutdown failed");
-            process.exit(1);
+            exitWith(log, 1);
           },
         );
       };
