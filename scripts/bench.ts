@@ -112,7 +112,10 @@ async function measureBackend(name: string, serverArgs: string[], floors: Awaite
     console.log(`  ExecuteRepl('1+1')           median ${fmt(replTimes.median)}  p99 ${fmt(replTimes.p99)}  → ${(replTimes.median / replFloor).toFixed(2)}× floor (gRPC + raw eval = ${fmt(replFloor)}; target ≤ 1.5×), p99 ${(replTimes.p99 / grpc.p99).toFixed(2)}× gRPC p99`);
     const create = stats(createTimes);
     console.log(`  CreateSession                median ${fmt(create.median)}  → ${(create.median / floors.create.median).toFixed(2)}× raw isolate+context (${fmt(floors.create.median)}; target ≤ 2×)`);
-    console.log(`  100k console lines persisted ${Math.round(eventsPerSec).toLocaleString("en")} events/s (${seconds.toFixed(2)} s round trip) → ${(eventsPerSec / floors.consolePerSec).toFixed(2)}× raw unpersisted delivery (${Math.round(floors.consolePerSec).toLocaleString("en")}/s)`);
+    // Server side: from the start of the execution until every event and the final status are stored.
+    const persistedPerSec = LINES / ((logged.metrics?.durationMs ?? 1) / 1000);
+    console.log(`  100k console lines persisted ${Math.round(persistedPerSec).toLocaleString("en")} events/s (execution ${logged.metrics?.durationMs} ms, start to all stored; target ≥ 300k SQLite, ≥ 100k PostgreSQL) → ${(persistedPerSec / floors.consolePerSec).toFixed(2)}× raw unpersisted delivery (${Math.round(floors.consolePerSec).toLocaleString("en")}/s)`);
+    console.log(`    round trip incl. the 100k-event response: ${Math.round(eventsPerSec).toLocaleString("en")} events/s (${seconds.toFixed(2)} s)`);
     await measureLive(executions, session.id, repl);
     await call((cb) => sessions.closeSession({ sessionId: session.id }, cb));
   } finally {
