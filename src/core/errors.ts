@@ -31,6 +31,14 @@ export class DomainError extends Error {
   }
 }
 
+/**
+ * Caller input quoted in an error message or ErrorInfo metadata, cut short:
+ * echoing a multi-megabyte field back would make the trailers too large to send.
+ */
+export function clip(value: string, max = 200): string {
+  return value.length <= max ? value : `${value.slice(0, max)}… (${value.length - max} more characters)`;
+}
+
 /** A request field that is missing or invalid. */
 export function invalidField(field: string, problem: string): DomainError {
   return new DomainError("VALIDATION_ERROR", `${field}: ${problem}`, { field });
@@ -41,7 +49,7 @@ export function notFound(
   id: string,
 ): DomainError {
   const what = reason.split("_")[0].toLowerCase();
-  return new DomainError(reason, `${what} ${id} not found`, { id });
+  return new DomainError(reason, `${what} ${clip(id)} not found`, { id: clip(id) });
 }
 
 /**

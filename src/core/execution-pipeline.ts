@@ -7,7 +7,7 @@ import type { EventBus } from "./event-bus";
 import { endingOf, type Failure } from "./execution-ending";
 import { EventRecorder } from "./event-recorder";
 import type { Execution, ExecutionEvent, ExecutionKind, ExecutionWithEvents, StartupMode } from "./model";
-import type { ExecutionStore, SessionPatch, SessionStore } from "./ports";
+import type { ExecutionFinish, ExecutionStore, SessionPatch, SessionStore } from "./ports";
 import { runtimeOptionsFor } from "./runtime-options";
 import type { LiveSession, SessionRegistry } from "./session-registry";
 import { resolveWorktreeFile } from "./worktree";
@@ -51,6 +51,8 @@ const EVENT_PAGE = 10_000;
  */
 export class ExecutionPipeline {
   private readonly now: () => number;
+  /** Executions whose finishing write failed, with a function that retries it. */
+  private readonly unfinished = new Map<string, () => Promise<boolean>>();
 
   constructor(private readonly deps: PipelineDeps) {
     this.now = deps.now ?? Date.now;
@@ -60,10 +62,12 @@ export class ExecutionPipeline {
   async execute(sessionId: string, spec: ExecutionSpec, options: ExecuteOptions = {}): Promise<ExecutionWithEvents> {
     const retried = await this.replay(sessionId, spec, options.signal);
     if (retried) return retried;
+    // Path problems are the caller's error, reported before any record exists
+    // (and before the lock: a bad path is INVALID_PATH even while the session is busy).
+    const worktree = this.deps.registry.get(sessionId)?.worktree;
+    if (spec.kind === "RUN_FILE" && worktree) resolveWorktreeFile(worktree, spec.path ?? "");
     const live = await this.prepare(sessionId);
     try {
-      // Path problems are the caller's error, reported before any record exists.
-      if (spec.kind === "RUN_FILE") resolveWorktreeFile(live.worktree, spec.path ?? "");
       return await this.run(live, spec, options);
     } finally {
       live.unlock();
@@ -252,6 +256,9 @@ export class ExecutionPipeline {
     };
     try {
       await this.deps.executions.finish(execution, finish, remaining, !recorder.recordStored);
+    } catch (err) {
+      this.repairLater(execution, { ...finish, status: "ERROR", result: null, error: { code: "INTERNAL", message: "the execution's end could not be stored" } }, remaining);
+      throw err;
     } finally {
       this.deps.bus.publish(live.id, { kind: "end", executionId: execution.id, lastSeq: recorder.events.length });
     }
@@ -261,6 +268,45 @@ export class ExecutionPipeline {
     if (then === "crash") await this.crash(live, error?.message ?? "crashed");
     else if (then === "restart" && !live.closing) await this.restart(live);
     return { execution: { ...execution, ...finish }, events: recorder.events };
+  }
+
+  /**
+   * The finishing write failed (database gone): keep trying to store the
+   * execution as ERROR/INTERNAL so it does not stay RUNNING once the database
+   * is back. Tries every few seconds for ten minutes (and at once when the
+   * execution is asked for by `storeUnfinished`); the next server start
+   * cancels whatever is still RUNNING.
+   */
+  private repairLater(execution: Execution, finish: ExecutionFinish, remaining: ExecutionEvent[]): void {
+    const deadline = this.now() + 10 * 60_000;
+    const attempt = async (): Promise<boolean> => {
+      for (const insert of [false, true]) {
+        try {
+          await this.deps.executions.finish(execution, finish, remaining, insert);
+          this.unfinished.delete(execution.id);
+          this.deps.log.info({ executionId: execution.id }, "stored the end of an execution after a database failure");
+          return true;
+        } catch {
+          // try the other form (the row may never have been written), then later
+        }
+      }
+      return false;
+    };
+    const retry = async () => {
+      if (!this.unfinished.has(execution.id) || (await attempt())) return;
+      if (this.now() < deadline) setTimeout(() => void retry(), 3000).unref();
+      else {
+        this.unfinished.delete(execution.id);
+        this.deps.log.error({ executionId: execution.id }, "gave up storing the end of an execution");
+      }
+    };
+    this.unfinished.set(execution.id, attempt);
+    setTimeout(() => void retry(), 1000).unref();
+  }
+
+  /** Tries now to store the end of an execution whose finishing write failed, if it is one. */
+  async storeUnfinished(executionId: string): Promise<void> {
+    await this.unfinished.get(executionId)?.();
   }
 
   /** Replaces a disposed isolate: libraries, modules and startup files again. */

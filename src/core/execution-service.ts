@@ -4,7 +4,7 @@ import type { Execution, ExecutionEvent, ExecutionWithEvents, Page } from "./mod
 import { pageSize, type PageRequest } from "./pagination";
 import type { ExecutionStore, SessionStore } from "./ports";
 import type { SessionRegistry } from "./session-registry";
-import { requireId } from "./validate";
+import { rejectNul, requireId } from "./validate";
 
 const MAX_INPUT_BYTES = 1024 * 1024;
 const MAX_ARGS = 1000;
@@ -53,6 +53,7 @@ export class ExecutionService {
       running.abort.abort();
       await running.done;
     }
+    await this.pipeline.storeUnfinished(id);
     return this.pipeline.load(id);
   }
 
@@ -89,7 +90,7 @@ export class ExecutionService {
     const executionId = requireId("execution_id", req.executionId);
     if (!(await this.executions.get(executionId))) throw notFound("EXECUTION_NOT_FOUND", executionId);
     const limit = req.limit ? Math.min(req.limit, MAX_EVENT_LIMIT) : DEFAULT_EVENT_LIMIT;
-    return this.executions.listEvents(executionId, req.afterSeq ?? 0, limit);
+    return this.executions.listEvents(executionId, clampSeq(req.afterSeq), limit);
   }
 }
 
@@ -97,19 +98,28 @@ export class ExecutionService {
 export function replSpec(req: ReplInput): ExecutionSpec {
   const input = req.input ?? "";
   if (Buffer.byteLength(input) > MAX_INPUT_BYTES) throw invalidField("input", `must be at most ${MAX_INPUT_BYTES} bytes`);
+  rejectNul("input", input);
   return { kind: "REPL", input, requestId: checkRequestId(req.requestId) };
 }
 
 export function runFileSpec(req: RunFileInput): ExecutionSpec {
   if (!req.path) throw invalidField("path", "is required");
+  if (req.path.length > 4096) throw invalidField("path", "must be at most 4096 characters");
+  rejectNul("path", req.path);
   const args = req.args ?? [];
   if (args.length > MAX_ARGS) throw invalidField("args", `must have at most ${MAX_ARGS} entries`);
+  for (const arg of args) rejectNul("args", arg);
+  for (const [key, value] of Object.entries(req.env ?? {})) {
+    rejectNul("env", key);
+    rejectNul("env", value);
+  }
   return { kind: "RUN_FILE", path: req.path, args, env: req.env ?? {}, requestId: checkRequestId(req.requestId) };
 }
 
 function checkRequestId(requestId: string | undefined): string | undefined {
   if (!requestId) return undefined;
   if (requestId.length > 200) throw invalidField("request_id", "must be at most 200 characters");
+  rejectNul("request_id", requestId);
   return requestId;
 }
 
@@ -117,7 +127,12 @@ const encodeNumberToken = (n: number) => Buffer.from(`n:${n}`).toString("base64u
 
 function decodeNumberToken(token: string | undefined): number | undefined {
   if (!token) return undefined;
-  const match = /^n:(\d+)$/.exec(Buffer.from(token, "base64url").toString("utf8"));
+  const match = /^n:(\d{1,9})$/.exec(Buffer.from(token, "base64url").toString("utf8"));
   if (!match) throw invalidField("page_token", "is not a token this server issued");
   return Number(match[1]);
+}
+
+/** seq columns are 32-bit integers: an after_seq past them simply has nothing after it. */
+export function clampSeq(afterSeq: number | undefined): number {
+  return Math.min(afterSeq ?? 0, 2_147_483_647);
 }

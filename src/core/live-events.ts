@@ -7,6 +7,7 @@ import type { Execution, ExecutionEvent } from "./model";
 import type { ExecutionStore, SessionStore } from "./ports";
 import type { SessionRegistry } from "./session-registry";
 import { requireId } from "./validate";
+import { clampSeq } from "./execution-service";
 
 export interface StreamSink {
   started(execution: Execution): Promise<void>;
@@ -51,7 +52,7 @@ export class LiveEvents implements EventSource {
     const feed = new EventFeed(signal);
     const unsubscribe = req.follow && sessionId ? this.bus.subscribe(sessionId, feed.push) : undefined;
     try {
-      const cursor = new ExecutionCursor(executionId, req.afterSeq ?? 0, this, send);
+      const cursor = new ExecutionCursor(executionId, clampSeq(req.afterSeq), this, send);
       // Subscribed first: whatever ends from here on is seen on the feed.
       if (!unsubscribe || (await this.ended(executionId))) return await cursor.catchUp();
       await cursor.catchUp(this.registry.running(executionId)?.events.length ?? 0);

@@ -32,8 +32,11 @@ export function decodeCursor(token: string | undefined): Cursor | undefined {
     if (
       Array.isArray(parsed) &&
       parsed.length === 2 &&
-      Number.isFinite(parsed[0]) &&
-      typeof parsed[1] === "string"
+      Number.isSafeInteger(parsed[0]) &&
+      parsed[0] >= 0 &&
+      typeof parsed[1] === "string" &&
+      parsed[1].length <= 100 &&
+      !parsed[1].includes("\u0000")
     ) {
       return { key: parsed[0], id: parsed[1] };
     }

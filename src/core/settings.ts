@@ -1,4 +1,4 @@
-import { invalidField } from "./errors";
+import { clip, invalidField } from "./errors";
 import type { Limits, PartialSettings, TemplateSettings } from "./model";
 
 export function defaultSettings(): TemplateSettings {
@@ -42,14 +42,15 @@ export function applySettings(base: TemplateSettings, patch: PartialSettings, ma
   if (mask && mask.length > 0) {
     for (const path of mask) {
       const [section, leaf, ...rest] = path.split(".");
-      if (!(section in SECTIONS) || rest.length > 0) throw invalidField("update_mask", `unknown path "${path}"`);
+      // Own keys only: `__proto__`, `constructor` and friends are unknown paths, not prototype lookups.
+      if (!Object.hasOwn(SECTIONS, section) || rest.length > 0) throw invalidField("update_mask", `unknown path "${clip(path)}"`);
       const fields = SECTIONS[section as Section] as Record<string, string>;
       if (leaf === undefined) {
         for (const field of Object.values(fields)) take(section as Section, field);
-      } else if (leaf in fields) {
+      } else if (Object.hasOwn(fields, leaf)) {
         take(section as Section, fields[leaf]);
       } else {
-        throw invalidField("update_mask", `unknown path "${path}"`);
+        throw invalidField("update_mask", `unknown path "${clip(path)}"`);
       }
     }
   } else {
@@ -73,12 +74,12 @@ export function validateSettings(settings: TemplateSettings): void {
   }
   for (const ext of settings.resolver.extensions) {
     if (!/^\.[A-Za-z0-9._-]{1,20}$/.test(ext)) {
-      throw invalidField("settings.resolver.extensions", `"${ext}" must look like ".js"`);
+      throw invalidField("settings.resolver.extensions", `"${clip(ext)}" must look like ".js"`);
     }
   }
   for (const root of settings.resolver.roots) {
     if (!isRelativeInside(root)) {
-      throw invalidField("settings.resolver.roots", `"${root}" must be a relative path inside the worktree`);
+      throw invalidField("settings.resolver.roots", `"${clip(root)}" must be a relative path inside the worktree`);
     }
   }
 }

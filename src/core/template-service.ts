@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { AVAILABLE_MODULES, JS_BUILTIN_NAMES, LIBRARY_CATALOGUE } from "../runtime/catalogue";
-import { DomainError, invalidField, notFound } from "./errors";
+import { clip, DomainError, invalidField, notFound } from "./errors";
 import {
   CAPABILITY_KINDS,
   type Capability,
@@ -48,7 +48,7 @@ export class TemplateService {
   async create(input: CreateTemplateInput): Promise<Template> {
     const name = requireText("name", input.name);
     const engine = input.engine || ENGINE;
-    if (engine !== ENGINE) throw invalidField("engine", `unknown engine "${engine}" (the only engine is "${ENGINE}")`);
+    if (engine !== ENGINE) throw invalidField("engine", `unknown engine "${clip(engine)}" (the only engine is "${ENGINE}")`);
     const settings = applySettings(defaultSettings(), input.settings ?? {});
     const now = this.now();
     const template: Template = {
@@ -103,10 +103,10 @@ export class TemplateService {
   async addStartupFile(input: { templateId?: string; path?: string; orderIndex?: number; mode?: string }): Promise<StartupFile> {
     const templateId = await this.existingTemplate(input.templateId);
     const path = requireText("path", input.path, 4096);
-    if (!isRelativeInside(path)) throw new DomainError("INVALID_PATH", `path "${path}" must be relative to the worktree and stay inside it`, { field: "path" });
+    if (!isRelativeInside(path)) throw new DomainError("INVALID_PATH", `path "${clip(path)}" must be relative to the worktree and stay inside it`, { field: "path" });
     const mode = input.mode || "eval";
     if (!STARTUP_MODES.includes(mode)) {
-      throw new DomainError("STARTUP_MODE_UNSUPPORTED", `startup mode "${mode}" is not supported (use "eval" or "module")`, { field: "mode" });
+      throw new DomainError("STARTUP_MODE_UNSUPPORTED", `startup mode "${clip(mode)}" is not supported (use "eval" or "module")`, { field: "mode" });
     }
     const file: StartupFile = { id: randomUUID(), templateId, path, orderIndex: input.orderIndex ?? 0, mode: mode as StartupMode, createdAt: this.now() };
     await this.store.addStartupFile(file);
@@ -184,7 +184,7 @@ export class TemplateService {
     if (!entry) {
       throw new DomainError(
         "LIBRARY_NOT_FOUND",
-        `library "${name}" is not installed (available: ${LIBRARY_CATALOGUE.map((l) => l.name).join(", ")})`,
+        `library "${clip(name)}" is not installed (available: ${LIBRARY_CATALOGUE.map((l) => l.name).join(", ")})`,
         { name },
       );
     }
@@ -206,13 +206,13 @@ export class TemplateService {
 
   private checkModuleName(name: string): void {
     if ((JS_BUILTIN_NAMES as readonly string[]).includes(name.toLowerCase())) {
-      throw new DomainError("MODULE_NOT_ALLOWED", `"${name}" is a JavaScript built-in, always available; it is not a module to add`, { name });
+      throw new DomainError("MODULE_NOT_ALLOWED", `"${clip(name)}" is a JavaScript built-in, always available; it is not a module to add`, { name: clip(name) });
     }
     if (!AVAILABLE_MODULES.some((m) => m.name === name)) {
       throw new DomainError(
         "MODULE_NOT_ALLOWED",
-        `module "${name}" is not allowed (available: ${AVAILABLE_MODULES.map((m) => m.name).join(", ")})`,
-        { name },
+        `module "${clip(name)}" is not allowed (available: ${AVAILABLE_MODULES.map((m) => m.name).join(", ")})`,
+        { name: clip(name) },
       );
     }
   }

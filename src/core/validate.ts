@@ -17,7 +17,14 @@ export function requireText(field: string, value: string | undefined, max = 200)
  */
 export function requireId(field: string, value: string | undefined): string {
   if (value === undefined || value === "") throw invalidField(field, "is required");
+  // Ids are UUIDs; anything this long or with a NUL is no id of ours.
+  if (value.length > 100 || value.includes("\u0000")) throw invalidField(field, "is not a valid id");
   return value;
+}
+
+/** Text that is stored as given: NUL characters cannot be stored in PostgreSQL text, so no backend takes them. */
+export function rejectNul(field: string, value: string | undefined): void {
+  if (value?.includes("\u0000")) throw invalidField(field, "must not contain NUL characters (write \\0 in source code)");
 }
 
 export function isUuid(value: string): boolean {

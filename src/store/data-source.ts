@@ -66,7 +66,9 @@ export async function openDatabase(config: DatabaseConfig): Promise<DataSource> 
         // WAL + NORMAL is durable across process crashes (not power loss) and
         // avoids an fsync per commit.
         db.pragma("synchronous = NORMAL");
-        db.pragma("busy_timeout = 5000");
+        // Only another process can hold a lock on our database, and waiting
+        // for it blocks the event loop (the driver is synchronous): fail fast.
+        db.pragma("busy_timeout = 250");
       },
     });
   }

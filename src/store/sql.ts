@@ -81,7 +81,7 @@ export function openHotSql(db: DataSource): HotSql {
         // (the finishing write, which is durable, then fails loudly).
         await client.query(options.durable === false ? "BEGIN; SET LOCAL synchronous_commit TO OFF" : "BEGIN");
         const counts: number[] = [];
-        for (const [sql, params] of statements) counts.push((await client.query({ ...toPg(sql), values: params })).rowCount ?? 0);
+        for (const [sql, params] of statements) counts.push((await client.query({ ...toPg(sql), values: params.map(pgText) })).rowCount ?? 0);
         await client.query("COMMIT");
         return counts;
       } catch (err) {
@@ -93,4 +93,13 @@ export function openHotSql(db: DataSource): HotSql {
       }
     },
   };
+}
+
+/**
+ * PostgreSQL text cannot hold NUL. Requests with NUL are refused up front;
+ * this covers what the sandbox produced (an exception message with "\0"):
+ * stored with U+FFFD in its place rather than failing the execution.
+ */
+function pgText(value: unknown): unknown {
+  return typeof value === "string" && value.includes("\u0000") ? value.replace(/\u0000/g, "\uFFFD") : value;
 }

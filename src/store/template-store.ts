@@ -158,12 +158,12 @@ export class TypeormTemplateStore implements TemplateStore {
   ): Promise<E> {
     return this.db.transaction(async (m) => {
       const repo = m.getRepository(entity);
-      const where = { templateId: row.templateId, name: row.name } as never;
-      const existing = await repo.findOneBy(where);
-      if (existing) return existing;
-      await repo.insert(row as never);
-      await m.getRepository(TemplateEntity).update({ id: row.templateId }, { updatedAt: row.createdAt });
-      return row;
+      // INSERT … ON CONFLICT DO NOTHING (OR IGNORE on SQLite): concurrent
+      // identical adds race to one row instead of a duplicate-key error.
+      await repo.createQueryBuilder().insert().values(row as never).orIgnore().execute();
+      const stored = (await repo.findOneBy({ templateId: row.templateId, name: row.name } as never)) ?? row;
+      if (stored.createdAt === row.createdAt) await m.getRepository(TemplateEntity).update({ id: row.templateId }, { updatedAt: row.createdAt });
+      return stored;
     });
   }
 
