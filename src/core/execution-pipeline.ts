@@ -10,7 +10,7 @@ import type { Execution, ExecutionEvent, ExecutionKind, ExecutionWithEvents, Sta
 import type { ExecutionFinish, ExecutionStore, SessionPatch, SessionStore } from "./ports";
 import { runtimeOptionsFor } from "./runtime-options";
 import type { LiveSession, SessionRegistry } from "./session-registry";
-import { resolveWorktreeFile } from "./worktree";
+import { checkRelativePath, resolveWorktreeFile } from "./worktree";
 
 /** What to run; kinds differ only in these fields. */
 export interface ExecutionSpec {
@@ -62,12 +62,13 @@ export class ExecutionPipeline {
   async execute(sessionId: string, spec: ExecutionSpec, options: ExecuteOptions = {}): Promise<ExecutionWithEvents> {
     const retried = await this.replay(sessionId, spec, options.signal);
     if (retried) return retried;
-    // Path problems are the caller's error, reported before any record exists
-    // (and before the lock: a bad path is INVALID_PATH even while the session is busy).
+    // A malformed path is bad input whatever the session is doing: checked first.
     const worktree = this.deps.registry.get(sessionId)?.worktree;
-    if (spec.kind === "RUN_FILE" && worktree) resolveWorktreeFile(worktree, spec.path ?? "");
+    if (spec.kind === "RUN_FILE" && worktree) checkRelativePath(worktree, spec.path ?? "");
     const live = await this.prepare(sessionId);
     try {
+      // The file system is the session's state: checked under its lock, before any record exists.
+      if (spec.kind === "RUN_FILE") resolveWorktreeFile(live.worktree, spec.path ?? "");
       return await this.run(live, spec, options);
     } finally {
       live.unlock();

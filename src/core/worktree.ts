@@ -39,15 +39,25 @@ function realpathOr(path: string): string {
 }
 
 /**
+ * The checks that need no file system: a relative path that stays inside the
+ * worktree (absolute paths and `..` escapes are INVALID_PATH). Returns the
+ * resolved path.
+ */
+export function checkRelativePath(worktree: string, path: string, field = "path"): string {
+  if (path === "") throw new DomainError("VALIDATION_ERROR", `${field}: is required`, { field });
+  if (isAbsolute(path) || path.includes("\u0000")) throw invalidPath(`${field} "${clip(path)}" must be relative to the worktree`, field);
+  const target = resolve(worktree, path);
+  if (!inside(worktree, target)) throw invalidPath(`${field} "${clip(path)}" escapes the worktree`, field);
+  return target;
+}
+
+/**
  * Resolves a file path relative to a worktree, before any code runs:
  * absolute paths and escapes (`..`, symlinks pointing out) are INVALID_PATH,
  * a missing file is FILE_NOT_FOUND.
  */
 export function resolveWorktreeFile(worktree: string, path: string, field = "path"): string {
-  if (path === "") throw new DomainError("VALIDATION_ERROR", `${field}: is required`, { field });
-  if (isAbsolute(path) || path.includes("\u0000")) throw invalidPath(`${field} "${clip(path)}" must be relative to the worktree`, field);
-  const target = resolve(worktree, path);
-  if (!inside(worktree, target)) throw invalidPath(`${field} "${clip(path)}" escapes the worktree`, field);
+  const target = checkRelativePath(worktree, path, field);
   let real: string;
   try {
     real = realpathSync(target);
