@@ -7,7 +7,7 @@ import { LiveEvents } from "./core/live-events";
 import { SessionRegistry } from "./core/session-registry";
 import { SessionService } from "./core/session-service";
 import { TemplateService } from "./core/template-service";
-import { exitWith, type Logger } from "./log";
+import { killWith, type Logger } from "./log";
 import { describeDatabase, openDatabase } from "./store/data-source";
 import { TypeormExecutionStore } from "./store/execution-store";
 import { TypeormSessionStore } from "./store/session-store";
@@ -41,9 +41,10 @@ export async function startApp(config: ServeConfig, log: Logger): Promise<Runnin
       log,
       onCatastrophicError: (message) => {
         // V8 state is undefined after this: exit so a supervisor restarts us
-        // (stale sessions are closed on the next start).
+        // (stale sessions are closed on the next start). Not process.exit():
+        // it hangs on the stuck isolate thread (see killWith).
         log.fatal({ message }, "isolated-vm catastrophic error");
-        exitWith(log, 70);
+        killWith(log);
       },
     });
     sessions = new SessionService({ templates, sessions: sessionStore, executions: executionStore, registry, pipeline, bus, worktreeRoots: config.worktreeRoots, log });

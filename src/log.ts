@@ -16,11 +16,29 @@ export function createLogger(level = "info"): Logger {
 
 /** Flushes the log, then exits. */
 export function exitWith(log: Logger, code: number): never {
+  flushLog(log);
+  process.exit(code);
+}
+
+/**
+ * Flushes the log, then ends the process at once with SIGKILL (a non-zero
+ * exit). For isolated-vm's catastrophic errors: an isolate thread is then
+ * stuck in V8 and process.exit()/reallyExit() wait for it forever in exit
+ * handlers (measured: the process hangs and ignores SIGTERM), so nothing that
+ * runs exit handlers can be used.
+ */
+export function killWith(log: Logger): never {
+  flushLog(log);
+  process.kill(process.pid, "SIGKILL");
+  // Not reached; the signal is delivered synchronously to ourselves.
+  throw new Error("SIGKILL did not end the process");
+}
+
+function flushLog(log: Logger): void {
   try {
     log.flush();
     (log as unknown as { [pino.symbols.streamSym]: { flushSync(): void } })[pino.symbols.streamSym].flushSync();
   } catch {
     // nothing more to do
   }
-  process.exit(code);
 }

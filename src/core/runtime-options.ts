@@ -4,7 +4,9 @@ import type { TemplateSnapshot } from "./model";
 /**
  * What a session's isolate gets from its template: modules (AddModule and
  * enabled `module` capabilities), libraries, read-only globals (`global`),
- * the fs write switch (`fs`), and granted server environment variables (`env`).
+ * the fs write switch (`fs`), granted server environment variables (`env`),
+ * and the hosts fetch may reach (`net`: the allow_hosts lists of every
+ * enabled net capability together; none enabled means no fetch at all).
  */
 export function runtimeOptionsFor(template: TemplateSnapshot, worktree: string, allowExec: boolean, hostEnv: NodeJS.ProcessEnv = process.env): RuntimeOptions {
   const enabled = template.capabilities.filter((c) => c.enabled);
@@ -20,6 +22,13 @@ export function runtimeOptionsFor(template: TemplateSnapshot, worktree: string, 
     }
   }
   const fsWritable = !enabled.some((c) => c.kind === "fs" && c.config.write === false);
+  const netCapabilities = enabled.filter((c) => c.kind === "net");
+  const allowHosts = new Set<string>();
+  for (const c of netCapabilities) {
+    const hosts = c.config.allow_hosts;
+    if (!Array.isArray(hosts)) continue;
+    for (const h of hosts) if (typeof h === "string") allowHosts.add(h);
+  }
   return {
     memMb: template.settings.limits.memMb,
     worktreePath: worktree,
@@ -31,5 +40,6 @@ export function runtimeOptionsFor(template: TemplateSnapshot, worktree: string, 
     globals,
     env,
     fsWritable,
+    ...(netCapabilities.length > 0 ? { net: { allowHosts: [...allowHosts] } } : {}),
   };
 }

@@ -14,6 +14,12 @@ const KIND_FORMAT = 1;
 const KIND_TRACE = 2;
 const KIND_DIR = 3;
 const PREVIEW_BYTES = 4096;
+/** A VALUE's json is kept only when its text is at most this long (SPEC: responses stay readable). */
+export const MAX_JSON_CHARS = 1 << 20;
+/** Caps of an exception's parts, in UTF-8 bytes (the same as sandbox/describe.ts applies). */
+export const MAX_EXCEPTION_NAME_BYTES = 1024;
+export const MAX_EXCEPTION_MESSAGE_BYTES = 64 * 1024;
+export const MAX_EXCEPTION_STACK_BYTES = 64 * 1024;
 
 /** %j arguments arrive as JSON text already made in the sandbox. */
 class JsonText {
@@ -147,25 +153,46 @@ export function cutPreview(text: string): string {
   return cut + "…";
 }
 
+/**
+ * text cut to at most maxBytes of UTF-8, marker included, without splitting a
+ * character: "… (N more characters)" says how much was left out.
+ */
+export function capText(text: string, maxBytes: number): string {
+  if (text.length * 3 <= maxBytes || Buffer.byteLength(text) <= maxBytes) return text;
+  const keep = Math.max(0, maxBytes - 48);
+  // A cut at `keep` UTF-8 bytes can only fall within the first `keep` UTF-16 units.
+  let cut = Buffer.from(text.slice(0, keep)).subarray(0, keep).toString("utf8");
+  if (cut.endsWith("\uFFFD") && !text.slice(0, cut.length).endsWith("\uFFFD")) cut = cut.slice(0, -1);
+  return `${cut}… (${text.length - cut.length} more characters)`;
+}
+
+function cappedException(name: string, message: string, stack: string): ExceptionDescription {
+  return {
+    name: capText(name, MAX_EXCEPTION_NAME_BYTES),
+    message: capText(message, MAX_EXCEPTION_MESSAGE_BYTES),
+    stack: capText(stack, MAX_EXCEPTION_STACK_BYTES),
+  };
+}
+
 /** "V" + [type, tree, jsonText|null] from sandbox describeValue(). */
 export function parseValue(message: string): ValueDescription {
   const [type, tree, json] = JSON.parse(message.slice(1)) as [string, unknown, string | null];
   const value: ValueDescription = { type, preview: cutPreview(inspect(decodeTree(tree))) };
-  if (json !== null) value.json = JSON.parse(json);
+  if (typeof json === "string" && json.length <= MAX_JSON_CHARS) value.json = JSON.parse(json);
   return value;
 }
 
 /** "E" + [1, name, message, stack] | [0, tree] from sandbox describeThrown(). */
 export function parseThrown(message: string): ExceptionDescription {
   const parsed = JSON.parse(message.slice(1)) as [1, string, string, string] | [0, unknown];
-  if (parsed[0] === 1) return { name: parsed[1], message: parsed[2], stack: cutStack(parsed[3]) };
+  if (parsed[0] === 1) return cappedException(parsed[1], parsed[2], cutStack(parsed[3]));
   return thrownValue(decodeTree(parsed[1]));
 }
 
 /** A thrown value that is not an Error: named like Node's REPL reports it. */
 export function thrownValue(value: unknown): ExceptionDescription {
   const shown = inspect(value);
-  return { name: "Uncaught", message: typeof value === "string" ? value : shown, stack: `Uncaught ${shown}` };
+  return cappedException("Uncaught", typeof value === "string" ? value : shown, `Uncaught ${shown}`);
 }
 
 const NON_ERROR_THROWN = "An object was thrown from supplied code within isolated-vm";
@@ -180,5 +207,5 @@ export function hostException(e: unknown): ExceptionDescription {
   const stack = typeof e.stack === "string" ? e.stack : `${name}: ${e.message}`;
   // Errors made on the host have no boundary line: all their frames are host frames.
   const sandboxed = stack.includes("<isolated-vm boundary>");
-  return { name, message: e.message, stack: sandboxed ? cutStack(stack) : stack.split("\n")[0] };
+  return cappedException(name, e.message, sandboxed ? cutStack(stack) : stack.split("\n")[0]);
 }

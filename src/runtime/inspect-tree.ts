@@ -223,6 +223,13 @@ export class TreeDecoder {
   }
 
   private boxed(n: unknown[]): object {
+    const inner = n[4];
+    if (Array.isArray(inner) && inner[0] === "S") {
+      // A long boxed string: only its start travelled; Node prints [String: '…'... N more characters].
+      const text = this.longString(inner[1] as string, inner[2] as number);
+      return this.keep(n, { [custom]: (depth: number, options: object) =>
+        `[${typeof n[2] === "string" && n[2] !== "String" ? `String (${n[2]})` : "String"}: ${(text as { [custom]: (d: number, o: object) => string })[custom](depth, options)}]` });
+    }
     const primitive = this.decode(n[4]);
     const builtin = { number: Number, string: String, boolean: Boolean, symbol: Symbol, bigint: BigInt }[
       typeof primitive as "number"

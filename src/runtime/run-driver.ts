@@ -278,9 +278,18 @@ export class RunDriver {
 
   private async fireTimer(id: number, repeat: boolean): Promise<void> {
     if (!repeat) this.clocks?.delete(id);
+    await this.callback((t) => this.host.fireTimer(this.gen, id, t));
+  }
+
+  /**
+   * A call into the isolate on the host's initiative (a due timer, a fetch
+   * that has its answer), under the run's limits. It answers "" or a
+   * describeThrown() string; a throw ends the run as an exception.
+   */
+  async callback(call: (timeoutMs: number) => Promise<string>): Promise<void> {
     if (this.stopped || this.finished) return;
     try {
-      const thrown = await this.guard((t) => this.host.fireTimer(this.gen, id, t));
+      const thrown = await this.guard(call);
       if (thrown) this.stop({ kind: "exception", exception: parseThrown(thrown) });
     } catch (e) {
       if (!(e instanceof StopSignal)) this.stop({ kind: "exception", exception: hostException(e) });

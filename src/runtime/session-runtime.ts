@@ -22,13 +22,15 @@ import { compileSync, fillSync, type CodeCache } from "./code-cache";
 import { isKnownLibrary, loadLibraries } from "./libraries";
 import { ModuleGraph, ModuleResolver } from "./module-loader";
 import { HostModules, MODULE_NAMES } from "./modules";
+import { SandboxError } from "./modules/errors";
+import { fetchAnswer, hostFetch, NetPolicy, parseFetchRequest, type FetchResult } from "./net";
 import { resolveRunFile } from "./paths";
 import { prepareReplSource } from "./repl-source";
 import {
   CTL_GEN, CTL_SENT, CTL_SLOTS, CTL_STOP, RunDriver, SandboxException, type DriverHost,
 } from "./run-driver";
 import {
-  BUILT_IN_NAMES_PROBE, OP_BEGIN, OP_FIRE_TIMER, OP_RUN, OP_SETTLE_MODULE, preludeSource, type PreludeConfig,
+  BUILT_IN_NAMES_PROBE, OP_BEGIN, OP_FIRE_TIMER, OP_RUN, OP_SETTLE_FETCH, OP_SETTLE_MODULE, preludeSource, type PreludeConfig,
 } from "./sandbox/prelude";
 import { PRELUDE_FILENAME } from "./stack";
 import {
@@ -77,6 +79,10 @@ export class SessionRuntime {
   private readonly modules: HostModules;
   private readonly resolver: ModuleResolver;
   private readonly baseEnv: Record<string, string>;
+  /** The `net` allow list; undefined: no fetch in the sandbox. */
+  private readonly net?: NetPolicy;
+  /** Requests of the active run still waiting for the network (aborted when the run ends). */
+  private readonly fetches = new Set<AbortController>();
   private readonly hostRefs: ivm.Reference[] = [];
   private driverHost!: DriverHost;
   private active?: RunDriver;
@@ -84,9 +90,12 @@ export class SessionRuntime {
   private closed = false;
   private disposedByHost = false;
   private moduleHook = "";
-  /** Timer callbacks asked for and not answered yet (they may still be running in the isolate). */
-  private timerCalls = 0;
-  private timerCallsDone: Array<() => void> = [];
+  /**
+   * Calls into the isolate on the host's initiative (timer callbacks, fetch
+   * answers) not answered yet: they may still be running in the isolate.
+   */
+  private callbacks = 0;
+  private callbacksDone: Array<() => void> = [];
   /** See heapUsedBytes(). */
   private heapUsed = 0;
   private heapAt = 0;
@@ -104,6 +113,7 @@ export class SessionRuntime {
     });
     this.resolver = new ModuleResolver(opts.worktreePath, opts.resolver);
     this.baseEnv = stringRecord(opts.env);
+    if (opts.net) this.net = new NetPolicy(opts.net.allowHosts);
   }
 
   static async create(opts: RuntimeOptions): Promise<SessionRuntime> {
@@ -148,6 +158,7 @@ export class SessionRuntime {
       globals: this.opts.globals ?? {},
       moduleHook: `__vmsystem_module_done_${randomBytes(8).toString("hex")}`,
       env: this.baseEnv,
+      net: this.net !== undefined,
     };
     this.moduleHook = config.moduleHook;
     const { source, cache } = preludeFor(isolate);
@@ -163,6 +174,8 @@ export class SessionRuntime {
           ref((gen: number, id: number, delayMs: number, repeat: number) => this.onTimer(gen, id, delayMs, repeat)),
           ref((mod: string, method: string, args: unknown[]) => this.modules.call(mod, method, args)),
           ref(async (argv: unknown, options: unknown) => JSON.stringify(await this.modules.exec(argv, options))),
+          ref((gen: number, id: number, url: unknown, method: unknown, headers: unknown, body: unknown, redirect: unknown) =>
+            this.onFetch(gen, id, url, method, headers, body, redirect)),
           new ivm.ExternalCopy(this.ctl.buffer).copyInto(),
           new ivm.ExternalCopy(config).copyInto(),
           this.context,
@@ -179,21 +192,16 @@ export class SessionRuntime {
       isolate,
       context: this.context,
       ctl: this.ctl,
-      fireTimer: (gen, id, timeoutMs) => {
-        this.timerCalls++;
-        const call = this.control.apply(undefined, [OP_FIRE_TIMER, id, gen], { timeout: timeoutMs }) as Promise<string>;
-        const done = () => {
-          if (--this.timerCalls === 0) for (const resolve of this.timerCallsDone.splice(0)) resolve();
-        };
-        call.then(done, done);
-        return call;
-      },
+      fireTimer: (gen, id, timeoutMs) => this.callSandbox([OP_FIRE_TIMER, id, gen], timeoutMs),
       disposedByHost: () => this.disposedByHost,
       disposeIsolate: () => {
         this.disposedByHost = true;
         this.isolate.dispose();
       },
-      onStop: () => this.modules.killChildren(),
+      onStop: () => {
+        this.modules.killChildren();
+        this.abortFetches();
+      },
     };
     this.heapUsed = isolate.getHeapStatisticsSync().used_heap_size;
     this.heapAt = performance.now();
@@ -234,6 +242,7 @@ export class SessionRuntime {
     this.closed = true;
     this.disposedByHost = true;
     this.active?.stop({ kind: "cancelled" });
+    this.abortFetches();
     try {
       if (!this.isolate.isDisposed) this.isolate.dispose();
     } catch {
@@ -291,11 +300,11 @@ export class SessionRuntime {
     let settled: string | undefined;
     let failure: { error: unknown } | undefined;
     try {
-      // A timer callback the previous run asked for just before it ended may
-      // still be running: let it end before this run's output is accepted, so
-      // it cannot print into this run (it is limited by its own timeout, and
-      // this run's limits apply to the wait).
-      if (this.timerCalls > 0) await driver.guard(() => this.timerCallsSettled());
+      // A timer callback (or fetch answer) the previous run asked for just
+      // before it ended may still be running: let it end before this run's
+      // output is accepted, so it cannot print into this run (it is limited
+      // by its own timeout, and this run's limits apply to the wait).
+      if (this.callbacks > 0) await driver.guard(() => this.callbacksSettled());
       driver.publishBudget();
       Atomics.store(ctl, CTL_GEN, driver.gen);
       settled = await body(driver);
@@ -308,6 +317,7 @@ export class SessionRuntime {
       Atomics.store(ctl, CTL_GEN, 0);
       this.active = undefined;
       this.modules.killChildren();
+      this.abortFetches();
       if (this.isolate.isDisposed && !this.closed) this.dispose();
       else if (performance.now() - this.heapAt >= HEAP_REFRESH_MS) void this.refreshHeap();
     }
@@ -331,15 +341,26 @@ export class SessionRuntime {
     }
   }
 
-  private timerCallsSettled(): Promise<void> {
-    return this.timerCalls === 0 ? Promise.resolve() : new Promise((resolve) => this.timerCallsDone.push(resolve));
+  private callbacksSettled(): Promise<void> {
+    return this.callbacks === 0 ? Promise.resolve() : new Promise((resolve) => this.callbacksDone.push(resolve));
+  }
+
+  /** control(...args) on the host's initiative, counted in `callbacks` until it answers. */
+  private callSandbox(args: unknown[], timeoutMs: number): Promise<string> {
+    this.callbacks++;
+    const call = this.control.apply(undefined, args, { timeout: timeoutMs }) as Promise<string>;
+    const done = () => {
+      if (--this.callbacks === 0) for (const resolve of this.callbacksDone.splice(0)) resolve();
+    };
+    call.then(done, done);
+    return call;
   }
 
   private compile(d: RunDriver, source: string, filename: string, columnOffset: number): ivm.Script | Promise<ivm.Script> {
     // Synchronous only while no timer callback can be running in the isolate
     // (see execute()): one that logs near a limit would wait for this thread,
     // which would be waiting for the isolate.
-    if (source.length > SYNC_COMPILE_MAX_CHARS || this.timerCalls > 0) {
+    if (source.length > SYNC_COMPILE_MAX_CHARS || this.callbacks > 0) {
       return d.guard(() => this.isolate.compileScript(source, { filename, columnOffset }));
     }
     const { limit } = d.callTimeout(); // a StopSignal when the run is already over
@@ -406,5 +427,50 @@ export class SessionRuntime {
   private onTimer(gen: number, id: number, delayMs: number, repeat: number): void {
     const run = this.active;
     if (run && run.gen === gen) run.scheduleTimer(id, delayMs, repeat === 1);
+  }
+
+  /**
+   * fetch() request `id` of run `gen` (see sandbox/net.ts). Never throws into
+   * the isolate: the answer, good or bad, goes back through settleFetch() as
+   * a callback of the run, unless the run is over (its promise then never settles).
+   * The request is aborted when the run ends or is stopped, and after what is
+   * left of its wall time at the latest.
+   */
+  private onFetch(gen: number, id: number, url: unknown, method: unknown, headers: unknown, body: unknown, redirect: unknown): void {
+    const run = this.active;
+    if (!run || run.gen !== gen || run.stopped) return;
+    const controller = new AbortController();
+    this.fetches.add(controller);
+    const wallLeft = Math.max(1, Math.ceil(run.remainingWallMs()));
+    const timer = setTimeout(
+      () => controller.abort(new SandboxError(`fetch: no answer within the execution's remaining wall time (${wallLeft} ms)`, "ETIMEDOUT")),
+      wallLeft,
+    );
+    const answer = (async (): Promise<{ ok: true; value: FetchResult } | { ok: false; error: unknown }> => {
+      try {
+        if (!this.net) throw new SandboxError("fetch is not enabled in this session");
+        const request = parseFetchRequest(url, method, headers, body, redirect);
+        return { ok: true, value: await hostFetch(this.net, request, controller.signal) };
+      } catch (error) {
+        return { ok: false, error };
+      }
+    })();
+    void answer.then((outcome) => {
+      clearTimeout(timer);
+      this.fetches.delete(controller);
+      if (this.active !== run || run.stopped || this.closed) return;
+      let payload: [string, string];
+      try {
+        payload = fetchAnswer(outcome);
+      } catch {
+        payload = fetchAnswer({ ok: false, error: new SandboxError("fetch failed") });
+      }
+      void run.callback((t) => this.callSandbox([OP_SETTLE_FETCH, id, gen, payload[0], payload[1]], t));
+    });
+  }
+
+  private abortFetches(): void {
+    for (const controller of this.fetches) controller.abort(new SandboxError("fetch: aborted (the execution ended)"));
+    this.fetches.clear();
   }
 }

@@ -37,6 +37,11 @@ export interface RuntimeOptions {
   /** Default true; false makes the fs module read-only. */
   fsWritable?: boolean;
   /**
+   * Present: the sandbox gets a global fetch() limited to these hosts (see
+   * net.ts for the entry forms; an empty list denies everything). Absent: no fetch.
+   */
+  net?: { allowHosts: string[] };
+  /**
    * isolated-vm's "V8 lost control" hook. The process should log and exit;
    * the runtime layer leaves that decision to its caller.
    */

@@ -122,7 +122,8 @@ function describeArgs(args) {
   for (let i = 0; i < args.length; i++) {
     if (hasOwn(converted, i)) {
       const cv = converted[i];
-      arrayPush(nodes, isArray(cv) ? (cv[1] === undefined ? ["J", null] : cv) : d.value(cv, 0));
+      // A "%s" conversion's string prints whole, as Node prints it.
+      arrayPush(nodes, isArray(cv) ? (cv[1] === undefined ? ["J", null] : cv) : typeof cv === "string" ? cv : d.value(cv, 0));
     } else {
       // Top-level strings print raw and whole; only nested ones are capped.
       arrayPush(nodes, typeof args[i] === "string" ? args[i] : d.value(args[i], 0));

@@ -9,6 +9,56 @@ const MAX_NODES = 5000;
 const MAX_ITEMS = 100;      // util.inspect's maxArrayLength
 const MAX_STRING = 10000;   // util.inspect's maxStringLength
 const MAX_KEYS = 1000;
+// Characters of strings and keys a describer takes in before it cuts the rest
+// (the preview is 4 KB; console lines are bounded by the output limits anyway).
+const CONSOLE_CHARS = 2 * 1024 * 1024;
+const PREVIEW_CHARS = 256 * 1024;
+// An Error's stack and message inside a tree, and an exception's parts.
+const MAX_NAME_BYTES = 1024;
+const MAX_MESSAGE_BYTES = 64 * 1024;
+const MAX_STACK_BYTES = 64 * 1024;
+
+// text cut to at most maxBytes of UTF-8 (marker included), without splitting
+// a surrogate pair: "… (N more characters)" says what was left out.
+function capText(text, maxBytes) {
+  const n = text.length;
+  if (n * 3 <= maxBytes) return text;
+  const keep = maxBytes - 48;
+  let bytes = 0;
+  let i = 0;
+  for (; i < n; i++) {
+    const c = charCodeAt(text, i);
+    let w = c < 0x80 ? 1 : c < 0x800 ? 2 : 3;
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < n) {
+      const d = charCodeAt(text, i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) w = 4;
+    }
+    if (bytes + w > maxBytes) break;
+    bytes += w;
+    if (w === 4) i++;
+  }
+  if (i >= n) return text;
+  // Too long: cut again where the kept part plus the marker fits.
+  bytes = 0;
+  for (i = 0; i < n; i++) {
+    const c = charCodeAt(text, i);
+    let w = c < 0x80 ? 1 : c < 0x800 ? 2 : 3;
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < n) {
+      const d = charCodeAt(text, i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) w = 4;
+    }
+    if (bytes + w > keep) break;
+    bytes += w;
+    if (w === 4) i++;
+  }
+  return stringSlice(text, 0, i) + "… (" + (n - i) + " more characters)";
+}
+
+// A revoked proxy throws on every operation; Array.isArray is the one check
+// that throws for nothing else (it runs no trap).
+function isRevokedProxy(v) {
+  try { isArray(v); return false; } catch (_) { return true; }
+}
 
 function ctorName(v) {
   let obj = v;
@@ -48,14 +98,21 @@ function inheritedString(v, key) {
   return null;
 }
 
-function Describer(depth) {
+// depth: levels described (one more than util.inspect prints: an object past
+// inspect's depth still shows as "{}" or "[Foo]", which needs its keys).
+// budget: characters of strings and keys taken in before the rest is cut.
+function Describer(depth, budget) {
   this.depth = depth;
   this.ids = new MapCtor();
   this.nodes = 0;
+  this.chars = 0;
+  this.budget = budget === undefined ? CONSOLE_CHARS : budget;
 }
 
 Describer.prototype.key = function (k) {
-  return typeof k === "symbol" ? ["y", descriptionOf(k)] : k;
+  if (typeof k === "symbol") return ["y", descriptionOf(k)];
+  this.chars += k.length;
+  return k;
 };
 
 function descriptionOf(sym) {
@@ -65,8 +122,16 @@ function descriptionOf(sym) {
 
 Describer.prototype.value = function (v, level) {
   switch (typeof v) {
-    case "string":
-      return v.length > MAX_STRING ? ["S", stringSlice(v, 0, MAX_STRING), v.length] : v;
+    case "string": {
+      // Past the described depth only the existence of a value shows.
+      if (level > this.depth) return v.length > 16 ? ["S", stringSlice(v, 0, 16), v.length] : v;
+      let max = this.budget - this.chars;
+      if (max > MAX_STRING) max = MAX_STRING;
+      if (max < 16) max = 16;
+      if (v.length > max) { this.chars += max; return ["S", stringSlice(v, 0, max), v.length]; }
+      this.chars += v.length;
+      return v;
+    }
     case "number":
       if (v !== v) return ["n", "NaN"];
       if (v === Infinity) return ["n", "Infinity"];
@@ -114,7 +179,8 @@ const isIndexOrLength = (k) => k === "length" || isIndexKey(k);
 Describer.prototype.object = function (v, level) {
   const seen = mapGet(this.ids, v);
   if (seen !== undefined) return ["r", seen];
-  if (level > this.depth || this.nodes >= MAX_NODES) return ["t", "[Object]"];
+  if (level > this.depth || this.nodes >= MAX_NODES || this.chars >= this.budget) return ["t", "[Object]"];
+  if (isRevokedProxy(v)) return ["t", "<Revoked Proxy>"];
   const id = mapSize(this.ids);
   mapSet(this.ids, v, id);
   this.nodes++;
@@ -200,9 +266,9 @@ Describer.prototype.set = function (v, id, cls, level) {
 
 Describer.prototype.error = function (v, id, cls, level) {
   let stack = null;
-  try { const s = v.stack; if (typeof s === "string") stack = s; } catch (_) {}
+  try { const s = v.stack; if (typeof s === "string") stack = capText(s, MAX_STACK_BYTES); } catch (_) {}
   const ownMessage = getOwnDesc(v, "message");
-  const message = ownMessage !== undefined && typeof ownMessage.value === "string" ? ownMessage.value : null;
+  const message = ownMessage !== undefined && typeof ownMessage.value === "string" ? capText(ownMessage.value, MAX_MESSAGE_BYTES) : null;
   const extra = [];
   const cause = getOwnDesc(v, "cause");
   if (cause !== undefined && !cause.enumerable) arrayPush(extra, ["cause", this.slot(cause, level)]);
@@ -231,7 +297,10 @@ Describer.prototype.boxed = function (v, tag, level) {
   if (tag !== "[object Number]" && tag !== "[object String]" && tag !== "[object Boolean]" &&
       tag !== "[object Symbol]" && tag !== "[object BigInt]") return undefined;
   if (brand(numberValueOf, v)) return [this.value(numberValueOf(v), level), this.props(v, level)];
-  if (brand(stringValueOf, v)) return [stringValueOf(v), this.props(v, level, isIndexOrLength)];
+  if (brand(stringValueOf, v)) {
+    const s = stringValueOf(v);
+    return [this.value(s, level), s.length <= 10000 ? this.props(v, level, isIndexOrLength) : []];
+  }
   if (brand(booleanValueOf, v)) return [booleanValueOf(v), this.props(v, level)];
   if (brand(symbolValueOf, v)) return [this.value(symbolValueOf(v), level), this.props(v, level)];
   if (brand(bigintValueOf, v)) return [this.value(bigintValueOf(v), level), this.props(v, level)];
@@ -269,20 +338,37 @@ function valueType(v) {
 }
 
 const MAX_JSON_CHARS = 1 << 20;
+// Values (array elements, properties) a JSON candidate may have: the walk
+// stops there, before any work or memory proportional to a big value.
+const MAX_JSON_NODES = 100000;
 
-// JSON text for v when a JSON round trip is lossless, else undefined. Built by
-// hand so no toJSON (user code) runs and the size cap applies while walking.
+// JSON text for v when a JSON round trip is lossless and the text is at most
+// MAX_JSON_CHARS, else undefined. Built by hand so no toJSON (user code) runs;
+// sizes are checked before each container is walked (an array's length, an
+// object's key count), so a big value is given up on at once.
 function losslessJson(v) {
   const out = [];
   const stack = new SetCtor();
   let size = 0;
+  let nodes = 0;
   function walk(x, depth) {
-    if (depth > 200 || size > MAX_JSON_CHARS) return false;
+    if (depth > 200 || size > MAX_JSON_CHARS || ++nodes > MAX_JSON_NODES) return false;
     switch (typeof x) {
-      case "string": { const s = jsonStringify(x); size += s.length; arrayPush(out, s); return true; }
-      case "number":
+      case "string": {
+        if (size + x.length + 2 > MAX_JSON_CHARS) return false;
+        const s = jsonStringify(x);
+        size += s.length;
+        if (size > MAX_JSON_CHARS) return false;
+        arrayPush(out, s);
+        return true;
+      }
+      case "number": {
         if (x !== x || x === Infinity || x === -Infinity || objIs(x, -0)) return false;
-        size += 8; arrayPush(out, StringCtor(x)); return true;
+        const s = StringCtor(x);
+        size += s.length;
+        arrayPush(out, s);
+        return true;
+      }
       case "boolean": size += 5; arrayPush(out, x ? "true" : "false"); return true;
       case "object": break;
       default: return false;
@@ -297,12 +383,15 @@ function losslessJson(v) {
   function walkArray(x, depth) {
     if (getProto(x) !== ArrayProto) return false;
     const len = x.length;
+    // Each element takes a node and at least two characters ("0,").
+    if (typeof len !== "number" || nodes + len > MAX_JSON_NODES || size + 2 * len > MAX_JSON_CHARS + 1) return false;
     if (ownKeys(x).length !== len + 1) return false;
+    size += 2;
     arrayPush(out, "[");
     for (let i = 0; i < len; i++) {
       const d = getOwnDesc(x, i);
       if (d === undefined || !hasOwn(d, "value")) return false;
-      if (i > 0) arrayPush(out, ",");
+      if (i > 0) { size++; arrayPush(out, ","); }
       if (!walk(d.value, depth + 1)) return false;
     }
     arrayPush(out, "]");
@@ -313,6 +402,9 @@ function losslessJson(v) {
     const namespace = proto === null && isModuleNamespace(x);
     if (proto !== ObjectProto && proto !== null) return false;
     const keys = ownKeys(x);
+    // Each property takes a node and at least five characters ('"":0,').
+    if (nodes + keys.length > MAX_JSON_NODES || size + 5 * keys.length > MAX_JSON_CHARS + 1) return false;
+    size += 2;
     arrayPush(out, "{");
     let first = true;
     for (let i = 0; i < keys.length; i++) {
@@ -320,10 +412,11 @@ function losslessJson(v) {
       if (typeof k !== "string") { if (namespace) continue; return false; }
       const d = getOwnDesc(x, k);
       if (d === undefined || !d.enumerable || !hasOwn(d, "value")) return false;
-      if (!first) arrayPush(out, ",");
+      if (!first) { size++; arrayPush(out, ","); }
       first = false;
+      if (size + k.length + 3 > MAX_JSON_CHARS) return false;
       const ks = jsonStringify(k);
-      size += ks.length;
+      size += ks.length + 1;
       arrayPush(out, ks, ":");
       if (!walk(d.value, depth + 1)) return false;
     }
@@ -331,18 +424,24 @@ function losslessJson(v) {
     return true;
   }
   try {
-    return walk(v, 0) && size <= MAX_JSON_CHARS ? arrayJoin(out, "") : undefined;
+    if (!walk(v, 0) || size > MAX_JSON_CHARS) return undefined;
+    const text = arrayJoin(out, "");
+    return text.length <= MAX_JSON_CHARS ? text : undefined;
   } catch (_) {
     return undefined; // a namespace binding still in its TDZ, a revoked proxy...
   }
 }
 
 // Describing a primitive touches no describer state: one shared instance.
-const PRIMITIVES = new Describer(0);
+const PRIMITIVES = new Describer(0, PREVIEW_CHARS);
 
 function primitiveJson(v) {
   switch (typeof v) {
-    case "string": return jsonStringify(v);
+    case "string": {
+      if (v.length + 2 > MAX_JSON_CHARS) return undefined;
+      const s = jsonStringify(v);
+      return s.length <= MAX_JSON_CHARS ? s : undefined;
+    }
     case "number": return v !== v || v === Infinity || v === -Infinity || objIs(v, -0) ? undefined : StringCtor(v);
     case "boolean": return v ? "true" : "false";
     default: return v === null ? "null" : undefined;
@@ -352,7 +451,8 @@ function primitiveJson(v) {
 // "V" + JSON [type, tree, jsonText|null]: what the host turns into a VALUE.
 function describeValue(v) {
   const primitive = v === null || (typeof v !== "object" && typeof v !== "function");
-  const tree = primitive ? PRIMITIVES.value(v, 0) : new Describer(3).value(v, 0);
+  if (primitive) PRIMITIVES.chars = 0;
+  const tree = primitive ? PRIMITIVES.value(v, 0) : new Describer(3, PREVIEW_CHARS).value(v, 0);
   const json = primitive ? primitiveJson(v) : losslessJson(v);
   return "V" + jsonStringify([valueType(v), tree, json === undefined ? null : json]);
 }
@@ -360,13 +460,13 @@ function describeValue(v) {
 // "E" + JSON: [1, name, message, stack] for errors, [0, tree] for other values.
 function describeThrown(e) {
   try {
-    if (e !== null && (typeof e === "object" || typeof e === "function") && isError(e)) {
-      const name = safeString(function () { return e.name; }, "Error");
-      const message = safeString(function () { return e.message; }, "");
-      const stack = safeString(function () { return e.stack; }, name + (message ? ": " + message : ""));
+    if (e !== null && (typeof e === "object" || typeof e === "function") && !isRevokedProxy(e) && isError(e)) {
+      const name = capText(safeString(function () { return e.name; }, "Error"), MAX_NAME_BYTES);
+      const message = capText(safeString(function () { return e.message; }, ""), MAX_MESSAGE_BYTES);
+      const stack = capText(safeString(function () { return e.stack; }, name + (message ? ": " + message : "")), MAX_STACK_BYTES);
       return "E" + jsonStringify([1, name, message, stack]);
     }
-    return "E" + jsonStringify([0, new Describer(3).value(e, 0)]);
+    return "E" + jsonStringify([0, new Describer(3, PREVIEW_CHARS).value(e, 0)]);
   } catch (_) {
     return "E" + jsonStringify([1, "Error", "an exception could not be described", "Error"]);
   }

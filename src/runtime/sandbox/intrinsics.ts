@@ -90,7 +90,7 @@ const isRegExp = (v) => brand(regexpSource, v) && v !== RegExp.prototype;
 const isWeakMap = (v) => brand((x) => weakMapHas(x, ObjectProto), v);
 const isWeakSet = (v) => brand((x) => weakSetHas(x, ObjectProto), v);
 const isError = (v) => v instanceof ErrorCtor || toTag(v) === "[object Error]";
-const isPromise = (v) => v instanceof PromiseCtor;
+const isPromise = (v) => { try { return v instanceof PromiseCtor; } catch (_) { return false; } }; // a revoked proxy throws
 const isModuleNamespace = (v) => getProto(v) === null && toTag(v) === "[object Module]";
 
 // Names of the context's own global constructors, as Node's util computes

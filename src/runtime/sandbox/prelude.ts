@@ -7,13 +7,14 @@
  * undefined for strict frames). It returns the control function, which only
  * the host holds (as a Reference).
  *
- * Arguments: consoleSink, consoleSync, timerHost, hostCall, execHost
+ * Arguments: consoleSink, consoleSync, timerHost, hostCall, execHost, netHost
  * (References to host functions), the control SharedArrayBuffer, config, and
  * the context itself (user scripts run from inside, see run()).
  */
 import { CONSOLE_SOURCE } from "./console";
 import { DESCRIBE_SOURCE } from "./describe";
 import { INTRINSICS_SOURCE } from "./intrinsics";
+import { NET_SOURCE } from "./net";
 import { REQUIRE_SOURCE } from "./require";
 import { TIMERS_SOURCE } from "./timers";
 
@@ -26,13 +27,16 @@ export interface PreludeConfig {
   moduleHook: string;
   /** The base `env` global of every run (a run-file may bring its own). */
   env: Record<string, string>;
+  /** Install fetch (the template has an enabled `net` capability). */
+  net: boolean;
 }
 
-/** Operations of the control function: control(op, a, b, c). */
+/** Operations of the control function: control(op, a, b, c, d). */
 export const OP_RUN = 0;
 export const OP_BEGIN = 1;
 export const OP_SETTLE_MODULE = 2;
 export const OP_FIRE_TIMER = 3;
+export const OP_SETTLE_FETCH = 4;
 
 const CONTROL_SOURCE = String.raw`
 function deepFreeze(v) {
@@ -55,6 +59,9 @@ installTimers();
 if (config.modules.length > 0) {
   defineProp(G, "require", { __proto__: null, value: makeRequire(config.modules, config.allowExec),
     writable: true, configurable: true, enumerable: false });
+}
+if (config.net) {
+  defineProp(G, "fetch", { __proto__: null, value: makeFetch(), writable: true, configurable: true, enumerable: false });
 }
 {
   const names = ownKeys(config.globals);
@@ -85,6 +92,7 @@ async function settle(value, wrapped) {
 const BASE_ENV = jsonStringify(config.env);
 function beginRun(spec) {
   mapClear(timers);
+  mapClear(fetchPending);
   // A module run that failed or was stopped left its wait pending: end it.
   delete G[config.moduleHook];
   if (abandonModule !== null) { abandonModule(); abandonModule = null; }
@@ -140,12 +148,13 @@ async function settleModule() {
   return box === null ? "" : settle(box[0], false);
 }
 
-return function control(op, a, b, c) {
+return function control(op, a, b, c, d) {
   switch (op) {
     case ${OP_RUN}: return run(a, b, c);
     case ${OP_BEGIN}: beginRun(a); return "";
     case ${OP_SETTLE_MODULE}: return settleModule();
     case ${OP_FIRE_TIMER}: return fireTimer(a, b);
+    case ${OP_SETTLE_FETCH}: return settleFetch(a, b, c, d);
     default: return "";
   }
 };
@@ -170,7 +179,7 @@ export const BUILT_IN_NAMES_PROBE = String.raw`(() => {
 /** The prelude as one function expression (the completion value of its script). */
 export function preludeSource(builtInNames: readonly string[]): string {
   return [
-    "(function (consoleSink, consoleSync, timerHost, hostCall, execHost, ctlBuffer, config, context) {",
+    "(function (consoleSink, consoleSync, timerHost, hostCall, execHost, netHost, ctlBuffer, config, context) {",
     '"use strict";',
     "const ctl = new Int32Array(ctlBuffer);",
     `const BUILT_IN_NAMES = ${JSON.stringify(builtInNames)};`,
@@ -179,6 +188,7 @@ export function preludeSource(builtInNames: readonly string[]): string {
     CONSOLE_SOURCE,
     TIMERS_SOURCE,
     REQUIRE_SOURCE,
+    NET_SOURCE,
     CONTROL_SOURCE,
     "})",
   ].join("\n");
