@@ -70,9 +70,12 @@ export class TypeormExecutionStore implements ExecutionStore {
   }
 
   async appendEvents(events: ExecutionEvent[], insertFirst?: Execution): Promise<void> {
-    // The RUNNING row alone need not wait for a durable commit: if a crash
-    // loses it, the durable finishing write fails loudly instead.
-    await this.sql.transaction([...(insertFirst ? [this.insertStatement(insertFirst)] : []), ...eventStatements(this.sql, events)], { durable: events.length > 0 });
+    // Batches written while the execution runs need not wait for their
+    // commit's WAL flush: the finishing write is durable, and flushing the WAL
+    // up to its commit flushes every earlier batch with it (the WAL is one
+    // sequence). A crash before that loses an unfinished execution's tail,
+    // which the next start reports CANCELLED anyway.
+    await this.sql.transaction([...(insertFirst ? [this.insertStatement(insertFirst)] : []), ...eventStatements(this.sql, events)], { durable: false });
   }
 
   async listEvents(executionId: string, afterSeq: number, limit: number): Promise<ExecutionEvent[]> {

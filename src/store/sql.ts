@@ -76,9 +76,8 @@ export function openHotSql(db: DataSource): HotSql {
       const client = await pool.connect();
       let failed: Error | undefined;
       try {
-        // A non-durable transaction skips the commit's WAL flush wait: used
-        // for the RUNNING row, whose loss in a database crash is harmless
-        // (the finishing write, which is durable, then fails loudly).
+        // A non-durable transaction skips the commit's WAL flush wait (see
+        // ExecutionStore.appendEvents for why that is safe there).
         await client.query(options.durable === false ? "BEGIN; SET LOCAL synchronous_commit TO OFF" : "BEGIN");
         const counts: number[] = [];
         for (const [sql, params] of statements) counts.push((await client.query({ ...toPg(sql), values: params.map(pgText) })).rowCount ?? 0);
