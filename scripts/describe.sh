@@ -42,7 +42,7 @@ const loader = require("@grpc/proto-loader");
 const protobuf = require("protobufjs");
 const { FileDescriptorProto, FileDescriptorSet } = require("protobufjs/ext/descriptor");
 
-const { VMSYSTEM_SERVER, VMSYSTEM_AUTH_TOKEN, SERVICE, METHOD, REFLECTION_PROTO } = process.env;
+const { VMSYSTEM_SERVER, VMSYSTEM_AUTH_TOKEN, VMSYSTEM_TLS_CA, SERVICE, METHOD, REFLECTION_PROTO } = process.env;
 const fail = (message) => {
   process.stderr.write(JSON.stringify({ error: message }) + "\n");
   process.exit(1);
@@ -50,7 +50,10 @@ const fail = (message) => {
 
 const definition = loader.loadSync(REFLECTION_PROTO, { keepCase: true, oneofs: true });
 const Reflection = grpc.loadPackageDefinition(definition).grpc.reflection.v1.ServerReflection;
-const client = new Reflection(VMSYSTEM_SERVER, grpc.credentials.createInsecure());
+const credentials = VMSYSTEM_TLS_CA
+  ? grpc.credentials.createSsl(require("node:fs").readFileSync(VMSYSTEM_TLS_CA))
+  : grpc.credentials.createInsecure();
+const client = new Reflection(VMSYSTEM_SERVER, credentials);
 const metadata = new grpc.Metadata();
 if (VMSYSTEM_AUTH_TOKEN) metadata.set("authorization", `Bearer ${VMSYSTEM_AUTH_TOKEN}`);
 
@@ -160,7 +163,7 @@ EOF
 elif command -v grpcurl >/dev/null 2>&1; then
   # grpcurl describes natively (text, not JSON): the method, then its request
   # message with a JSON template.
-  signature=$(grpcurl -plaintext "$VMSYSTEM_SERVER" describe "$service.$method")
+  signature=$(grpcurl $(if [[ -n ${VMSYSTEM_TLS_CA:-} ]]; then echo -cacert "$VMSYSTEM_TLS_CA"; else echo -plaintext; fi) "$VMSYSTEM_SERVER" describe "$service.$method")
   echo "$signature"
   request=$(sed -n -E 's/^rpc [^(]*\( *(stream +)?\.?([A-Za-z0-9_.]+) *\).*/\2/p' <<<"$signature")
   grpcurl -plaintext -msg-template "$VMSYSTEM_SERVER" describe "$request"

@@ -13,8 +13,10 @@
 # arrives.
 #
 # Environment:
-#   VMSYSTEM_SERVER      HOST:PORT of the server (default 127.0.0.1:50051), plaintext
+#   VMSYSTEM_SERVER      HOST:PORT of the server (default 127.0.0.1:50051)
 #   VMSYSTEM_AUTH_TOKEN  sent as `authorization: Bearer …` when set
+#   VMSYSTEM_TLS_CA      a CA certificate (PEM): connect with TLS trusting it
+#                        (the server runs with --tls-cert/--tls-key); plaintext otherwise
 #   VMSYSTEM_GRPC_TOOL   grpcurl | buf: which client to use (default: grpcurl when
 #                        installed, else `buf curl` from this repo's node_modules,
 #                        else buf on PATH)
@@ -159,6 +161,17 @@ _vmsystem_buf_error() {
   if command -v node >/dev/null 2>&1; then node -e "$_VMSYSTEM_NODE_ERROR"; else cat; fi
 }
 
+# The connection flags of each tool: TLS trusting $VMSYSTEM_TLS_CA, or plaintext.
+_vmsystem_grpcurl_conn() {
+  if [[ -n ${VMSYSTEM_TLS_CA:-} ]]; then printf '%s\n' -cacert "$VMSYSTEM_TLS_CA"; else printf '%s\n' -plaintext; fi
+}
+_vmsystem_buf_conn() {
+  if [[ -n ${VMSYSTEM_TLS_CA:-} ]]; then printf '%s\n' --cacert "$VMSYSTEM_TLS_CA"; else printf '%s\n' --http2-prior-knowledge; fi
+}
+_vmsystem_url() {
+  if [[ -n ${VMSYSTEM_TLS_CA:-} ]]; then printf 'https://%s' "$VMSYSTEM_SERVER"; else printf 'http://%s' "$VMSYSTEM_SERVER"; fi
+}
+
 # vmsystem_rpc METHOD REQUEST_JSON: calls METHOD on $VMSYSTEM_SERVER and
 # prints each response message on its own line. Returns 1 if the call failed.
 vmsystem_rpc() {
@@ -170,13 +183,13 @@ vmsystem_rpc() {
   # stays out of the process list.
   if [[ $tool == grpcurl ]]; then
     printf '%s' "$data" |
-      grpcurl -plaintext -format-error ${headers[@]+"${headers[@]}"} -d @ "$VMSYSTEM_SERVER" "$method" |
+      grpcurl $(_vmsystem_grpcurl_conn) -format-error ${headers[@]+"${headers[@]}"} -d @ "$VMSYSTEM_SERVER" "$method" |
       _vmsystem_compact || status=$?
   else
     buf=$(_vmsystem_buf) || return 2
     errors=$(mktemp)
     printf '%s' "$data" |
-      "$buf" curl --protocol grpc --http2-prior-knowledge ${headers[@]+"${headers[@]}"} -d @- "http://$VMSYSTEM_SERVER/$method" 2>"$errors" |
+      "$buf" curl --protocol grpc $(_vmsystem_buf_conn) ${headers[@]+"${headers[@]}"} -d @- "$(_vmsystem_url)/$method" 2>"$errors" |
       _vmsystem_compact || status=$?
     if [[ -s $errors ]]; then _vmsystem_buf_error <"$errors" >&2; fi
     rm -f "$errors"
@@ -189,10 +202,10 @@ vmsystem_list() {
   local tool buf
   tool=$(_vmsystem_tool) || return 2
   if [[ $tool == grpcurl ]]; then
-    grpcurl -plaintext "$VMSYSTEM_SERVER" list || return 1
+    grpcurl $(_vmsystem_grpcurl_conn) "$VMSYSTEM_SERVER" list || return 1
   else
     buf=$(_vmsystem_buf) || return 2
-    "$buf" curl --protocol grpc --http2-prior-knowledge --list-services "http://$VMSYSTEM_SERVER" || return 1
+    "$buf" curl --protocol grpc $(_vmsystem_buf_conn) --list-services "$(_vmsystem_url)" || return 1
   fi
 }
 

@@ -427,3 +427,39 @@ describe("the documented shell examples, run as written", () => {
     }
   });
 });
+
+describe("scripts/*.sh over TLS and with a token (VMSYSTEM_TLS_CA, VMSYSTEM_AUTH_TOKEN)", () => {
+  let tls: TestServer;
+  let dir: string;
+  const TOKEN = "script-token";
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "vmsystem-scripts-tls-"));
+    await run("openssl", [
+      "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+      "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+      "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"),
+    ]);
+    tls = await startTestServer({ tlsCert: join(dir, "cert.pem"), tlsKey: join(dir, "key.pem"), authToken: TOKEN });
+  });
+  afterAll(async () => {
+    await tls?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("create-template.sh, rpc.sh list and describe.sh connect with TLS trusting the CA and send the token", async () => {
+    const env = { VMSYSTEM_SERVER: `localhost:${tls.app.port}`, VMSYSTEM_TLS_CA: join(dir, "cert.pem"), VMSYSTEM_AUTH_TOKEN: TOKEN };
+    const created = await script("create-template.sh", ["over-tls"], env);
+    expect(created.code, created.stderr).toBe(0);
+    expect(jsonLines(created.stdout)[0]).toMatchObject({ name: "over-tls" });
+    const listed = await script("rpc.sh", ["list"], env);
+    expect(listed.stdout).toContain("vmsystem.v1.SessionService");
+    const described = await script("describe.sh", ["vmsystem.v1.TemplateService/CreateTemplate"], env);
+    expect(described.code, described.stderr).toBe(0);
+    // Without the token the call is refused; without the CA it does not connect.
+    const noToken = await script("create-template.sh", ["x"], { ...env, VMSYSTEM_AUTH_TOKEN: "" });
+    expect(noToken.code).toBe(1);
+    expect(noToken.stderr).toContain("UNAUTHENTICATED");
+    const noCa = await script("create-template.sh", ["x"], { ...env, VMSYSTEM_TLS_CA: "" });
+    expect(noCa.code).toBe(1);
+  });
+});

@@ -39,7 +39,16 @@ interface PgPool {
   query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }>;
 }
 
+const opened = new WeakMap<DataSource, HotSql>();
+
+/** The data source's raw path, shared by every store (one statement cache). */
 export function openHotSql(db: DataSource): HotSql {
+  let sql = opened.get(db);
+  if (!sql) opened.set(db, (sql = createHotSql(db)));
+  return sql;
+}
+
+function createHotSql(db: DataSource): HotSql {
   if (db.options.type === "better-sqlite3") {
     const connection = (db.driver as unknown as { databaseConnection: SqliteConnection }).databaseConnection;
     const cache = new Map<string, SqliteStatement>();
