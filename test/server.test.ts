@@ -1,12 +1,12 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { credentials, status } from "@grpc/grpc-js";
+import { credentials, Metadata, status } from "@grpc/grpc-js";
+import { HealthCheckResponse, HealthCheckResponse_ServingStatus, HealthClient } from "../gen/grpc/health/v1/health";
+import { TemplateServiceClient, type Template } from "../gen/vmsystem/v1/template";
 import { ExecutionServiceClient, ExecutionStatus, type StreamExecutionResponse, type WatchSessionResponse } from "../gen/vmsystem/v1/execution";
 import { collect, until } from "./support/streams";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HealthCheckResponse, HealthCheckResponse_ServingStatus } from "../gen/grpc/health/v1/health";
-import type { Template } from "../gen/vmsystem/v1/template";
 import { testDatabase } from "./support/database";
 import { bufCurl, cli, spawnServer } from "./support/process";
 import { rpcError, startTestServer, unary, type TestServer } from "./support/server";
@@ -124,7 +124,18 @@ describe("vmsystem serve as a process", { timeout: 90_000 }, () => {
       await until(() => run.messages.length >= 3);
       const executionId = run.messages[0].started!.id;
 
-      expect(await server.stop("SIGTERM")).toBe(0);
+      const health = new HealthClient(server.address, credentials.createInsecure());
+      const healthWatch = collect<HealthCheckResponse>(health.watch({ service: "" }));
+      await until(() => healthWatch.messages.length >= 1);
+      const exited = server.stop("SIGTERM");
+      // During the grace period: health turns NOT_SERVING and new calls are refused.
+      await until(() => healthWatch.messages.some((m) => m.status === HealthCheckResponse_ServingStatus.NOT_SERVING));
+      const late = new TemplateServiceClient(server.address, credentials.createInsecure());
+      const refused = await rpcError(unary((cb) => late.createTemplate({ name: "too late", engine: "", settings: undefined }, new Metadata(), { deadline: Date.now() + 5000 }, cb)));
+      expect(refused.code).toBe(status.UNAVAILABLE);
+      late.close();
+      health.close();
+      expect(await exited).toBe(0);
       const watchEnd = await watch.done;
       expect(watchEnd.ok || watchEnd.error.code === status.UNAVAILABLE).toBe(true);
       const runEnd = await run.done;
