@@ -24,6 +24,10 @@ export async function spawnServer(db: TestDatabase, extraArgs: string[] = [], en
   let stderr = "";
   proc.stderr!.on("data", (d) => (stderr += d));
   const exited = new Promise<number | null>((resolve) => proc.once("exit", (code) => resolve(code)));
+  // A test that fails before stopping its server must not leave it running.
+  const reap = () => proc.kill("SIGKILL");
+  process.once("exit", reap);
+  void exited.then(() => process.off("exit", reap));
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start: ${stderr}`)), 20_000);
     createInterface({ input: proc.stdout! }).on("line", (line) => {
