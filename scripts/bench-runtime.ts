@@ -12,15 +12,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import ivm from "isolated-vm";
 import { SessionRuntime, type RunHooks, type RuntimeOptions } from "../src/runtime";
+import { stats, timeEach } from "./timing";
 
 const LINES = 100_000;
 const ROUNDS = 5;
 const LIMITS = { cpuMs: 60_000, wallMs: 60_000 };
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
+const median = (xs: number[]) => stats(xs).median;
 
 /** onConsole with a budget, as the service's event recorder gives it (here: room for every line). */
 const budgeted = (count: () => void): RunHooks => ({
@@ -41,16 +39,6 @@ async function linesPerSecond(rt: SessionRuntime, code: string, hooks: (count: (
     rates.push(lines / (ms / 1000));
   }
   return rates;
-}
-
-async function timeEach(n: number, fn: () => Promise<unknown>): Promise<number[]> {
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
-    await fn();
-    out.push(performance.now() - t0);
-  }
-  return out;
 }
 
 async function main(): Promise<void> {

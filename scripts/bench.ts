@@ -18,6 +18,7 @@ import { HealthClient } from "../gen/grpc/health/v1/health";
 import { ExecutionServiceClient, type Execution } from "../gen/vmsystem/v1/execution";
 import { SessionServiceClient, type Session } from "../gen/vmsystem/v1/session";
 import { TemplateServiceClient, type Template } from "../gen/vmsystem/v1/template";
+import { stats, timeEach } from "./timing";
 
 const ROOT = join(__dirname, "..", "..");
 const PG_URL = process.env.VMSYSTEM_BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
@@ -25,22 +26,6 @@ const LINES = 100_000;
 
 type Cb<T> = (err: ServiceError | null, res: T) => void;
 const call = <T>(start: (cb: Cb<T>) => unknown) => new Promise<T>((res, rej) => start((e, r) => (e ? rej(e) : res(r))));
-
-function stats(samples: number[]) {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-  return { median: at(0.5), p99: at(0.99) };
-}
-
-async function timeEach(n: number, fn: () => Promise<unknown>): Promise<number[]> {
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
-    await fn();
-    out.push(performance.now() - t0);
-  }
-  return out;
-}
 
 async function startServer(args: string[]): Promise<{ address: string; stop: () => void }> {
   const proc = spawn(join(ROOT, "bin", "vmsystem"), ["serve", "--listen", "127.0.0.1:0", ...args], { stdio: ["ignore", "pipe", "inherit"] });

@@ -9,7 +9,7 @@
  * PostgreSQL: a dedicated database per run, cut with ALLOW_CONNECTIONS false
  * plus pg_terminate_backend (the PostgreSQL server itself keeps running for
  * the other suites). SQLite: the test holds `BEGIN EXCLUSIVE` on the
- * service's own file, so every write of the service waits out its 5 s busy
+ * service's own file, so every write of the service waits out its busy
  * timeout and fails with SQLITE_BUSY while reads keep working (WAL) — nothing
  * is stopped and nothing depends on file permissions (the service's handle is
  * already open, so chmod would not affect it, and root ignores modes anyway).
@@ -26,7 +26,7 @@ import { HealthCheckResponse_ServingStatus, type HealthCheckResponse } from "../
 import type { StreamExecutionResponse } from "../gen/vmsystem/v1/execution";
 import type { Template } from "../gen/vmsystem/v1/template";
 import { errorInfoOf } from "../src/transport/errors";
-import { TEST_DB, type TestDatabase } from "./support/database";
+import { PG_URL, TEST_DB, type TestDatabase } from "./support/database";
 import {
   Api,
   consoleLines,
@@ -42,8 +42,7 @@ import {
 import { Metadata, startTestServer, unary, type TestServer } from "./support/server";
 import { collect, contiguous } from "./support/streams";
 
-const PG_URL = process.env.VMSYSTEM_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
-/** Long enough for two SQLite busy timeouts (5 s each); a hang would pass it and fail the assertion. */
+/** Far longer than any busy timeout the service waits out; a hang would pass it and fail the assertion. */
 const CALL_DEADLINE_MS = 25_000;
 
 /** A call that must fail explicitly: INTERNAL or UNAVAILABLE, with an ErrorInfo of our domain. */

@@ -141,10 +141,6 @@ export class ExecutionPipeline {
     const first = await this.deps.executions.findByRequestId(sessionId, spec.requestId);
     if (!first) return undefined;
     if (!sameRequest(first, spec)) throw invalidField("request_id", "was already used on this session for a different request");
-    if (first.status === "RUNNING") {
-      const current = this.deps.registry.get(sessionId)?.current;
-      if (current?.executionId === first.id) await untilAborted(current.done, signal);
-    }
     return this.load(first.id);
   }
 
@@ -169,7 +165,7 @@ export class ExecutionPipeline {
     let settle!: () => void;
     const limits = live.template.settings.limits;
     const recorder = new EventRecorder(execution, limits, this.deps.executions, this.deps.bus);
-    live.current = { executionId: execution.id, requestId: execution.requestId, abort, done: new Promise<void>((r) => (settle = r)), events: recorder.events };
+    live.current = { executionId: execution.id, sessionId: live.id, requestId: execution.requestId, abort, done: new Promise<void>((r) => (settle = r)), events: recorder.events };
     try {
       if (options.onStarted) {
         // The client learns the id now, so the row must exist now.

@@ -4,7 +4,7 @@ import type { Execution, ExecutionEvent, ExecutionWithEvents, Page } from "./mod
 import { pageSize, type PageRequest } from "./pagination";
 import type { ExecutionStore, SessionStore } from "./ports";
 import type { SessionRegistry } from "./session-registry";
-import { rejectNul, requireId } from "./validate";
+import { clampSeq, rejectNul, requireId } from "./validate";
 
 const MAX_INPUT_BYTES = 1024 * 1024;
 const MAX_ARGS = 1000;
@@ -132,7 +132,3 @@ function decodeNumberToken(token: string | undefined): number | undefined {
   return Number(match[1]);
 }
 
-/** seq columns are 32-bit integers: an after_seq past them simply has nothing after it. */
-export function clampSeq(afterSeq: number | undefined): number {
-  return Math.min(afterSeq ?? 0, 2_147_483_647);
-}

@@ -6,8 +6,7 @@ import type { ExecuteOptions, ExecutionPipeline, ExecutionSpec } from "./executi
 import type { Execution, ExecutionEvent } from "./model";
 import type { ExecutionStore, SessionStore } from "./ports";
 import type { SessionRegistry } from "./session-registry";
-import { requireId } from "./validate";
-import { clampSeq } from "./execution-service";
+import { clampSeq, requireId } from "./validate";
 
 export interface StreamSink {
   started(execution: Execution): Promise<void>;
@@ -48,7 +47,7 @@ export class LiveEvents implements EventSource {
     const running = this.registry.running(executionId);
     const execution = running ? undefined : await this.executions.get(executionId);
     if (!running && !execution) throw notFound("EXECUTION_NOT_FOUND", executionId);
-    const sessionId = execution?.sessionId ?? this.sessionOf(executionId);
+    const sessionId = execution?.sessionId ?? running?.sessionId;
     const feed = new EventFeed(signal);
     const unsubscribe = req.follow && sessionId ? this.bus.subscribe(sessionId, feed.push) : undefined;
     try {
@@ -138,9 +137,5 @@ export class LiveEvents implements EventSource {
     } finally {
       unsubscribe();
     }
-  }
-
-  private sessionOf(executionId: string): string | undefined {
-    return this.registry.all().find((s) => s.current?.executionId === executionId)?.id;
   }
 }

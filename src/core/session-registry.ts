@@ -4,6 +4,7 @@ import type { ExecutionEvent, Session, SessionStatus, TemplateSnapshot } from ".
 
 export interface RunningExecution {
   executionId: string;
+  sessionId: string;
   requestId: string | null;
   abort: AbortController;
   /** Settles once the execution is finalized (and any restart it caused is over). */

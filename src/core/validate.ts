@@ -30,3 +30,8 @@ export function rejectNul(field: string, value: string | undefined): void {
 export function isUuid(value: string): boolean {
   return UUID.test(value);
 }
+
+/** seq columns are 32-bit integers: an after_seq past them simply has nothing after it. */
+export function clampSeq(afterSeq: number | undefined): number {
+  return Math.min(afterSeq ?? 0, 2_147_483_647);
+}

@@ -5,7 +5,7 @@ import { randomBytes } from "node:crypto";
 import { Client } from "pg";
 
 export const TEST_DB = (process.env.VMSYSTEM_TEST_DB ?? "sqlite") as "sqlite" | "postgres";
-const PG_URL = process.env.VMSYSTEM_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+export const PG_URL = process.env.VMSYSTEM_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 
 export interface TestDatabase {
   dataDir: string;
