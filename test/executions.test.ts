@@ -442,6 +442,27 @@ describe("reading executions and events", () => {
     expect((await api.listEvents(id, 0, 1)).map((e) => e.type)).toEqual([EventType.EVENT_TYPE_INPUT_ECHO]);
   });
 
+  it("ListEvents reads any window of a long execution stored in many pages", async () => {
+    // Batches are written at 2,000 events or after 10 ms: the pauses make
+    // short pages between the long ones, so windows cross page ends.
+    const long = await api.ready({ name: "long-output", settings: { limits: { maxEvents: 20_000, maxOutputKb: 4096 } } });
+    const run = await api.repl(long.id, "for (let b = 0; b < 5; b++) { for (let i = 0; i < 2100; i++) console.log(b, i); await new Promise((r) => setTimeout(r, 25)); console.log('pause', b); } 'done'");
+    expect(run.status).toBe(ExecutionStatus.EXECUTION_STATUS_OK);
+    const n = run.events.length;
+    expect(n).toBe(1 + 5 * 2101 + 1);
+    const all = await api.listEvents(run.id, 0, 10_000);
+    expect(all).toEqual(run.events.slice(0, 10_000));
+    expect(await api.listEvents(run.id, 10_000, 10_000)).toEqual(run.events.slice(10_000));
+    for (const [after, limit] of [[1999, 3], [2000, 2], [2101, 1], [2102, 5000], [4203, 2000], [n - 2, 10], [n - 1, 1], [7777, 1]]) {
+      const window = await api.listEvents(run.id, after, limit);
+      expect(window.map((e) => e.seq), `after ${after}, limit ${limit}`).toEqual(run.events.slice(after, after + limit).map((e) => e.seq));
+      expect(window).toEqual(run.events.slice(after, after + limit));
+    }
+    expect(await api.listEvents(run.id, n)).toEqual([]);
+    const around = await api.listEvents(run.id, 2100, 3);
+    expect(around.map((e) => [e.seq, e.console?.text])).toEqual([[2101, "0 2099"], [2102, "pause 0"], [2103, "1 0"]]);
+  });
+
   it("answers NOT_FOUND for unknown ids", async () => {
     expect(await rpcError(api.getExecution(UNKNOWN_ID))).toMatchObject({ code: status.NOT_FOUND, reason: "EXECUTION_NOT_FOUND", domain: "vmsystem.v1" });
     expect(await rpcError(api.listEvents(UNKNOWN_ID))).toMatchObject({ code: status.NOT_FOUND, reason: "EXECUTION_NOT_FOUND" });

@@ -4,7 +4,7 @@ import { join, resolve } from "node:path";
 import { Client } from "pg";
 import { DataSource } from "typeorm";
 import { CapabilityEntity } from "./entities/capability.entity";
-import { EventEntity } from "./entities/event.entity";
+import { EventPageEntity } from "./entities/event-page.entity";
 import { ExecutionEntity } from "./entities/execution.entity";
 import { SessionEntity } from "./entities/session.entity";
 import { StartupFileEntity } from "./entities/startup-file.entity";
@@ -12,6 +12,7 @@ import { TemplateLibraryEntity } from "./entities/template-library.entity";
 import { TemplateModuleEntity } from "./entities/template-module.entity";
 import { TemplateEntity } from "./entities/template.entity";
 import { InitialSchema1764100000000 } from "./migrations/1764100000000-InitialSchema";
+import { EventPages1764200000000 } from "./migrations/1764200000000-EventPages";
 
 export const ENTITIES = [
   TemplateEntity,
@@ -21,9 +22,9 @@ export const ENTITIES = [
   TemplateLibraryEntity,
   SessionEntity,
   ExecutionEntity,
-  EventEntity,
+  EventPageEntity,
 ];
-export const MIGRATIONS = [InitialSchema1764100000000];
+export const MIGRATIONS = [InitialSchema1764100000000, EventPages1764200000000];
 
 export interface DatabaseConfig {
   /** postgres://… to use PostgreSQL; otherwise the embedded SQLite file under dataDir. */

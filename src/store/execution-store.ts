@@ -1,9 +1,8 @@
 import { DataSource, LessThan } from "typeorm";
 import type { Execution, ExecutionEvent } from "../core/model";
 import type { ExecutionFinish, ExecutionStore } from "../core/ports";
-import { EventEntity } from "./entities/event.entity";
 import { ExecutionEntity } from "./entities/execution.entity";
-import { eventFromRow, eventStatements } from "./event-writer";
+import { eventPageStatements, readEvents } from "./event-pages";
 import { openHotSql, type HotSql, type Statement } from "./sql";
 
 /** Reads go through TypeORM; the per-execution writes take the raw hot path (see sql.ts). */
@@ -63,7 +62,7 @@ export class TypeormExecutionStore implements ExecutionStore {
           [f.status, f.endedAt, f.result ? JSON.stringify(f.result) : null, f.error?.code ?? null, f.error?.message ?? null, m.durationMs, m.cpuMs, m.eventCount, m.outputBytes, execution.id],
         ];
     // Events reference the row: a new row goes first, an update may go last.
-    const statements = insert ? [row, ...eventStatements(this.sql, remaining)] : [...eventStatements(this.sql, remaining), row];
+    const statements = insert ? [row, ...eventPageStatements(this.sql, remaining)] : [...eventPageStatements(this.sql, remaining), row];
     statements.push([`UPDATE ${this.sql.table("sessions")} SET last_activity_at = ? WHERE id = ?`, [f.endedAt, execution.sessionId]]);
     const counts = await this.sql.transaction(statements);
     if (counts[insert ? 0 : statements.length - 2] === 0) throw new Error(`execution ${execution.id} vanished from the store`);
@@ -75,16 +74,11 @@ export class TypeormExecutionStore implements ExecutionStore {
     // up to its commit flushes every earlier batch with it (the WAL is one
     // sequence). A crash before that loses an unfinished execution's tail,
     // which the next start reports CANCELLED anyway.
-    await this.sql.transaction([...(insertFirst ? [this.insertStatement(insertFirst)] : []), ...eventStatements(this.sql, events)], { durable: false });
+    await this.sql.transaction([...(insertFirst ? [this.insertStatement(insertFirst)] : []), ...eventPageStatements(this.sql, events)], { durable: false });
   }
 
   async listEvents(executionId: string, afterSeq: number, limit: number): Promise<ExecutionEvent[]> {
-    const rows = await this.db.getRepository(EventEntity).createQueryBuilder("ev")
-      .where("ev.execution_id = :executionId AND ev.seq > :afterSeq", { executionId, afterSeq })
-      .orderBy("ev.seq", "ASC")
-      .limit(limit)
-      .getMany();
-    return rows.map(eventFromRow);
+    return readEvents(this.sql, executionId, afterSeq, limit);
   }
 
   async cancelOrphans(message: string, now: number): Promise<number> {
