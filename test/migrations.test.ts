@@ -1,11 +1,11 @@
 /**
- * Schema migrations on real data: events stored by the server survive
- * EventPages' `down` (back to a row per event, as the first schema stored
- * them) and `up` (rows into pages), and read back unchanged through the API.
+ * Schema migrations on real data: events stored by the server survive every
+ * migration's `down` back to the first schema (a row per event) and `up`
+ * again (rows into pages), and read back unchanged through the API.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DataSource } from "typeorm";
-import { openDatabase } from "../src/store/data-source";
+import { MIGRATIONS, openDatabase } from "../src/store/data-source";
 import { testDatabase, TEST_DB, type TestDatabase } from "./support/database";
 import { Api, EventType, type Execution } from "./support/fixtures";
 import { startTestServer } from "./support/server";
@@ -47,7 +47,8 @@ describe("EventPages migration", () => {
   it("down turns pages into one row per event, up turns first-schema rows back into pages", async () => {
     const d = await openDatabase({ dataDir: db.dataDir, databaseUrl: db.databaseUrl });
     try {
-      await d.undoLastMigration({ transaction: "each" });
+      // Back to the first schema.
+      for (let i = 1; i < MIGRATIONS.length; i++) await d.undoLastMigration({ transaction: "each" });
       const rows: { execution_id: string; seq: number; ts: string | number; type: string; payload: string }[] = await d.query(
         `SELECT execution_id, seq, ts, type, payload FROM ${table(d, "events")} WHERE execution_id = ${TEST_DB === "postgres" ? "$1" : "?"} ORDER BY seq`,
         [runs[0].id],

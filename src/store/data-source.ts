@@ -13,6 +13,7 @@ import { TemplateModuleEntity } from "./entities/template-module.entity";
 import { TemplateEntity } from "./entities/template.entity";
 import { InitialSchema1764100000000 } from "./migrations/1764100000000-InitialSchema";
 import { EventPages1764200000000 } from "./migrations/1764200000000-EventPages";
+import { PartialExecutionIndexes1764300000000 } from "./migrations/1764300000000-PartialExecutionIndexes";
 
 export const ENTITIES = [
   TemplateEntity,
@@ -24,7 +25,7 @@ export const ENTITIES = [
   ExecutionEntity,
   EventPageEntity,
 ];
-export const MIGRATIONS = [InitialSchema1764100000000, EventPages1764200000000];
+export const MIGRATIONS = [InitialSchema1764100000000, EventPages1764200000000, PartialExecutionIndexes1764300000000];
 
 export interface DatabaseConfig {
   /** postgres://… to use PostgreSQL; otherwise the embedded SQLite file under dataDir. */
@@ -70,6 +71,10 @@ export async function openDatabase(config: DatabaseConfig): Promise<DataSource> 
         // Only another process can hold a lock on our database, and waiting
         // for it blocks the event loop (the driver is synchronous): fail fast.
         db.pragma("busy_timeout = 250");
+        // Checkpoint every ~40 MB of WAL instead of ~4 MB: the executions and
+        // sessions pages every commit touches are copied back once per
+        // checkpoint, not once per 1000 pages (measured ~25 µs a REPL).
+        db.pragma("wal_autocheckpoint = 10000");
       },
     });
   }

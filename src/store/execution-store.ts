@@ -82,8 +82,11 @@ export class TypeormExecutionStore implements ExecutionStore {
   }
 
   async cancelOrphans(message: string, now: number): Promise<number> {
-    const result = await this.repo.update({ status: "RUNNING" }, { status: "CANCELLED", errorCode: "CANCELLED", errorMessage: message, endedAt: now });
-    return result.affected ?? 0;
+    // 'RUNNING' is a literal so that the partial status index applies.
+    const [count] = await this.sql.transaction([
+      [`UPDATE ${this.sql.table("executions")} SET status = 'CANCELLED', error_code = 'CANCELLED', error_message = ?, ended_at = ? WHERE status = 'RUNNING'`, [message, now]],
+    ]);
+    return count;
   }
 }
 

@@ -45,18 +45,20 @@ export class Rpc {
 
   unary<Req, Res>(method: string, fn: (req: Req, ctx: CallContext) => Promise<Res> | Res): handleUnaryCall<Req, Res> {
     return (call, callback) => {
-      const { ctx, finish } = this.begin(call, method);
+      const { ctx, finish, sendMetadata } = this.begin(call, method);
       Promise.resolve()
         .then(() => this.admit(call))
         .then(() => fn(call.request, ctx))
         .then(
           (response) => {
             finish(status.OK);
+            sendMetadata();
             callback(null, response);
           },
           (err: unknown) => {
             const mapped = toServiceError(err, this.options.log.child({ method, requestId: ctx.requestId }));
             finish(mapped.code ?? status.UNKNOWN);
+            sendMetadata();
             callback(mapped, null);
           },
         );
@@ -66,7 +68,9 @@ export class Rpc {
   /** Server streaming: `fn` writes with `send`, which resolves once the stream can take more (backpressure). */
   stream<Req, Res>(method: string, fn: (req: Req, send: (message: Res) => Promise<void>, ctx: CallContext) => Promise<void>): handleServerStreamingCall<Req, Res> {
     return (call) => {
-      const { ctx, finish } = this.begin(call, method);
+      const { ctx, finish, sendMetadata } = this.begin(call, method);
+      // A stream's client may wait long for its first message: the request id goes out now.
+      sendMetadata();
       const send = (message: Res) =>
         new Promise<void>((resolve) => {
           if (ctx.signal.aborted || call.write(message)) return resolve();
@@ -100,15 +104,19 @@ export class Rpc {
     const started = performance.now();
     const sent = call.metadata.get("x-request-id")[0];
     const requestId = typeof sent === "string" && sent.length > 0 && sent.length <= 200 ? sent : randomUUID();
-    const response = new Metadata();
-    response.set("x-request-id", requestId);
-    call.sendMetadata(response);
+    // A unary call sends it with its answer: headers written apart cost a
+    // write (and a packet) of their own on both ends.
+    const sendMetadata = () => {
+      const response = new Metadata();
+      response.set("x-request-id", requestId);
+      call.sendMetadata(response);
+    };
     const controller = new AbortController();
     call.on("cancelled", () => controller.abort(new Error("the client cancelled the call or its deadline passed")));
     const ctx: CallContext = { signal: controller.signal, metadata: call.metadata, requestId };
     const finish = (code: status) =>
       this.options.log.info({ method, code: status[code], durationMs: +(performance.now() - started).toFixed(3), requestId }, "rpc");
-    return { ctx, finish };
+    return { ctx, finish, sendMetadata };
   }
 
   /** Authentication (constant-time), then the request must have decoded. */
