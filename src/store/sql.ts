@@ -36,7 +36,7 @@ interface PgClient {
 }
 interface PgPool {
   connect(): Promise<PgClient>;
-  query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }>;
+  query(config: { name: string; text: string; values: unknown[] }): Promise<{ rowCount: number | null; rows: unknown[] }>;
 }
 
 const opened = new WeakMap<DataSource, HotSql>();
@@ -82,6 +82,15 @@ function createHotSql(db: DataSource): HotSql {
     table: (name) => (schema ? `"${schema}"."${name}"` : `"${name}"`),
     query: async <T>(sql: string, params: unknown[]) => (await pool.query({ ...toPg(sql), values: params })).rows as T[],
     transaction: async (statements, options = {}) => {
+      // A durable transaction is one statement, so one round trip: each
+      // write a data-modifying CTE (their foreign keys are checked at the
+      // end of the statement), each one's row count selected at the end.
+      // BEGIN, the writes and COMMIT one by one cost ~0.1 ms each.
+      if (options.durable !== false && statements.every(([sql]) => /^(INSERT|UPDATE|DELETE)\b/.test(sql))) {
+        const combined = statements.length === 1 ? statements[0][0] : asOneStatement(statements.map(([sql]) => sql));
+        const { rows, rowCount } = await pool.query({ ...toPg(combined), values: statements.flatMap(([, params]) => params).map(pgText) });
+        return statements.length === 1 ? [rowCount ?? 0] : statements.map((_, i) => Number((rows[0] as Record<string, unknown>)[`c${i}`]));
+      }
       const client = await pool.connect();
       let failed: Error | undefined;
       try {
@@ -101,6 +110,12 @@ function createHotSql(db: DataSource): HotSql {
       }
     },
   };
+}
+
+/** `WITH s0 AS (… RETURNING 1), s1 AS (…) SELECT count(*) of each`: one statement, one transaction. */
+function asOneStatement(writes: string[]): string {
+  const ctes = writes.map((sql, i) => `s${i} AS (${sql} RETURNING 1)`).join(", ");
+  return `WITH ${ctes} SELECT ${writes.map((_, i) => `(SELECT count(*) FROM s${i}) AS c${i}`).join(", ")}`;
 }
 
 /**
