@@ -39,11 +39,6 @@ import {
 
 const MIN_MEMORY_MB = 8; // isolated-vm refuses less
 const MAX_GEN = 0x7fffffff;
-/**
- * Sources up to this size are compiled with compileScriptSync: a few
- * microseconds on the calling thread instead of a thread hop.
- */
-const SYNC_COMPILE_MAX_CHARS = 64 * 1024;
 const PROMISE_RESULT = Object.freeze({ promise: true });
 /** Heap statistics are refreshed after a run only when the figure is older than this. */
 const HEAP_REFRESH_MS = 1000;
@@ -179,6 +174,7 @@ export class SessionRuntime {
           new ivm.ExternalCopy(this.ctl.buffer).copyInto(),
           new ivm.ExternalCopy(config).copyInto(),
           this.context,
+          isolate,
         ],
         { result: { reference: true } },
       ) as ivm.Reference;
@@ -324,21 +320,11 @@ export class SessionRuntime {
   }
 
   /** spec: "" for the REPL's argv/env, else JSON [argv, env] (see beginRun in sandbox/prelude.ts). */
-  private async runSource(
-    d: RunDriver, source: string, wrapped: boolean, columnOffset: number, filename: string, spec: string,
-  ): Promise<string> {
-    const script = await this.compile(d, source, filename, columnOffset);
-    try {
-      return await d.guard((t) =>
-        this.control.apply(undefined, [OP_RUN, script, wrapped, spec], { timeout: t, result: PROMISE_RESULT }) as Promise<string>,
-      );
-    } finally {
-      try {
-        script.release();
-      } catch {
-        // the isolate is gone
-      }
-    }
+  private runSource(d: RunDriver, source: string, wrapped: boolean, columnOffset: number, filename: string, spec: string): Promise<string> {
+    // Compiled inside the isolate (see run in sandbox/prelude.ts).
+    return d.guard((t) =>
+      this.control.apply(undefined, [OP_RUN, source, wrapped, spec, filename, columnOffset], { timeout: t, result: PROMISE_RESULT }) as Promise<string>,
+    );
   }
 
   private callbacksSettled(): Promise<void> {
@@ -354,29 +340,6 @@ export class SessionRuntime {
     };
     call.then(done, done);
     return call;
-  }
-
-  private compile(d: RunDriver, source: string, filename: string, columnOffset: number): ivm.Script | Promise<ivm.Script> {
-    // Synchronous only while no timer callback can be running in the isolate
-    // (see execute()): one that logs near a limit would wait for this thread,
-    // which would be waiting for the isolate.
-    if (source.length > SYNC_COMPILE_MAX_CHARS || this.callbacks > 0) {
-      return d.guard(() => this.isolate.compileScript(source, { filename, columnOffset }));
-    }
-    const { limit } = d.callTimeout(); // a StopSignal when the run is already over
-    try {
-      return this.isolate.compileScriptSync(source, { filename, columnOffset });
-    } catch (e) {
-      const translated = d.translate(e, limit);
-      if (translated !== e || !(e instanceof Error)) throw translated;
-      // A syntax error. Errors from synchronous calls carry the host's frames
-      // first (the boundary line comes after them): keep only the message part.
-      const lines = (typeof e.stack === "string" ? e.stack : "").split("\n");
-      const end = lines.findIndex((line) => /^\s+at /.test(line));
-      const name = e.name || "Error";
-      const stack = end > 0 ? lines.slice(0, end).join("\n") : `${name}: ${e.message}`;
-      throw new SandboxException({ name, message: e.message, stack });
-    }
   }
 
   private async runModule(d: RunDriver, abs: string, spec: string): Promise<string> {

@@ -31,7 +31,7 @@ export interface PreludeConfig {
   net: boolean;
 }
 
-/** Operations of the control function: control(op, a, b, c, d). */
+/** Operations of the control function: control(op, a, b, c, d, e). */
 export const OP_RUN = 0;
 export const OP_BEGIN = 1;
 export const OP_SETTLE_MODULE = 2;
@@ -110,20 +110,34 @@ function beginRun(spec) {
   defineRunGlobal("env", env);
 }
 
-// Starts a run and runs a compiled user script from inside the isolate, so
-// what it throws is caught here as the real value (isolated-vm would copy
-// only Error objects): one call from the host per run. The host's call
-// carries the timeout, which covers runSync and microtasks. A value that
-// needs no waiting is answered at once, else a promise of the answer.
+// Starts a run, compiles the user's source and runs it, all from inside the
+// isolate and on its thread: one call from the host per run, no compile on
+// the server's thread (which would also move the isolate between threads),
+// and what the code throws is caught here as the real value (isolated-vm
+// would copy only Error objects). The host's call carries the timeout, which
+// covers compiling, runSync and microtasks. A value that needs no waiting is
+// answered at once, else a promise of the answer.
 const RUN_OPTIONS = freeze({ __proto__: null, reference: true });
 const RELEASE = freeze({ __proto__: null, release: true });
-function run(script, wrapped, spec) {
+function run(source, wrapped, spec, filename, columnOffset) {
   beginRun(spec);
+  let script;
+  try {
+    script = isolate.compileScriptSync(source, { __proto__: null, filename: filename, columnOffset: columnOffset });
+  } catch (e) {
+    // A syntax error, made by isolated-vm (the message ends with [file:line:col]);
+    // its stack would show the prelude's frames: the message is the whole story.
+    const name = safeString(function () { return e.name; }, "SyntaxError");
+    const message = safeString(function () { return e.message; }, "");
+    return "E" + jsonStringify([1, name, message, name + ": " + message]);
+  }
   let value;
   try {
     value = script.runSync(context, RUN_OPTIONS).deref(RELEASE);
   } catch (e) {
     return describeThrown(e);
+  } finally {
+    try { script.release(); } catch (_) { /* terminated */ }
   }
   if (wrapped || (value !== null && typeof value === "object" && isPromise(value))) return settle(value, wrapped);
   try {
@@ -148,9 +162,9 @@ async function settleModule() {
   return box === null ? "" : settle(box[0], false);
 }
 
-return function control(op, a, b, c, d) {
+return function control(op, a, b, c, d, e) {
   switch (op) {
-    case ${OP_RUN}: return run(a, b, c);
+    case ${OP_RUN}: return run(a, b, c, d, e);
     case ${OP_BEGIN}: beginRun(a); return "";
     case ${OP_SETTLE_MODULE}: return settleModule();
     case ${OP_FIRE_TIMER}: return fireTimer(a, b);
@@ -179,7 +193,7 @@ export const BUILT_IN_NAMES_PROBE = String.raw`(() => {
 /** The prelude as one function expression (the completion value of its script). */
 export function preludeSource(builtInNames: readonly string[]): string {
   return [
-    "(function (consoleSink, consoleSync, timerHost, hostCall, execHost, netHost, ctlBuffer, config, context) {",
+    "(function (consoleSink, consoleSync, timerHost, hostCall, execHost, netHost, ctlBuffer, config, context, isolate) {",
     '"use strict";',
     "const ctl = new Int32Array(ctlBuffer);",
     `const BUILT_IN_NAMES = ${JSON.stringify(builtInNames)};`,
