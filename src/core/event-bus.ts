@@ -37,6 +37,11 @@ export class EventBus {
     if (set) for (const listener of set) listener(message);
   }
 
+  /** publish() of one event, allocating its message only when someone listens (100k lines are 100k calls). */
+  publishEvent(sessionId: string, event: ExecutionEvent): void {
+    if (this.bySession.has(sessionId)) this.publish(sessionId, { kind: "event", event });
+  }
+
   /** Ends every stream of every session (server shutdown). */
   closeAll(): void {
     for (const sessionId of [...this.bySession.keys()]) this.publish(sessionId, { kind: "closed" });

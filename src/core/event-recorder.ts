@@ -107,7 +107,7 @@ export class EventRecorder {
     const event: ExecutionEvent = { executionId: this.execution.id, seq: this.events.length + 1, ts: Date.now(), payload };
     this.events.push(event);
     this.pending.push(event);
-    this.bus.publish(this.execution.sessionId, { kind: "event", event });
+    this.bus.publishEvent(this.execution.sessionId, event);
     if (this.pending.length >= BATCH_SIZE) this.startWrite();
     else this.timer ??= setTimeout(() => this.startWrite(), FLUSH_DELAY_MS);
   }

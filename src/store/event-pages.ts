@@ -6,8 +6,7 @@ const PAGES_PER_READ = 4;
 
 /**
  * The statements that store a batch of events: one page row per run of
- * consecutive seq (a recorder batch is one run). JSON.stringify of the whole
- * run is one call however many events it holds.
+ * consecutive seq (a recorder batch is one run).
  */
 export function eventPageStatements(sql: HotSql, events: ExecutionEvent[]): Statement[] {
   const statements: Statement[] = [];
@@ -15,11 +14,17 @@ export function eventPageStatements(sql: HotSql, events: ExecutionEvent[]): Stat
   let start = 0;
   for (let i = 1; i <= events.length; i++) {
     if (i < events.length && events[i].seq === events[i - 1].seq + 1 && events[i].executionId === events[start].executionId) continue;
-    const run = events.slice(start, i);
-    statements.push([insert, [run[0].executionId, run[run.length - 1].seq, run[0].seq, JSON.stringify(run.map((e) => [e.ts, e.payload]))]]);
+    statements.push([insert, [events[start].executionId, events[i - 1].seq, events[start].seq, pageJson(events, start, i)]]);
     start = i;
   }
   return statements;
+}
+
+/** `[[ts, payload], …]` of events[from, to), built as one string (no array of pairs to collect). */
+function pageJson(events: ExecutionEvent[], from: number, to: number): string {
+  let json = "[";
+  for (let i = from; i < to; i++) json += (i > from ? ",[" : "[") + events[i].ts + "," + JSON.stringify(events[i].payload) + "]";
+  return json + "]";
 }
 
 /** Up to `limit` events of one execution with seq > afterSeq, ascending. */
