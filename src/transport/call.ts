@@ -112,10 +112,17 @@ export class Rpc {
       call.sendMetadata(response);
     };
     const controller = new AbortController();
-    call.on("cancelled", () => controller.abort(new Error("the client cancelled the call or its deadline passed")));
+    let finished = false;
+    // grpc-js also emits "cancelled" once a call has ended normally (after its
+    // status went out): only a call still running is cancelled.
+    call.on("cancelled", () => {
+      if (!finished) controller.abort(new Error("the client cancelled the call or its deadline passed"));
+    });
     const ctx: CallContext = { signal: controller.signal, metadata: call.metadata, requestId };
-    const finish = (code: status) =>
+    const finish = (code: status) => {
+      finished = true;
       this.options.log.info({ method, code: status[code], durationMs: +(performance.now() - started).toFixed(3), requestId }, "rpc");
+    };
     return { ctx, finish, sendMetadata };
   }
 
