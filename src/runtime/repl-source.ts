@@ -157,8 +157,11 @@ export function rewriteTopLevelAwait(code: string): { source: string; prefixLeng
     const statement: AnyNode = body.body[i];
     if (statement.type === "EmptyStatement") continue;
     if (statement.type === "ExpressionStatement") {
+      // Closed at the statement's end (before its `;`), not the expression's:
+      // the expression node of `({ a: 1 })` leaves out its parentheses.
+      const end = wrapped[statement.end - 1] === ";" ? statement.end - 1 : statement.end;
       prepend(st, statement, "return { value: (");
-      append(st, statement.expression, ") }");
+      st.edits[end - 1] += ") }";
     }
     break;
   }

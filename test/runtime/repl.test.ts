@@ -35,6 +35,11 @@ describe("REPL state and values", () => {
     expect((await value("a1 + b2")).json).toBe(3);
     expect((await value("for await (const x of [Promise.resolve(7)]) { globalThis.fa = x }; fa")).json).toBe(7);
     expect((await value("await 1; let declOnly = 1")).type).toBe("undefined");
+    // The last expression in parentheses, with and without `;`, with a comment before it.
+    expect((await value("await null; ({ p: 1 })")).json).toEqual({ p: 1 });
+    expect((await value("await null; ({ p: 2 }) /* c */ ;")).json).toEqual({ p: 2 });
+    expect((await value("await null; (1, 2)\n")).json).toBe(2);
+    expect((await value("await null; ((x) => x * 2)(21) // done")).json).toBe(42);
   });
 
   it("awaits a returned promise and reports its rejection", async () => {
