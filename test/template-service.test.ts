@@ -84,6 +84,22 @@ describe("ListTemplates", () => {
     expect(newest).toBeLessThan(seen.findIndex((t) => t.name === "page-0"));
   });
 
+  it("lists each template with its sub-resources, as GetTemplate returns it", async () => {
+    const t = await create({ name: "with-children", engine: "", settings: undefined });
+    await unary((cb) => s.templates.addStartupFile({ templateId: t.id, path: "b.js", orderIndex: 2, mode: "" }, cb));
+    await unary((cb) => s.templates.addStartupFile({ templateId: t.id, path: "a.js", orderIndex: 1, mode: "module" }, cb));
+    await unary((cb) => s.templates.addCapability({ templateId: t.id, kind: "env", name: "vars", enabled: true, config: { allow: ["HOME"] } }, cb));
+    await unary((cb) => s.templates.addModule({ templateId: t.id, name: "path" }, cb));
+    await unary((cb) => s.templates.addLibrary({ templateId: t.id, name: "lodash" }, cb));
+    const single = await get(t.id);
+    expect(single.startupFiles.map((f) => f.path)).toEqual(["a.js", "b.js"]);
+    expect(single.capabilities).toHaveLength(1);
+    expect(single.modules.map((m) => m.name)).toEqual(["path"]);
+    expect(single.libraries.map((l) => l.name)).toEqual(["lodash"]);
+    const page = await unary<{ templates: Template[] }>((cb) => s.templates.listTemplates({ pageSize: 1000, pageToken: "" }, cb));
+    expect(page.templates.find((x) => x.id === t.id)).toEqual(single);
+  });
+
   it("defaults to 50, caps at 1000 and rejects negative sizes and foreign tokens", async () => {
     const page = await unary<{ templates: Template[] }>((cb) => s.templates.listTemplates({ pageSize: 0, pageToken: "" }, cb));
     expect(page.templates.length).toBeGreaterThan(0);

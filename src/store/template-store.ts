@@ -1,4 +1,4 @@
-import { DataSource, EntityManager, In } from "typeorm";
+import { DataSource, EntityManager } from "typeorm";
 import type { TemplateStore } from "../core/ports";
 import type { Cursor } from "../core/pagination";
 import type {
@@ -46,37 +46,16 @@ export class TypeormTemplateStore implements TemplateStore {
    * PostgreSQL, and TypeORM's query building more than the reads themselves.
    */
   async get(id: string): Promise<Template | undefined> {
-    const [row] = await this.sql.query<Raw>(this.getSql(), [id]);
-    if (!row) return undefined;
-    const children = (value: unknown) => (typeof value === "string" ? JSON.parse(value) : (value ?? [])) as unknown[][];
-    return {
-      id: row.id as string,
-      name: row.name as string,
-      engine: row.engine as string,
-      settings: JSON.parse(row.settings as string),
-      startupFiles: children(row.startup_files).map(([fileId, path, orderIndex, mode, createdAt]) => ({
-        id: fileId as string, templateId: id, path: path as string, orderIndex: Number(orderIndex), mode: mode as StartupMode, createdAt: Number(createdAt),
-      })),
-      capabilities: children(row.capabilities).map(([capId, kind, name, enabled, config, createdAt]) => ({
-        id: capId as string,
-        templateId: id,
-        kind: kind as CapabilityKind,
-        name: name as string,
-        enabled: Boolean(enabled),
-        config: JSON.parse(config as string) ?? {},
-        createdAt: Number(createdAt),
-      })),
-      modules: children(row.modules).map(([name, createdAt]) => ({ templateId: id, name: name as string, createdAt: Number(createdAt) })),
-      libraries: children(row.libraries).map(([name, version, createdAt]) => ({ templateId: id, name: name as string, version: version as string, createdAt: Number(createdAt) })),
-      createdAt: Number(row.created_at),
-      updatedAt: Number(row.updated_at),
-    };
+    const [row] = await this.sql.query<Raw>(this.select("byId"), [id]);
+    return row ? fromRow(row) : undefined;
   }
 
-  private getSqlText: string | undefined;
+  private readonly selects = new Map<string, string>();
 
-  private getSql(): string {
-    if (this.getSqlText) return this.getSqlText;
+  /** The templates query with each child table aggregated into a JSON array column. */
+  private select(kind: "byId" | "page" | "pageAfter"): string {
+    let text = this.selects.get(kind);
+    if (text) return text;
     const t = (name: string) => this.sql.table(name);
     const pg = this.sql.dialect === "postgres";
     // A JSON array of rows (each a JSON array of columns), in order; [] when none.
@@ -84,13 +63,20 @@ export class TypeormTemplateStore implements TemplateStore {
       pg
         ? `(SELECT coalesce(json_agg(json_build_array(${columns}) ORDER BY ${orderBy}), '[]'::json) FROM ${t(table)} c WHERE c.template_id = t.id)`
         : `(SELECT json_group_array(json_array(${columns}) ORDER BY ${orderBy}) FROM ${t(table)} c WHERE c.template_id = t.id)`;
-    return (this.getSqlText =
+    const from =
       `SELECT t.id, t.name, t.engine, t.settings, t.created_at, t.updated_at, ` +
       `${rows("startup_files", "c.id, c.path, c.order_index, c.mode, c.created_at", "c.order_index, c.created_at, c.id")} AS startup_files, ` +
       `${rows("capabilities", "c.id, c.kind, c.name, c.enabled, c.config, c.created_at", "c.created_at, c.id")} AS capabilities, ` +
       `${rows("template_modules", "c.name, c.created_at", "c.name")} AS modules, ` +
       `${rows("template_libraries", "c.name, c.version, c.created_at", "c.name")} AS libraries ` +
-      `FROM ${t("templates")} t WHERE t.id = ?`);
+      `FROM ${t("templates")} t `;
+    const order = `ORDER BY t.created_at DESC, t.id DESC LIMIT ?`;
+    text =
+      kind === "byId" ? `${from}WHERE t.id = ?`
+      : kind === "page" ? `${from}${order}`
+      : `${from}WHERE (t.created_at < ? OR (t.created_at = ? AND t.id < ?)) ${order}`;
+    this.selects.set(kind, text);
+    return text;
   }
 
   async exists(id: string): Promise<boolean> {
@@ -98,12 +84,10 @@ export class TypeormTemplateStore implements TemplateStore {
   }
 
   async list(limit: number, after?: Cursor): Promise<Template[]> {
-    const qb = this.db.getRepository(TemplateEntity).createQueryBuilder("t");
-    if (after) {
-      qb.where("(t.created_at < :key OR (t.created_at = :key AND t.id < :id))", { key: after.key, id: after.id });
-    }
-    const rows = await qb.orderBy("t.created_at", "DESC").addOrderBy("t.id", "DESC").limit(limit).getMany();
-    return this.withChildren(rows);
+    const rows = after
+      ? await this.sql.query<Raw>(this.select("pageAfter"), [after.key, after.key, after.id, limit])
+      : await this.sql.query<Raw>(this.select("page"), [limit]);
+    return rows.map(fromRow);
   }
 
   async delete(id: string): Promise<void> {
@@ -192,31 +176,34 @@ export class TypeormTemplateStore implements TemplateStore {
     });
   }
 
-  /** Loads sub-resources for many templates with one query per kind. */
-  private async withChildren(rows: TemplateEntity[]): Promise<Template[]> {
-    if (rows.length === 0) return [];
-    const ids = rows.map((r) => r.id);
-    const where = { templateId: In(ids) };
-    const [files, caps, modules, libraries] = await Promise.all([
-      this.db.getRepository(StartupFileEntity).find({ where, order: { orderIndex: "ASC", createdAt: "ASC", id: "ASC" } }),
-      this.db.getRepository(CapabilityEntity).find({ where, order: { createdAt: "ASC", id: "ASC" } }),
-      this.db.getRepository(TemplateModuleEntity).find({ where, order: { name: "ASC" } }),
-      this.db.getRepository(TemplateLibraryEntity).find({ where, order: { name: "ASC" } }),
-    ]);
-    const of = <T extends { templateId: string }>(items: T[], id: string) => items.filter((i) => i.templateId === id);
-    return rows.map((r) => ({
-      id: r.id,
-      name: r.name,
-      engine: r.engine,
-      settings: r.settings,
-      startupFiles: of(files, r.id).map(toStartupFile),
-      capabilities: of(caps, r.id).map(toCapability),
-      modules: of(modules, r.id).map((m) => ({ ...m })),
-      libraries: of(libraries, r.id).map((l) => ({ ...l })),
-      createdAt: r.createdAt,
-      updatedAt: r.updatedAt,
-    }));
-  }
+}
+
+/** A row of TypeormTemplateStore.select(): children come as JSON arrays (text on SQLite, parsed on PostgreSQL). */
+function fromRow(row: Raw): Template {
+  const id = row.id as string;
+  const children = (value: unknown) => (typeof value === "string" ? JSON.parse(value) : (value ?? [])) as unknown[][];
+  return {
+    id,
+    name: row.name as string,
+    engine: row.engine as string,
+    settings: JSON.parse(row.settings as string),
+    startupFiles: children(row.startup_files).map(([fileId, path, orderIndex, mode, createdAt]) => ({
+      id: fileId as string, templateId: id, path: path as string, orderIndex: Number(orderIndex), mode: mode as StartupMode, createdAt: Number(createdAt),
+    })),
+    capabilities: children(row.capabilities).map(([capId, kind, name, enabled, config, createdAt]) => ({
+      id: capId as string,
+      templateId: id,
+      kind: kind as CapabilityKind,
+      name: name as string,
+      enabled: Boolean(enabled),
+      config: JSON.parse(config as string) ?? {},
+      createdAt: Number(createdAt),
+    })),
+    modules: children(row.modules).map(([name, createdAt]) => ({ templateId: id, name: name as string, createdAt: Number(createdAt) })),
+    libraries: children(row.libraries).map(([name, version, createdAt]) => ({ templateId: id, name: name as string, version: version as string, createdAt: Number(createdAt) })),
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
 }
 
 function toStartupFile(e: StartupFileEntity): StartupFile {
