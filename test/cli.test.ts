@@ -161,7 +161,9 @@ describe("vmsystem session … and exec …", () => {
       expect(events.items[0].seq).toBe(2);
 
       const summary = await json(["ops", "runtime-summary"]);
-      expect(summary.sessions.find((x: { sessionId: string }) => x.sessionId === session.id)).toMatchObject({ status: "SESSION_STATUS_READY", executionsRun: expect.any(Number) });
+      const mine = summary.sessions.find((x: { sessionId: string }) => x.sessionId === session.id);
+      // uint64 fields as protojson writes them: decimal strings.
+      expect(mine).toMatchObject({ status: "SESSION_STATUS_READY", executionsRun: expect.stringMatching(/^\d+$/), heapUsedBytes: expect.stringMatching(/^[1-9]\d*$/) });
       const humanSummary = await cli(["--server", s.address, "ops", "runtime-summary"]);
       expect(humanSummary.stdout).toMatch(/live sessions: \d+/);
       expect(humanSummary.stdout).toContain(session.id);

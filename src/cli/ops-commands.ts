@@ -25,7 +25,7 @@ export function opsCommand(): Command {
     .action(
       clientAction(async (c, out) => {
         const r = await invoke<GetRuntimeSummaryResponse>((cb) => c.sessions.getRuntimeSummary({}, c.metadata, cb));
-        if (out === "json") return printJson(GetRuntimeSummaryResponse.toJSON(r));
+        if (out === "json") return printJson(summaryJson(r));
         process.stdout.write(`live sessions: ${r.liveSessionCount}\n`);
         printTable(
           ["session", "status", "heap used", "executions", "restarts"],
@@ -34,4 +34,19 @@ export function opsCommand(): Command {
       }),
     );
   return ops;
+}
+
+/**
+ * protojson writes 64-bit integers as strings (JSON numbers lose precision
+ * past 2^53); ts-proto's toJSON, generated with forceLong=number, writes
+ * numbers. The two uint64 fields of the summary are written the protojson way.
+ */
+function summaryJson(r: GetRuntimeSummaryResponse): unknown {
+  const json = GetRuntimeSummaryResponse.toJSON(r) as { sessions?: Record<string, unknown>[] };
+  for (const session of json.sessions ?? []) {
+    for (const field of ["heapUsedBytes", "executionsRun"]) {
+      if (typeof session[field] === "number") session[field] = String(session[field]);
+    }
+  }
+  return json;
 }
