@@ -6,7 +6,7 @@
  *   floor B  raw isolated-vm: isolate + context creation; async eval('1+1');
  *            console.log ×100k delivered to the host (no persistence)
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
@@ -28,7 +28,7 @@ const EVENT_ROUNDS = 5;
 type Cb<T> = (err: ServiceError | null, res: T) => void;
 const call = <T>(start: (cb: Cb<T>) => unknown) => new Promise<T>((res, rej) => start((e, r) => (e ? rej(e) : res(r))));
 
-async function startServer(args: string[]): Promise<{ address: string; stop: () => void }> {
+async function startServer(args: string[]): Promise<{ address: string; pid: number; stop: () => void }> {
   const proc = spawn(join(ROOT, "bin", "vmsystem"), ["serve", "--listen", "127.0.0.1:0", ...args], { stdio: ["ignore", "pipe", "inherit"] });
   const port = await new Promise<number>((resolve, reject) => {
     proc.once("exit", (code) => reject(new Error(`server exited ${code}`)));
@@ -36,7 +36,30 @@ async function startServer(args: string[]): Promise<{ address: string; stop: () 
       if (line.includes('"serving"')) resolve(JSON.parse(line).port);
     });
   });
-  return { address: `127.0.0.1:${port}`, stop: () => proc.kill("SIGTERM") };
+  return { address: `127.0.0.1:${port}`, pid: proc.pid!, stop: () => proc.kill("SIGTERM") };
+}
+
+/**
+ * CPU time of the server's main thread (the event loop) in ms, from
+ * /proc (Linux; 10 ms ticks, so read over thousands of calls), or undefined.
+ * Unlike latency it does not include thread wake-ups or the client: it is
+ * the work the server does per call, and the steadier figure on a noisy machine.
+ */
+function mainThreadCpuMs(pid: number): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/task/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, USER_HZ = 100
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs `fn` and returns the server main thread's CPU µs per call over `count` calls. */
+async function cpuPerCall(pid: number, count: number, fn: () => Promise<unknown>): Promise<{ times: number[]; cpuUs?: number }> {
+  const before = mainThreadCpuMs(pid);
+  const times = await timeEach(count, fn);
+  const after = mainThreadCpuMs(pid);
+  return { times, cpuUs: before === undefined || after === undefined ? undefined : ((after - before) * 1000) / count };
 }
 
 async function rawFloors() {
@@ -70,7 +93,8 @@ async function measureBackend(name: string, serverArgs: string[], floors: Awaite
   const worktree = mkdtempSync(join(tmpdir(), "vmsystem-bench-"));
   try {
     await timeEach(300, () => call((cb) => health.check({ service: "" }, cb)));
-    const grpc = stats(await timeEach(2000, () => call((cb) => health.check({ service: "" }, cb))));
+    const grpcRun = await cpuPerCall(server.pid, 3000, () => call((cb) => health.check({ service: "" }, cb)));
+    const grpc = stats(grpcRun.times);
 
     const t = await call<Template>((cb) =>
       templates.createTemplate({ name: "bench", engine: "", settings: { limits: { maxEvents: LINES + 10, maxOutputKb: 1024 * 1024, wallMs: 120_000, cpuMs: 120_000 } } }, cb),
@@ -83,7 +107,8 @@ async function measureBackend(name: string, serverArgs: string[], floors: Awaite
     const session = await newSession();
     const repl = (input: string) => call<Execution>((cb) => executions.executeRepl({ sessionId: session.id, input, requestId: "" }, cb));
     await timeEach(200, () => repl("1+1"));
-    const replTimes = stats(await timeEach(2000, () => repl("1+1")));
+    const replRun = await cpuPerCall(server.pid, 3000, () => repl("1+1"));
+    const replTimes = stats(replRun.times);
 
     // A 100k-line execution varies by tens of percent from one run to the
     // next (garbage collection, scheduling): the median of a few is reported.
@@ -103,6 +128,9 @@ async function measureBackend(name: string, serverArgs: string[], floors: Awaite
     console.log(`\n[${name}]`);
     console.log(`  floor: empty gRPC unary      median ${fmt(grpc.median)}  p99 ${fmt(grpc.p99)}`);
     console.log(`  ExecuteRepl('1+1')           median ${fmt(replTimes.median)}  p99 ${fmt(replTimes.p99)}  → ${(replTimes.median / replFloor).toFixed(2)}× floor (gRPC + raw eval = ${fmt(replFloor)}; target ≤ 1.5×), p99 ${(replTimes.p99 / grpc.p99).toFixed(2)}× gRPC p99`);
+    if (grpcRun.cpuUs !== undefined && replRun.cpuUs !== undefined) {
+      console.log(`    server main-thread CPU per call: empty gRPC ${grpcRun.cpuUs.toFixed(0)} µs, ExecuteRepl ${replRun.cpuUs.toFixed(0)} µs (${(replRun.cpuUs / grpcRun.cpuUs).toFixed(2)}×)`);
+    }
     const create = stats(createTimes);
     console.log(`  CreateSession                median ${fmt(create.median)}  → ${(create.median / floors.create.median).toFixed(2)}× raw isolate+context (${fmt(floors.create.median)}; target ≤ 2×)`);
     // Server side: from the start of the execution until every event and the final status are stored.
