@@ -463,6 +463,15 @@ describe("reading executions and events", () => {
     expect(around.map((e) => [e.seq, e.console?.text])).toEqual([[2101, "0 2099"], [2102, "pause 0"], [2103, "1 0"]]);
   });
 
+  it("stores and reads back output larger than a page (1 MiB of JSON) line for line", async () => {
+    const big = await api.ready({ name: "big-lines", settings: { limits: { maxOutputKb: 4096 } } });
+    const run = await api.repl(big.id, "const line = 'x'.repeat(600000); for (let i = 0; i < 3; i++) console.log(i + line + '\\u0000\"'); 'ok'");
+    expect(run.status).toBe(ExecutionStatus.EXECUTION_STATUS_OK);
+    expect(run.events.map((e) => e.console?.text.length ?? 0)).toEqual([0, 600003, 600003, 600003, 0]);
+    expect(await api.listEvents(run.id, 0, 100)).toEqual(run.events);
+    expect(await api.listEvents(run.id, 2, 2)).toEqual(run.events.slice(2, 4));
+  });
+
   it("answers NOT_FOUND for unknown ids", async () => {
     expect(await rpcError(api.getExecution(UNKNOWN_ID))).toMatchObject({ code: status.NOT_FOUND, reason: "EXECUTION_NOT_FOUND", domain: "vmsystem.v1" });
     expect(await rpcError(api.listEvents(UNKNOWN_ID))).toMatchObject({ code: status.NOT_FOUND, reason: "EXECUTION_NOT_FOUND" });

@@ -5,26 +5,32 @@ import type { HotSql, Statement } from "./sql";
 const PAGES_PER_READ = 4;
 
 /**
+ * A page ends past this many characters of JSON, whatever its event count:
+ * output can reach 1 GiB (max_output_kb), and one row must stay well under
+ * the databases' 1 GB per value.
+ */
+const PAGE_MAX_CHARS = 1024 * 1024;
+
+/**
  * The statements that store a batch of events: one page row per run of
- * consecutive seq (a recorder batch is one run).
+ * consecutive seq (a recorder batch is one run, unless it is very large).
  */
 export function eventPageStatements(sql: HotSql, events: ExecutionEvent[]): Statement[] {
   const statements: Statement[] = [];
   const insert = `INSERT INTO ${sql.table("event_pages")} (execution_id, last_seq, first_seq, events) VALUES (?, ?, ?, ?)`;
-  let start = 0;
-  for (let i = 1; i <= events.length; i++) {
-    if (i < events.length && events[i].seq === events[i - 1].seq + 1 && events[i].executionId === events[start].executionId) continue;
-    statements.push([insert, [events[start].executionId, events[i - 1].seq, events[start].seq, pageJson(events, start, i)]]);
-    start = i;
+  let first = 0;
+  let json = "";
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i];
+    // Built as one string: no array of pairs to collect.
+    json += (i > first ? ",[" : "[[") + e.ts + "," + JSON.stringify(e.payload) + "]";
+    const next = events[i + 1];
+    if (next && next.seq === e.seq + 1 && next.executionId === e.executionId && json.length < PAGE_MAX_CHARS) continue;
+    statements.push([insert, [events[first].executionId, e.seq, events[first].seq, json + "]"]]);
+    first = i + 1;
+    json = "";
   }
   return statements;
-}
-
-/** `[[ts, payload], …]` of events[from, to), built as one string (no array of pairs to collect). */
-function pageJson(events: ExecutionEvent[], from: number, to: number): string {
-  let json = "[";
-  for (let i = from; i < to; i++) json += (i > from ? ",[" : "[") + events[i].ts + "," + JSON.stringify(events[i].payload) + "]";
-  return json + "]";
 }
 
 /** Up to `limit` events of one execution with seq > afterSeq, ascending. */
