@@ -99,10 +99,12 @@ const ROWS: Row[] = [
   {
     name: "timers tampered: Object.prototype[Symbol.toPrimitive] spins, clearTimeout deleted, a timer left pending",
     input:
-      "setTimeout(() => { globalThis.late = true }, 10); Object.prototype[Symbol.toPrimitive] = () => { while (true) {} }; delete globalThis.clearTimeout; setTimeout.call = null; await new Promise((r) => setTimeout(r, 5)); delete Object.prototype[Symbol.toPrimitive]; 'timers ok'",
+      // The pending timer is due well after the run's own 5 ms wait, so that
+      // a loaded machine does not fire it while the run is still going.
+      "setTimeout(() => { globalThis.late = true }, 250); Object.prototype[Symbol.toPrimitive] = () => { while (true) {} }; delete globalThis.clearTimeout; setTimeout.call = null; await new Promise((r) => setTimeout(r, 5)); delete Object.prototype[Symbol.toPrimitive]; 'timers ok'",
     expect: [ok],
     check: (e) => expect(valueOf(e)?.json).toBe("timers ok"),
-    followUp: { input: "await new Promise((r) => setTimeout(r, 30)); typeof late", json: "undefined" },
+    followUp: { input: "await new Promise((r) => setTimeout(r, 400)); typeof late", json: "undefined" },
   },
   {
     name: "a require'd module object patched and Object.prototype polluted (the bystander session with the same modules is checked after the table)",
