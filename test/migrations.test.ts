@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DataSource } from "typeorm";
 import { MIGRATIONS, openDatabase } from "../src/store/data-source";
+import { qualifiedTable } from "../src/store/sql";
 import { testDatabase, TEST_DB, type TestDatabase } from "./support/database";
 import { Api, EventType, type Execution } from "./support/fixtures";
 import { startTestServer } from "./support/server";
@@ -38,10 +39,6 @@ afterAll(async () => {
   await db?.cleanup();
 });
 
-const table = (d: DataSource, name: string) => {
-  const schema = (d.options as { schema?: string }).schema;
-  return schema ? `"${schema}"."${name}"` : `"${name}"`;
-};
 
 describe("EventPages migration", () => {
   it("down turns pages into one row per event, up turns first-schema rows back into pages", async () => {
@@ -50,18 +47,18 @@ describe("EventPages migration", () => {
       // Back to the first schema.
       for (let i = 1; i < MIGRATIONS.length; i++) await d.undoLastMigration({ transaction: "each" });
       const rows: { execution_id: string; seq: number; ts: string | number; type: string; payload: string }[] = await d.query(
-        `SELECT execution_id, seq, ts, type, payload FROM ${table(d, "events")} WHERE execution_id = ${TEST_DB === "postgres" ? "$1" : "?"} ORDER BY seq`,
+        `SELECT execution_id, seq, ts, type, payload FROM ${qualifiedTable(d, "events")} WHERE execution_id = ${TEST_DB === "postgres" ? "$1" : "?"} ORDER BY seq`,
         [runs[0].id],
       );
       expect(rows.map((r) => [r.seq, r.type, Number(r.ts)])).toEqual(runs[0].events.map((e) => [e.seq, EventType[e.type].replace("EVENT_TYPE_", ""), e.ts!.getTime()]));
       expect(JSON.parse(rows[1].payload)).toMatchObject({ level: "log", text: "a { b: 2 }" });
-      const count: { n: string | number }[] = await d.query(`SELECT count(*) AS n FROM ${table(d, "events")}`);
+      const count: { n: string | number }[] = await d.query(`SELECT count(*) AS n FROM ${qualifiedTable(d, "events")}`);
       expect(Number(count[0].n)).toBe(runs.reduce((sum, r) => sum + r.events.length, 0));
 
       // The first schema stored payloads without `type`: make them so, then migrate up.
       const strip =
         TEST_DB === "postgres"
-          ? `UPDATE ${table(d, "events")} SET payload = regexp_replace(payload, '^\\{"type":"[A-Z_]+",?', '{')`
+          ? `UPDATE ${qualifiedTable(d, "events")} SET payload = regexp_replace(payload, '^\\{"type":"[A-Z_]+",?', '{')`
           : `UPDATE events SET payload = json_remove(payload, '$.type')`;
       await d.query(strip);
       await d.runMigrations({ transaction: "each" });

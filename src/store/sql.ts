@@ -39,6 +39,12 @@ interface PgPool {
   query(config: { name: string; text: string; values: unknown[] }): Promise<{ rowCount: number | null; rows: unknown[] }>;
 }
 
+/** A table's name in SQL: quoted, and schema-qualified when the data source has a schema (PostgreSQL `?schema=`). */
+export function qualifiedTable(db: DataSource, name: string): string {
+  const schema = (db.options as { schema?: string }).schema;
+  return schema ? `"${schema}"."${name}"` : `"${name}"`;
+}
+
 const opened = new WeakMap<DataSource, HotSql>();
 
 /** The data source's raw path, shared by every store (one statement cache). */
@@ -62,14 +68,13 @@ function createHotSql(db: DataSource): HotSql {
     const runAll = connection.transaction((statements: Statement[]) => statements.map(([sql, params]) => prepared(sql).run(...params).changes));
     return {
       dialect: "sqlite",
-      table: (name) => name,
+      table: (name) => qualifiedTable(db, name),
       query: async <T>(sql: string, params: unknown[]) => prepared(sql).all(...params) as T[],
       // better-sqlite3 is synchronous; WAL + synchronous=NORMAL makes each commit cheap.
       transaction: async (statements) => runAll(statements),
     };
   }
   const pool = (db.driver as unknown as { master: PgPool }).master;
-  const schema = (db.options as { schema?: string }).schema;
   const names = new Map<string, { name: string; text: string }>();
   const toPg = (sql: string) => {
     let entry = names.get(sql);
@@ -82,7 +87,7 @@ function createHotSql(db: DataSource): HotSql {
   };
   return {
     dialect: "postgres",
-    table: (name) => (schema ? `"${schema}"."${name}"` : `"${name}"`),
+    table: (name) => qualifiedTable(db, name),
     query: async <T>(sql: string, params: unknown[]) => (await pool.query({ ...toPg(sql), values: params })).rows as T[],
     transaction: async (statements, options = {}) => {
       // A durable transaction is one statement, so one round trip: each

@@ -24,8 +24,12 @@ type Raw = Record<string, unknown>;
 export class TypeormTemplateStore implements TemplateStore {
   private readonly sql: HotSql;
 
+  /** The templates query (see templateSelects), by row filter. */
+  private readonly select: Record<"byId" | "page" | "pageAfter", string>;
+
   constructor(private readonly db: DataSource) {
     this.sql = openHotSql(db);
+    this.select = templateSelects(this.sql);
   }
 
   async insert(t: Template): Promise<void> {
@@ -46,37 +50,8 @@ export class TypeormTemplateStore implements TemplateStore {
    * PostgreSQL, and TypeORM's query building more than the reads themselves.
    */
   async get(id: string): Promise<Template | undefined> {
-    const [row] = await this.sql.query<Raw>(this.select("byId"), [id]);
+    const [row] = await this.sql.query<Raw>(this.select.byId, [id]);
     return row ? fromRow(row) : undefined;
-  }
-
-  private readonly selects = new Map<string, string>();
-
-  /** The templates query with each child table aggregated into a JSON array column. */
-  private select(kind: "byId" | "page" | "pageAfter"): string {
-    let text = this.selects.get(kind);
-    if (text) return text;
-    const t = (name: string) => this.sql.table(name);
-    const pg = this.sql.dialect === "postgres";
-    // A JSON array of rows (each a JSON array of columns), in order; [] when none.
-    const rows = (table: string, columns: string, orderBy: string) =>
-      pg
-        ? `(SELECT coalesce(json_agg(json_build_array(${columns}) ORDER BY ${orderBy}), '[]'::json) FROM ${t(table)} c WHERE c.template_id = t.id)`
-        : `(SELECT json_group_array(json_array(${columns}) ORDER BY ${orderBy}) FROM ${t(table)} c WHERE c.template_id = t.id)`;
-    const from =
-      `SELECT t.id, t.name, t.engine, t.settings, t.created_at, t.updated_at, ` +
-      `${rows("startup_files", "c.id, c.path, c.order_index, c.mode, c.created_at", "c.order_index, c.created_at, c.id")} AS startup_files, ` +
-      `${rows("capabilities", "c.id, c.kind, c.name, c.enabled, c.config, c.created_at", "c.created_at, c.id")} AS capabilities, ` +
-      `${rows("template_modules", "c.name, c.created_at", "c.name")} AS modules, ` +
-      `${rows("template_libraries", "c.name, c.version, c.created_at", "c.name")} AS libraries ` +
-      `FROM ${t("templates")} t `;
-    const order = `ORDER BY t.created_at DESC, t.id DESC LIMIT ?`;
-    text =
-      kind === "byId" ? `${from}WHERE t.id = ?`
-      : kind === "page" ? `${from}${order}`
-      : `${from}WHERE (t.created_at < ? OR (t.created_at = ? AND t.id < ?)) ${order}`;
-    this.selects.set(kind, text);
-    return text;
   }
 
   async exists(id: string): Promise<boolean> {
@@ -85,8 +60,8 @@ export class TypeormTemplateStore implements TemplateStore {
 
   async list(limit: number, after?: Cursor): Promise<Template[]> {
     const rows = after
-      ? await this.sql.query<Raw>(this.select("pageAfter"), [after.key, after.key, after.id, limit])
-      : await this.sql.query<Raw>(this.select("page"), [limit]);
+      ? await this.sql.query<Raw>(this.select.pageAfter, [after.key, after.key, after.id, limit])
+      : await this.sql.query<Raw>(this.select.page, [limit]);
     return rows.map(fromRow);
   }
 
@@ -178,7 +153,30 @@ export class TypeormTemplateStore implements TemplateStore {
 
 }
 
-/** A row of TypeormTemplateStore.select(): children come as JSON arrays (text on SQLite, parsed on PostgreSQL). */
+/** The templates query with each child table aggregated into a JSON array column, by row filter. */
+function templateSelects(sql: HotSql): Record<"byId" | "page" | "pageAfter", string> {
+  const t = (name: string) => sql.table(name);
+  // A JSON array of rows (each a JSON array of columns), in order; [] when none.
+  const rows = (table: string, columns: string, orderBy: string) =>
+    sql.dialect === "postgres"
+      ? `(SELECT coalesce(json_agg(json_build_array(${columns}) ORDER BY ${orderBy}), '[]'::json) FROM ${t(table)} c WHERE c.template_id = t.id)`
+      : `(SELECT json_group_array(json_array(${columns}) ORDER BY ${orderBy}) FROM ${t(table)} c WHERE c.template_id = t.id)`;
+  const from =
+    `SELECT t.id, t.name, t.engine, t.settings, t.created_at, t.updated_at, ` +
+    `${rows("startup_files", "c.id, c.path, c.order_index, c.mode, c.created_at", "c.order_index, c.created_at, c.id")} AS startup_files, ` +
+    `${rows("capabilities", "c.id, c.kind, c.name, c.enabled, c.config, c.created_at", "c.created_at, c.id")} AS capabilities, ` +
+    `${rows("template_modules", "c.name, c.created_at", "c.name")} AS modules, ` +
+    `${rows("template_libraries", "c.name, c.version, c.created_at", "c.name")} AS libraries ` +
+    `FROM ${t("templates")} t `;
+  const order = `ORDER BY t.created_at DESC, t.id DESC LIMIT ?`;
+  return {
+    byId: `${from}WHERE t.id = ?`,
+    page: `${from}${order}`,
+    pageAfter: `${from}WHERE (t.created_at < ? OR (t.created_at = ? AND t.id < ?)) ${order}`,
+  };
+}
+
+/** A row of templateSelects(): children come as JSON arrays (text on SQLite, parsed on PostgreSQL). */
 function fromRow(row: Raw): Template {
   const id = row.id as string;
   const children = (value: unknown) => (typeof value === "string" ? JSON.parse(value) : (value ?? [])) as unknown[][];

@@ -1,4 +1,5 @@
 import { MigrationInterface, QueryRunner, Table, TableForeignKey } from "typeorm";
+import { qualifiedTable } from "../sql";
 
 /**
  * Events move from a row each to pages of consecutive events (see
@@ -26,8 +27,8 @@ export class EventPages1764200000000 implements MigrationInterface {
     // page element is [ts, {"type": …, …payload}].
     const withType = `CASE WHEN substr(payload, 1, 8) = '{"type":' THEN payload ELSE '{"type":"' || type || '"' || CASE WHEN payload = '{}' THEN '}' ELSE ',' || substr(payload, 2) END END`;
     await q.query(
-      `INSERT INTO ${t(q, "event_pages")} (execution_id, last_seq, first_seq, events) ` +
-        `SELECT execution_id, seq, seq, '[[' || CAST(ts AS varchar(20)) || ',' || ${withType} || ']]' FROM ${t(q, "events")}`,
+      `INSERT INTO ${qualifiedTable(q.connection, "event_pages")} (execution_id, last_seq, first_seq, events) ` +
+        `SELECT execution_id, seq, seq, '[[' || CAST(ts AS varchar(20)) || ',' || ${withType} || ']]' FROM ${qualifiedTable(q.connection, "events")}`,
     );
     await q.dropTable("events");
   }
@@ -52,15 +53,10 @@ export class EventPages1764200000000 implements MigrationInterface {
       q.connection.options.type === "postgres"
         ? `SELECT p.execution_id, p.first_seq + CAST(x.n AS integer) - 1, CAST(substring(e.v from '^\\[(-?[0-9]+),') AS bigint), ` +
           `substring(e.v from '^\\[-?[0-9]+,\\{"type":"([A-Z_]+)"'), substring(e.v from '^\\[-?[0-9]+,(.*)\\]$') ` +
-          `FROM ${t(q, "event_pages")} p CROSS JOIN LATERAL json_array_elements(CAST(p.events AS json)) WITH ORDINALITY AS x(j, n) CROSS JOIN LATERAL CAST(x.j AS text) AS e(v)`
+          `FROM ${qualifiedTable(q.connection, "event_pages")} p CROSS JOIN LATERAL json_array_elements(CAST(p.events AS json)) WITH ORDINALITY AS x(j, n) CROSS JOIN LATERAL CAST(x.j AS text) AS e(v)`
         : `SELECT p.execution_id, p.first_seq + e.key, json_extract(e.value, '$[0]'), json_extract(e.value, '$[1].type'), json(json_extract(e.value, '$[1]')) ` +
           `FROM event_pages p, json_each(p.events) e`;
-    await q.query(`INSERT INTO ${t(q, "events")} (execution_id, seq, ts, type, payload) ${expand}`);
+    await q.query(`INSERT INTO ${qualifiedTable(q.connection, "events")} (execution_id, seq, ts, type, payload) ${expand}`);
     await q.dropTable("event_pages");
   }
-}
-
-function t(q: QueryRunner, name: string): string {
-  const schema = (q.connection.options as { schema?: string }).schema;
-  return schema ? `"${schema}"."${name}"` : `"${name}"`;
 }
