@@ -33,7 +33,8 @@ const call = <T>(start: (cb: Cb<T>) => unknown) => new Promise<T>((res, rej) => 
  * client) work on calls the floor does not log.
  */
 async function startServer(args: string[]): Promise<{ address: string; pid: number; stop: () => void }> {
-  const logFile = join(mkdtempSync(join(tmpdir(), "vmsystem-bench-log-")), "server.log");
+  const logDir = mkdtempSync(join(tmpdir(), "vmsystem-bench-log-"));
+  const logFile = join(logDir, "server.log");
   const out = openSync(logFile, "w");
   const proc = spawn(join(ROOT, "bin", "vmsystem"), ["serve", "--listen", "127.0.0.1:0", ...args], { stdio: ["ignore", out, "inherit"] });
   closeSync(out);
@@ -42,7 +43,13 @@ async function startServer(args: string[]): Promise<{ address: string; pid: numb
   for (;;) {
     if (exited !== undefined) throw new Error(`server exited ${exited}`);
     const serving = readFileSync(logFile, "utf8").split("\n").find((line) => line.includes('"serving"'));
-    if (serving) return { address: `127.0.0.1:${JSON.parse(serving).port}`, pid: proc.pid!, stop: () => proc.kill("SIGTERM") };
+    if (serving) {
+      const stop = () => {
+        proc.kill("SIGTERM");
+        rmSync(logDir, { recursive: true, force: true });
+      };
+      return { address: `127.0.0.1:${JSON.parse(serving).port}`, pid: proc.pid!, stop };
+    }
     await new Promise((r) => setTimeout(r, 20));
   }
 }
@@ -129,7 +136,8 @@ async function measureBackend(name: string, serverArgs: string[], floors: Awaite
       if (logged.metrics?.eventCount !== LINES + 2) throw new Error(`expected ${LINES + 2} events, got ${logged.metrics?.eventCount} (${logged.error?.message})`);
       storedMs.push(logged.metrics.durationMs);
     }
-    const eventsPerSec = LINES / (stats(roundTripMs).median / 1000);
+    const roundTripMedianMs = stats(roundTripMs).median;
+    const eventsPerSec = LINES / (roundTripMedianMs / 1000);
 
     const replFloor = grpc.median + floors.evalOnePlusOne.median;
     const fmt = (ms: number) => `${ms.toFixed(3)} ms`;
@@ -144,7 +152,7 @@ async function measureBackend(name: string, serverArgs: string[], floors: Awaite
     // Server side: from the start of the execution until every event and the final status are stored.
     const persistedPerSec = LINES / (stats(storedMs).median / 1000);
     console.log(`  100k console lines persisted ${Math.round(persistedPerSec).toLocaleString("en")} events/s (median of ${EVENT_ROUNDS} executions, start to all stored: ${storedMs.join(", ")} ms; target ≥ 300k SQLite, ≥ 100k PostgreSQL) → ${(persistedPerSec / floors.consolePerSec).toFixed(2)}× raw unpersisted delivery (${Math.round(floors.consolePerSec).toLocaleString("en")}/s)`);
-    console.log(`    round trip incl. the 100k-event response: ${Math.round(eventsPerSec).toLocaleString("en")} events/s (median ${(stats(roundTripMs).median / 1000).toFixed(2)} s)`);
+    console.log(`    round trip incl. the 100k-event response: ${Math.round(eventsPerSec).toLocaleString("en")} events/s (median ${(roundTripMedianMs / 1000).toFixed(2)} s)`);
     await measureLive(executions, session.id, repl);
     await call((cb) => sessions.closeSession({ sessionId: session.id }, cb));
   } finally {
