@@ -1,13 +1,16 @@
 /** Timing helpers shared by the benchmark scripts. */
 
+/** Runs `fn` once; returns its milliseconds. */
+export async function timeOnce(fn: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  await fn();
+  return performance.now() - t0;
+}
+
 /** Runs `fn` n times in sequence; returns each run's milliseconds. */
 export async function timeEach(n: number, fn: () => Promise<unknown>): Promise<number[]> {
   const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
-    await fn();
-    out.push(performance.now() - t0);
-  }
+  for (let i = 0; i < n; i++) out.push(await timeOnce(fn));
   return out;
 }
 
