@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import ivm from "isolated-vm";
 import { SessionRuntime, type RunHooks, type RuntimeOptions } from "../src/runtime";
-import { stats, timeEach } from "./timing";
+import { stats, timeEach, timeOnce } from "./timing";
 
 const LINES = 100_000;
 const ROUNDS = 5;
@@ -62,6 +62,16 @@ async function main(): Promise<void> {
       isolate.dispose();
     });
     const create = await timeEach(60, async () => (await SessionRuntime.create(options)).dispose());
+    // A session's first execution: what V8 compiles lazily and the prelude's code cache lacks shows here.
+    const firstRepl: number[] = [];
+    const secondRepl: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const fresh = await SessionRuntime.create(options);
+      const snippet = () => fresh.runRepl("console.log('x', { a: 1 }); ({ n: 1 })", LIMITS, budgeted(() => undefined));
+      firstRepl.push(await timeOnce(snippet));
+      secondRepl.push(await timeOnce(snippet));
+      fresh.dispose();
+    }
     const withLibraries = await timeEach(6, async () =>
       (await SessionRuntime.create({ ...options, libraries: ["lodash", "dayjs", "ramda", "moment"] })).dispose(),
     );
@@ -86,6 +96,7 @@ async function main(): Promise<void> {
     console.log(`console.log('row', {i, sq}) x${LINES}: median ${fmt(median(objects))} lines/s`);
     console.log(`console.log(i), no budget (all sync):   median ${fmt(median(sync))} lines/s`);
     console.log(`runRepl('1 + 1') latency:              median ${ms(median(latencies))} (raw context.eval ${ms(median(rawEval))})`);
+    console.log(`a new runtime's first runRepl:          median ${ms(median(firstRepl))} (its second: ${ms(median(secondRepl))})`);
   } finally {
     rt.dispose();
     rmSync(worktree, { recursive: true, force: true });

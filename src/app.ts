@@ -8,6 +8,7 @@ import { SessionRegistry } from "./core/session-registry";
 import { SessionService } from "./core/session-service";
 import { TemplateService } from "./core/template-service";
 import { killWith, type Logger } from "./log";
+import { SessionRuntime } from "./runtime";
 import { describeDatabase, openDatabase } from "./store/data-source";
 import { TypeormExecutionStore } from "./store/execution-store";
 import { TypeormSessionStore } from "./store/session-store";
@@ -22,6 +23,7 @@ export interface RunningApp {
 
 /** Wires store → core → transport and starts serving. */
 export async function startApp(config: ServeConfig, log: Logger): Promise<RunningApp> {
+  SessionRuntime.warmUp();
   const db: DataSource = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   let server: GrpcServer;
   let sessions: SessionService;

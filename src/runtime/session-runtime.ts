@@ -6,12 +6,11 @@
  * Speed notes (see scripts/bench-runtime.ts):
  *  - setup runs on the calling thread with isolated-vm's synchronous calls: a
  *    fresh isolate has nothing else to wait for, and each thread hop costs
- *    more than the work. The prelude is compiled once per process and its V8
- *    code cache reused by every later context.
+ *    more than the work. Every context compiles the prelude from one V8
+ *    code cache, made once per process after a warm-up run (warmPrelude).
  *  - a REPL run (or an eval-mode file) is one call into the isolate: the
- *    script is compiled synchronously when small (microseconds) and the
- *    sandbox's control function starts the run, runs it and describes the
- *    result in one go.
+ *    sandbox's control function starts the run, compiles and runs the code
+ *    and describes the result in one go.
  *  - heap statistics are refreshed when asked for, and after a run at most
  *    once a second; never per run.
  */
@@ -43,20 +42,45 @@ const PROMISE_RESULT = Object.freeze({ promise: true });
 /** Heap statistics are refreshed after a run only when the figure is older than this. */
 const HEAP_REFRESH_MS = 1000;
 
-/** Per process: the prelude's source (it embeds this V8's built-in names) and its code cache. */
-let prelude: { source: string; cache: CodeCache } | undefined;
+/** The prelude's source (it embeds this V8's built-in names) and its code cache: one per process. */
+interface PreludeCode {
+  source: string;
+  cache: CodeCache;
+}
 
-function preludeFor(isolate: ivm.Isolate): { source: string; cache: CodeCache } {
-  if (!prelude) {
-    const probe = isolate.createContextSync();
-    try {
-      const names = JSON.parse(probe.evalSync(BUILT_IN_NAMES_PROBE) as string) as string[];
-      prelude = { source: preludeSource(names), cache: { data: undefined } };
-    } finally {
-      probe.release();
-    }
+let prelude: Promise<PreludeCode> | undefined;
+
+const WARM_UP_MEMORY_MB = 32;
+/** No modules or libraries: the worktree is never touched. */
+const WARM_UP_OPTIONS: RuntimeOptions = {
+  memMb: WARM_UP_MEMORY_MB,
+  worktreePath: "/",
+  runtime: { esm: false, strict: false, console: true },
+  resolver: { roots: [], extensions: [".js"], allowAbsoluteRepoImports: false },
+  modules: [],
+  libraries: [],
+  allowExec: false,
+};
+const WARM_UP_LIMITS: RunLimits = { cpuMs: 5000, wallMs: 5000 };
+const WARM_UP_HOOKS: RunHooks = { onConsole: () => true, consoleBudget: () => ({ events: 1000, bytes: 1 << 20 }) };
+const WARM_UP_INPUTS = [
+  "1 + 1",
+  "var a = 'text'; let b = [1, { c: 2 }]; class K {} b",
+  "console.log('line', 1, true); console.error({ e: [1, 2] }, new Map([[1, 2]])); ({ k: new K(), f() {} })",
+  "throw new TypeError('warm-up')",
+  "const p = await new Promise((r) => setTimeout(() => r(a), 0)); p",
+  "Promise.reject(new Error('rejected'))",
+  "(",
+];
+
+/** This V8's global constructor names (the prelude embeds them: see BUILT_IN_NAMES_PROBE). */
+function builtInNames(isolate: ivm.Isolate): string[] {
+  const probe = isolate.createContextSync();
+  try {
+    return JSON.parse(probe.evalSync(BUILT_IN_NAMES_PROBE) as string) as string[];
+  } finally {
+    probe.release();
   }
-  return prelude;
 }
 
 function stringRecord(value: Record<string, unknown> | undefined): Record<string, string> {
@@ -99,6 +123,7 @@ export class SessionRuntime {
   private constructor(
     private readonly opts: RuntimeOptions,
     private readonly isolate: ivm.Isolate,
+    private readonly prelude: PreludeCode,
   ) {
     this.modules = new HostModules({
       root: opts.worktreePath,
@@ -111,23 +136,60 @@ export class SessionRuntime {
     if (opts.net) this.net = new NetPolicy(opts.net.allowHosts);
   }
 
+  /** Makes the prelude's code cache now rather than in the first create (its failure is left to create). */
+  static warmUp(): void {
+    SessionRuntime.preludeCode().catch(() => undefined);
+  }
+
+  private static preludeCode(): Promise<PreludeCode> {
+    // Made once per process; tried again if that failed.
+    return (prelude ??= SessionRuntime.warmPrelude().catch((e: unknown) => {
+      prelude = undefined;
+      throw e;
+    }));
+  }
+
   static async create(opts: RuntimeOptions): Promise<SessionRuntime> {
     const unknownModule = opts.modules.find((m) => !(MODULE_NAMES as readonly string[]).includes(m));
     if (unknownModule !== undefined) throw new RuntimeError("INVALID_OPTIONS", `unknown module '${unknownModule}'`);
     const unknownLibrary = opts.libraries.find((l) => !isKnownLibrary(l));
     if (unknownLibrary !== undefined) throw new RuntimeError("INVALID_OPTIONS", `unknown library '${unknownLibrary}'`);
 
+    const code = await SessionRuntime.preludeCode();
     const isolate = new ivm.Isolate({
       memoryLimit: Math.max(MIN_MEMORY_MB, opts.memMb),
       ...(opts.onCatastrophicError ? { onCatastrophicError: opts.onCatastrophicError } : {}),
     });
-    const runtime = new SessionRuntime(opts, isolate);
+    const runtime = new SessionRuntime(opts, isolate, code);
     try {
       await runtime.init();
       return runtime;
     } catch (e) {
       runtime.dispose();
       throw e;
+    }
+  }
+
+  /**
+   * V8 compiles a function when it is first called, and a code cache holds
+   * only what was compiled when it was made. Made right after a context's setup,
+   * it left every new session compiling the run, describe and console code on
+   * its first execution (measured: the first REPL of a session took 2.6 ms, the
+   * next ones 0.4). So a throwaway runtime first runs inputs that take the
+   * common paths, then the cache is made.
+   */
+  private static async warmPrelude(): Promise<PreludeCode> {
+    const isolate = new ivm.Isolate({ memoryLimit: WARM_UP_MEMORY_MB });
+    const code: PreludeCode = { source: "", cache: { data: undefined } };
+    const runtime = new SessionRuntime(WARM_UP_OPTIONS, isolate, code);
+    try {
+      code.source = preludeSource(builtInNames(isolate));
+      await runtime.init();
+      for (const input of WARM_UP_INPUTS) await runtime.runRepl(input, WARM_UP_LIMITS, WARM_UP_HOOKS);
+      fillSync(isolate, code.source, PRELUDE_FILENAME, code.cache);
+      return code;
+    } finally {
+      runtime.dispose();
     }
   }
 
@@ -156,7 +218,7 @@ export class SessionRuntime {
       net: this.net !== undefined,
     };
     this.moduleHook = config.moduleHook;
-    const { source, cache } = preludeFor(isolate);
+    const { source, cache } = this.prelude;
     const script = compileSync(isolate, source, PRELUDE_FILENAME, cache);
     let setup: ivm.Reference | undefined;
     try {
@@ -183,7 +245,6 @@ export class SessionRuntime {
       setup?.release();
       script.release();
     }
-    fillSync(isolate, source, PRELUDE_FILENAME, cache);
     this.driverHost = {
       isolate,
       context: this.context,

@@ -10,6 +10,16 @@ describe("REPL state and values", () => {
 
   const value = async (code: string) => valueOf((await repl(rt, code)).outcome);
 
+  it("starts clean: nothing the prelude's warm-up ran (another context) is visible", async () => {
+    const fresh = await SessionRuntime.create(options());
+    try {
+      const v = valueOf((await repl(fresh, "[typeof a, typeof b, typeof K, typeof p]")).outcome);
+      expect(v.json).toEqual(["undefined", "undefined", "undefined", "undefined"]);
+    } finally {
+      fresh.dispose();
+    }
+  });
+
   it("keeps var, let, const, class and function across runs", async () => {
     await value("var v = 41; let l = 1; const c = 2; class K { get k() { return 3 } } function f() { return 4 }");
     expect((await value("v + 1")).json).toBe(42);
