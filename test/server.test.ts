@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { credentials, Metadata, status } from "@grpc/grpc-js";
 import { HealthCheckResponse, HealthCheckResponse_ServingStatus, HealthClient } from "../gen/grpc/health/v1/health";
 import { TemplateServiceClient, type Template } from "../gen/vmsystem/v1/template";
-import { ExecutionServiceClient, ExecutionStatus, type StreamExecutionResponse, type WatchSessionResponse } from "../gen/vmsystem/v1/execution";
+import { ExecutionServiceClient, ExecutionStatus, type ListExecutionsResponse, type StreamExecutionResponse, type WatchSessionResponse } from "../gen/vmsystem/v1/execution";
 import { collect, until } from "./support/streams";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { testDatabase } from "./support/database";
@@ -87,9 +87,15 @@ describe("vmsystem serve as a process", { timeout: 90_000 }, () => {
       const t = await json(["template", "create", "--name", "killed", "--wall-ms", "60000", "--cpu-ms", "60000"]);
       const session = await json(["session", "create", "--template", t.id, "--workspace", "w", "--commit", "c", "--worktree", worktree]);
       expect(session.status).toBe("SESSION_STATUS_READY");
-      // Leave an execution running, then kill the server without a chance to clean up.
+      // Leave an execution running (stored RUNNING), then kill the server without a chance to clean up.
       void cli(["--server", first.address, "exec", "repl", "--session", session.id, "while (true) {}"]);
-      await new Promise((r) => setTimeout(r, 1000));
+      const executions = new ExecutionServiceClient(first.address, credentials.createInsecure());
+      const stored = async () => (await unary<ListExecutionsResponse>((cb) => executions.listExecutions({ sessionId: session.id, pageSize: 1, pageToken: "" }, cb))).executions;
+      for (let tries = 0; (await stored())[0]?.status !== ExecutionStatus.EXECUTION_STATUS_RUNNING; tries++) {
+        expect(tries, "the execution is stored RUNNING").toBeLessThan(200);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      executions.close();
       expect(await first.stop("SIGKILL")).toBe(null);
 
       const second = await spawnServer(db);
