@@ -11,10 +11,11 @@
  *     running and no timeout will stop it, e.g. cancellation of a busy loop),
  *     the isolate is disposed.
  *
- * Console lines arrive two ways (see sandbox/console.ts): fire-and-forget
- * while a line certainly fits the budget the driver published, and
- * synchronously (the sandbox waits for the answer) near a limit. Both go
- * through deliver(), in the order the sandbox sent them.
+ * Console lines arrive two ways (see sandbox/console.ts): through the console
+ * ring (shared memory, drained by the host) while a line certainly fits the
+ * budget the driver published, and synchronously (the sandbox waits for the
+ * answer) near a limit. Both go through deliver(), in the order the sandbox
+ * sent them: the ring is drained before a synchronous line is taken.
  */
 import type ivm from "isolated-vm";
 import { decodeConsole, hostException, parseThrown, parseValue } from "./format";
@@ -23,14 +24,11 @@ import type { ExceptionDescription, RunHooks, RunLimits, RunOutcome, RunResult }
 const TIMED_OUT = "Script execution timed out.";
 const CPU_POLL_MS = 10;
 const PING_GRACE_MS = 250;
-const DRAIN_MS = 2000;
-const DRAIN_AFTER_DISPOSE_MS = 50;
 const MAX_BUDGET = 0x7fffffff;
 
-/** Slots of the control memory shared with the sandbox (Int32Array). */
+/** Slots of the control memory shared with the sandbox (Int32Array; 5 to 7: the console ring's). */
 export const CTL_GEN = 0;
 export const CTL_STOP = 1;
-export const CTL_SENT = 2;
 export const CTL_LINES_LEFT = 3;
 export const CTL_BYTES_LEFT = 4;
 export const CTL_SLOTS = 8;
@@ -62,6 +60,8 @@ export interface DriverHost {
   /** Calls the sandbox's fireTimer(id) for run gen; answers "" or a thrown description. */
   fireTimer(gen: number, id: number, timeoutMs: number): Promise<string>;
   ctl: Int32Array;
+  /** Hands every console line waiting in the ring to deliverConsole, now. */
+  drainConsole(): void;
   /** True once the runtime itself disposed the isolate (vs. the memory limit). */
   disposedByHost(): boolean;
   disposeIsolate(): void;
@@ -80,8 +80,6 @@ export class RunDriver {
   stopped?: Stop;
   private finished = false;
   private outputLimited = false;
-  /** Fire-and-forget console messages received (the sandbox counts them in ctl[CTL_SENT]). */
-  private consoleReceived = 0;
   private rejectStop?: (e: StopSignal) => void;
   private stopPromise?: Promise<never>;
   private readonly startedAt = performance.now();
@@ -211,23 +209,19 @@ export class RunDriver {
     Atomics.store(ctl, CTL_BYTES_LEFT, bytes);
   }
 
-  /** A fire-and-forget line. */
+  /** A line from the ring. */
   deliverConsole(meta: number, payload: string): void {
-    this.consoleReceived++;
     if (this.outputLimited || this.finished) return;
     this.deliver(meta, payload);
   }
 
   /**
    * A line the sandbox waits for: 1 = kept (a fresh budget is published),
-   * 0 = refused (the console call throws). Lines sent before it are handled
-   * first: isolated-vm runs calls into the host in the order they were made,
-   * and should one still be on its way, the answer waits for it.
+   * 0 = refused (the console call throws). Lines written to the ring before
+   * it are handled first.
    */
-  deliverConsoleSync(meta: number, payload: string): number | Promise<number> {
-    if (this.consoleReceived < Atomics.load(this.host.ctl, CTL_SENT) && !this.finished) {
-      return this.drainConsole(DRAIN_MS).then(() => this.acceptSync(meta, payload));
-    }
+  deliverConsoleSync(meta: number, payload: string): number {
+    if (!this.finished) this.host.drainConsole();
     return this.acceptSync(meta, payload);
   }
 
@@ -252,14 +246,6 @@ export class RunDriver {
       Atomics.store(this.host.ctl, CTL_STOP, 1);
     }
     return accepted;
-  }
-
-  /** Waits until every fire-and-forget console message the sandbox sent in this run has arrived. */
-  private async drainConsole(maxMs: number): Promise<void> {
-    const deadline = performance.now() + maxMs;
-    while (this.consoleReceived < Atomics.load(this.host.ctl, CTL_SENT) && performance.now() < deadline) {
-      await new Promise((r) => setImmediate(r));
-    }
   }
 
   // ---- timers ---------------------------------------------------------------
@@ -310,13 +296,12 @@ export class RunDriver {
       isolateDisposed = await this.quiesce();
     }
     this.readCpu();
+    // What the run wrote is in the ring by now (even if the isolate is gone).
+    this.host.drainConsole();
     this.finished = true;
     if (this.clocks) {
       for (const clock of this.clocks.values()) clearTimeout(clock);
       this.clocks.clear();
-    }
-    if (this.consoleReceived < Atomics.load(this.host.ctl, CTL_SENT)) {
-      await this.drainConsole(isolateDisposed ? DRAIN_AFTER_DISPOSE_MS : DRAIN_MS);
     }
 
     const cpuMs = Number(this.cpuNow - this.cpuStart) / 1e6;

@@ -18,6 +18,7 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import ivm from "isolated-vm";
 import { compileSync, fillSync, type CodeCache } from "./code-cache";
+import { ConsoleRing } from "./console-ring";
 import { isKnownLibrary, loadLibraries } from "./libraries";
 import { ModuleGraph, ModuleResolver } from "./module-loader";
 import { HostModules, MODULE_NAMES } from "./modules";
@@ -26,7 +27,7 @@ import { fetchAnswer, hostFetch, NetPolicy, parseFetchRequest, type FetchResult 
 import { resolveRunFile } from "./paths";
 import { prepareReplSource } from "./repl-source";
 import {
-  CTL_GEN, CTL_SENT, CTL_SLOTS, CTL_STOP, RunDriver, SandboxException, type DriverHost,
+  CTL_GEN, CTL_SLOTS, CTL_STOP, RunDriver, SandboxException, type DriverHost,
 } from "./run-driver";
 import {
   BUILT_IN_NAMES_PROBE, OP_BEGIN, OP_FIRE_TIMER, OP_RUN, OP_SETTLE_FETCH, OP_SETTLE_MODULE, preludeSource, type PreludeConfig,
@@ -93,8 +94,9 @@ export class SessionRuntime {
   private context!: ivm.Context;
   /** The sandbox's control function: control(op, a, b, c), see sandbox/prelude.ts. */
   private control!: ivm.Reference;
-  /** Shared with the sandbox's console shim: see sandbox/console.ts and run-driver.ts. */
-  private readonly ctl = new Int32Array(new SharedArrayBuffer(CTL_SLOTS * 4));
+  /** Control slots and console lines shared with the sandbox: see console-ring.ts and run-driver.ts. */
+  private readonly consoleRing = new ConsoleRing(CTL_SLOTS);
+  private readonly ctl = this.consoleRing.ctl;
   private readonly modules: HostModules;
   private readonly resolver: ModuleResolver;
   private readonly baseEnv: Record<string, string>;
@@ -226,14 +228,14 @@ export class SessionRuntime {
       this.control = setup.applySync(
         undefined,
         [
-          ref((gen: number, meta: number, payload: string) => this.onConsole(gen, meta, payload)),
+          ref(() => this.drainConsole()),
           ref((gen: number, meta: number, payload: string) => this.onConsoleSync(gen, meta, payload)),
           ref((gen: number, id: number, delayMs: number, repeat: number) => this.onTimer(gen, id, delayMs, repeat)),
           ref((mod: string, method: string, args: unknown[]) => this.modules.call(mod, method, args)),
           ref(async (argv: unknown, options: unknown) => JSON.stringify(await this.modules.exec(argv, options))),
           ref((gen: number, id: number, url: unknown, method: unknown, headers: unknown, body: unknown, redirect: unknown) =>
             this.onFetch(gen, id, url, method, headers, body, redirect)),
-          new ivm.ExternalCopy(this.ctl.buffer).copyInto(),
+          new ivm.ExternalCopy(this.consoleRing.buffer).copyInto(),
           new ivm.ExternalCopy(config).copyInto(),
           this.context,
           isolate,
@@ -249,6 +251,7 @@ export class SessionRuntime {
       isolate,
       context: this.context,
       ctl: this.ctl,
+      drainConsole: () => this.drainConsole(),
       fireTimer: (gen, id, timeoutMs) => this.callSandbox([OP_FIRE_TIMER, id, gen], timeoutMs),
       disposedByHost: () => this.disposedByHost,
       disposeIsolate: () => {
@@ -352,7 +355,7 @@ export class SessionRuntime {
     this.modules.remainingWallMs = () => driver.remainingWallMs();
     const { ctl } = this;
     Atomics.store(ctl, CTL_STOP, 0);
-    Atomics.store(ctl, CTL_SENT, 0);
+    this.consoleRing.reset();
     driver.start();
     let settled: string | undefined;
     let failure: { error: unknown } | undefined;
@@ -428,21 +431,25 @@ export class SessionRuntime {
 
   // Messages from the sandbox. Anything not from the active run is dropped.
 
-  private onConsole(gen: number, meta: number, payload: string): void {
+  /** The sandbox's notification that the console ring has lines (also called by the run's driver). */
+  private drainConsole(): void {
+    this.consoleRing.drain(this.deliverLine);
+  }
+
+  private readonly deliverLine = (gen: number, meta: number, payload: string): void => {
     const run = this.active;
     if (run && run.gen === gen) run.deliverConsole(meta, payload);
-  }
+  };
 
   /**
    * 1 = kept or dropped quietly, 0 = refused (the console call throws).
    * Never throws: a host error would reach the sandbox with host frames.
    */
-  private onConsoleSync(gen: number, meta: number, payload: string): number | Promise<number> {
+  private onConsoleSync(gen: number, meta: number, payload: string): number {
     const run = this.active;
     if (!run || run.gen !== gen) return 1;
     try {
-      const answer = run.deliverConsoleSync(meta, payload);
-      return typeof answer === "number" ? answer : answer.catch(() => 1);
+      return run.deliverConsoleSync(meta, payload);
     } catch {
       return 1;
     }

@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SessionRuntime } from "../../src/runtime";
+import { RING_HEADER, RING_UNITS } from "../../src/runtime/console-ring";
 import { exceptionOf, limitedConsole, options, repl, runWith, valueOf } from "./helpers";
 
 describe("the console call that crosses an output limit", () => {
@@ -133,6 +134,28 @@ describe("the console call that crosses an output limit", () => {
     }
     for (const bytes of byteLimits) if (bytes >= 0) await check(1e6, bytes);
     for (let lines = 0; lines <= all.length; lines++) await check(lines, 1e9);
+  });
+
+  it("lines of every size arrive whole and in order through the console ring: wrapping, full, longer than half of it", async () => {
+    // Around half of the ring: the longest line it takes, and one it leaves to the synchronous way.
+    const half = RING_UNITS / 2 - RING_HEADER;
+    const sizes = [1, 7, 100, 5000, half - 20, half + 20, 0, 3];
+    const text = (n: number, size: number) => `${n}:${"é😀\ud800x".repeat(Math.ceil(size / 5)).slice(0, size)}`;
+    const expected: string[] = [];
+    for (let round = 0; round < 12; round++) for (const size of sizes) expected.push(text(expected.length, size));
+    // A tight loop of short lines outruns the host: the ring fills up and lines take the synchronous way.
+    for (let i = 0; i < 50_000; i++) expected.push(String(expected.length));
+    const c = limitedConsole(1e6, 1e9);
+    const r = await runWith(rt, `
+      const text = ${text.toString()};
+      let n = 0;
+      for (let round = 0; round < 12; round++) for (const size of ${JSON.stringify(sizes)}) console.log(text(n++, size));
+      for (let i = 0; i < 50000; i++) console.log(String(n++));
+      n`, c.hooks);
+    expect(valueOf(r.outcome).json).toBe(expected.length);
+    expect(c.lines.length).toBe(expected.length);
+    const firstWrong = texts(c.lines).findIndex((t, i) => t !== expected[i]);
+    expect(firstWrong).toBe(-1);
   });
 
   it("an onConsole that throws keeps output going; a budget hook that throws means synchronous delivery", async () => {

@@ -1,18 +1,22 @@
 /**
- * In-isolate source: the console shim. Each call becomes one message (gen,
- * meta, payload) to the host: fire-and-forget while the line certainly fits the
- * run's output budget, synchronous near a limit. All-primitive calls are formatted
+ * In-isolate source: the console shim. Each call becomes one line (gen, meta,
+ * payload) for the host: written to the console ring (shared memory, see
+ * ../console-ring.ts) while it certainly fits the run's output budget and the
+ * ring, else sent synchronously. All-primitive calls are formatted
  * here (the common, hot case); anything else travels as a tagged tree and the
  * host formats it with Node's util. Where Node's format directives would run
  * user code (toString, valueOf, toJSON), that part is done here first.
  *
  * ctl (SharedArrayBuffer, shared with the host): [0] generation of the active
  * run (0 = none: output is dropped), [1] stop flag (output limit reached),
- * [2] fire-and-forget messages sent during this run (the host waits until it
- * received as many), [3] and [4] the console budget (lines, UTF-8 bytes) the
- * host published last. A call whose line might not fit the budget is delivered
- * synchronously instead (consoleSync), so the call that crosses a limit throws.
+ * [3] and [4] the console budget (lines, UTF-8 bytes) the host published
+ * last, [5] to [7] the ring's write and read positions and the host's idle
+ * flag. A call whose line might not fit the budget is delivered synchronously
+ * instead (consoleSync), so the call that crosses a limit throws; the host
+ * drains the ring first, so lines keep their order.
  */
+import { CTL_HOST_IDLE, CTL_RING_READ, CTL_RING_WRITE, RING_HEADER, RING_WRAP } from "../console-ring";
+
 export const CONSOLE_SOURCE = String.raw`
 const LEVEL = { log: 0, info: 1, warn: 2, error: 3, debug: 4 };
 const KIND_TEXT = 0, KIND_FORMAT = 1, KIND_TRACE = 2, KIND_DIR = 3;
@@ -176,6 +180,36 @@ function treeBound(payload, indent) {
   return chars * (3 + indent) + indent;
 }
 
+// A record: [meta lo, meta hi, gen lo, gen hi, length lo, length hi, ...text];
+// false when it does not fit (the caller sends the line synchronously, and
+// the host drains the ring before taking it).
+const RING_MASK = ring.length - 1;
+function ringWrite(gen, meta, text) {
+  const n = text.length;
+  const size = ${RING_HEADER} + n;
+  if (size > (ring.length >> 1)) return false;
+  let w = AtomicsLoad(ctl, ${CTL_RING_WRITE});
+  let pos = w & RING_MASK;
+  const pad = pos + size > ring.length ? ring.length - pos : 0;
+  if (((w + pad + size - AtomicsLoad(ctl, ${CTL_RING_READ})) | 0) > ring.length) return false;
+  if (pad !== 0) {
+    ring[pos] = ${RING_WRAP};
+    w = (w + pad) | 0;
+    pos = 0;
+  }
+  ring[pos] = meta & 0xffff;
+  ring[pos + 1] = meta >>> 16;
+  ring[pos + 2] = gen & 0xffff;
+  ring[pos + 3] = gen >>> 16;
+  ring[pos + 4] = n & 0xffff;
+  ring[pos + 5] = n >>> 16;
+  const start = pos + ${RING_HEADER};
+  for (let i = 0; i < n; i++) ring[start + i] = charCodeAt(text, i);
+  AtomicsStore(ctl, ${CTL_RING_WRITE}, (w + size) | 0);
+  if (AtomicsExchange(ctl, ${CTL_HOST_IDLE}, 0) === 1) consoleSink.applyIgnored(undefined, []);
+  return true;
+}
+
 function limitError() {
   return new ErrorCtor("Console output limit reached: no more output is accepted in this execution");
 }
@@ -204,17 +238,13 @@ function emit(level, kind, args, extra) {
   if (linesLeft > 0) {
     let need = kind === KIND_TEXT ? textBound(payload, indent) : treeBound(payload, indent);
     if (need > bytesLeft && kind === KIND_TEXT) need = textBytes(payload, indent);
-    if (need <= bytesLeft) {
+    if (need <= bytesLeft && ringWrite(gen, meta, payload)) {
       linesLeft--;
       bytesLeft -= need;
-      consoleSink.applyIgnored(undefined, [gen, meta, payload]);
-      // Counted after sending: if termination lands in between, one line is lost
-      // rather than the host waiting for a message that never comes.
-      AtomicsAdd(ctl, 2, 1);
       return;
     }
   }
-  // It might not fit: the host formats it after every line sent before it,
+  // It might not fit: the host formats it after every line written before it,
   // hands it to onConsole and answers 1 (kept; fresh budget in ctl) or 0.
   let answer = 1;
   try {

@@ -8,9 +8,11 @@
  * the host holds (as a Reference).
  *
  * Arguments: consoleSink, consoleSync, timerHost, hostCall, execHost, netHost
- * (References to host functions), the control SharedArrayBuffer, config, and
+ * (References to host functions), the SharedArrayBuffer of the control slots
+ * and the console ring (see ../console-ring.ts), config, and
  * the context itself (user scripts run from inside, see run()).
  */
+import { RING_OFFSET, RING_UNITS } from "../console-ring";
 import { CONSOLE_SOURCE } from "./console";
 import { DESCRIBE_SOURCE } from "./describe";
 import { INTRINSICS_SOURCE } from "./intrinsics";
@@ -195,7 +197,8 @@ export function preludeSource(builtInNames: readonly string[]): string {
   return [
     "(function (consoleSink, consoleSync, timerHost, hostCall, execHost, netHost, ctlBuffer, config, context, isolate) {",
     '"use strict";',
-    "const ctl = new Int32Array(ctlBuffer);",
+    `const ctl = new Int32Array(ctlBuffer, 0, ${RING_OFFSET / 4});`,
+    `const ring = new Uint16Array(ctlBuffer, ${RING_OFFSET}, ${RING_UNITS});`,
     `const BUILT_IN_NAMES = ${JSON.stringify(builtInNames)};`,
     INTRINSICS_SOURCE,
     DESCRIBE_SOURCE,
