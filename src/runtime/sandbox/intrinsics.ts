@@ -32,7 +32,6 @@ const TypeErrorCtor = TypeError;
 const RangeErrorCtor = RangeError;
 const PromiseCtor = Promise;
 const captureStackTrace = Error.captureStackTrace;
-const AtomicsAdd = Atomics.add;
 const AtomicsLoad = Atomics.load;
 const AtomicsStore = Atomics.store;
 const AtomicsExchange = Atomics.exchange;
