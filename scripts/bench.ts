@@ -72,12 +72,12 @@ function mainThreadCpuMs(pid: number): number | undefined {
   }
 }
 
-/** Runs `fn` and returns the server main thread's CPU µs per call over `count` calls. */
-async function cpuPerCall(pid: number, count: number, fn: () => Promise<unknown>): Promise<{ times: number[]; cpuUs?: number }> {
+/** Runs `fn` `count` times and returns the server main thread's CPU µs per call (undefined off Linux). */
+async function cpuPerCall(pid: number, count: number, fn: () => Promise<unknown>): Promise<number | undefined> {
   const before = mainThreadCpuMs(pid);
-  const times = await timeEach(count, fn);
+  for (let i = 0; i < count; i++) await fn();
   const after = mainThreadCpuMs(pid);
-  return { times, cpuUs: before === undefined || after === undefined ? undefined : ((after - before) * 1000) / count };
+  return before === undefined || after === undefined ? undefined : ((after - before) * 1000) / count;
 }
 
 async function rawFloors() {
@@ -135,8 +135,8 @@ async function measureBackend(name: string, serverArgs: string[], floors: Awaite
     }
     const grpc = stats(grpcTimes);
     const replTimes = stats(replSamples);
-    const grpcRun = await cpuPerCall(server.pid, CPU_CALLS, check);
-    const replRun = await cpuPerCall(server.pid, CPU_CALLS, () => repl("1+1"));
+    const grpcCpuUs = await cpuPerCall(server.pid, CPU_CALLS, check);
+    const replCpuUs = await cpuPerCall(server.pid, CPU_CALLS, () => repl("1+1"));
 
     // A 100k-line execution varies by tens of percent from one run to the
     // next (garbage collection, scheduling): the median of a few is reported.
@@ -157,8 +157,8 @@ async function measureBackend(name: string, serverArgs: string[], floors: Awaite
     console.log(`\n[${name}]`);
     console.log(`  floor: empty gRPC unary      median ${fmt(grpc.median)}  p99 ${fmt(grpc.p99)}`);
     console.log(`  ExecuteRepl('1+1')           median ${fmt(replTimes.median)}  p99 ${fmt(replTimes.p99)}  → ${(replTimes.median / replFloor).toFixed(2)}× floor (gRPC + raw eval = ${fmt(replFloor)}; target ≤ 1.5×), p99 ${(replTimes.p99 / grpc.p99).toFixed(2)}× gRPC p99`);
-    if (grpcRun.cpuUs !== undefined && replRun.cpuUs !== undefined) {
-      console.log(`    server main-thread CPU per call: empty gRPC ${grpcRun.cpuUs.toFixed(0)} µs, ExecuteRepl ${replRun.cpuUs.toFixed(0)} µs (${(replRun.cpuUs / grpcRun.cpuUs).toFixed(2)}×)`);
+    if (grpcCpuUs !== undefined && replCpuUs !== undefined) {
+      console.log(`    server main-thread CPU per call: empty gRPC ${grpcCpuUs.toFixed(0)} µs, ExecuteRepl ${replCpuUs.toFixed(0)} µs (${(replCpuUs / grpcCpuUs).toFixed(2)}×)`);
     }
     const create = stats(createTimes);
     console.log(`  CreateSession                median ${fmt(create.median)}  → ${(create.median / floors.create.median).toFixed(2)}× raw isolate+context (${fmt(floors.create.median)}; target ≤ 2×)`);

@@ -150,7 +150,6 @@ export class TypeormTemplateStore implements TemplateStore {
       await m.getRepository(TemplateEntity).update({ id: templateId }, { updatedAt });
     });
   }
-
 }
 
 /** The templates query with each child table aggregated into a JSON array column, by row filter. */
