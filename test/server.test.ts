@@ -87,6 +87,9 @@ describe("vmsystem serve as a process", { timeout: 90_000 }, () => {
       const t = await json(["template", "create", "--name", "killed", "--wall-ms", "60000", "--cpu-ms", "60000"]);
       const session = await json(["session", "create", "--template", t.id, "--workspace", "w", "--commit", "c", "--worktree", worktree]);
       expect(session.status).toBe("SESSION_STATUS_READY");
+      await new Promise((r) => setTimeout(r, 5));
+      const finished = await json(["exec", "repl", "--session", session.id, "1"]);
+      expect(Date.parse(finished.endedAt)).toBeGreaterThan(Date.parse(session.lastActivityAt));
       // Leave an execution running (stored RUNNING), then kill the server without a chance to clean up.
       void cli(["--server", first.address, "exec", "repl", "--session", session.id, "while (true) {}"]);
       const executions = new ExecutionServiceClient(first.address, credentials.createInsecure());
@@ -103,10 +106,13 @@ describe("vmsystem serve as a process", { timeout: 90_000 }, () => {
       const after = JSON.parse(again.stdout);
       expect(after.status).toBe("SESSION_STATUS_CLOSED");
       expect(after.lastError).toMatch(/restart/);
+      // Kept in memory while the session lived: recovered from its executions.
+      expect(Date.parse(after.lastActivityAt)).toBeGreaterThanOrEqual(Date.parse(finished.endedAt));
       const list = await cli(["--server", second.address, "--output", "json", "exec", "list", "--session", session.id]);
       const [running] = JSON.parse(list.stdout).items;
       expect(running).toMatchObject({ status: "EXECUTION_STATUS_CANCELLED", error: { code: "CANCELLED" } });
       expect(running.error.message).toMatch(/server restarted/);
+      expect(after.lastActivityAt).toBe(running.startedAt);
       expect(second.logs.some((l) => l.msg === "recovered from a previous run")).toBe(true);
       expect(await second.stop()).toBe(0);
     } finally {

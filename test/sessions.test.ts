@@ -50,6 +50,17 @@ describe("CreateSession", () => {
     expect(e.number).toBe(2);
   });
 
+  it("reports the end of its latest execution as last_activity_at, in GetSession and ListSessions alike", async () => {
+    const t = await template();
+    const session = await create(t.id);
+    await new Promise((r) => setTimeout(r, 5));
+    const e = await repl(session.id, "1");
+    expect(e.endedAt!.getTime()).toBeGreaterThan(session.lastActivityAt!.getTime());
+    expect((await get(session.id)).lastActivityAt).toEqual(e.endedAt);
+    const listed = await unary<{ sessions: Session[] }>((cb) => s.sessions.listSessions({ status: 0, pageSize: 1000, pageToken: "" }, cb));
+    expect(listed.sessions.find((x) => x.id === session.id)?.lastActivityAt).toEqual(e.endedAt);
+  });
+
   it.each([
     [{ templateId: "" }, "template_id"],
     [{ workspaceId: "" }, "workspace_id"],

@@ -63,7 +63,11 @@ export interface SessionStore {
   /** Newest first, strictly after `after`, optionally of one status. */
   list(limit: number, after: Cursor | undefined, status: SessionStatus | undefined): Promise<Session[]>;
   update(id: string, patch: SessionPatch): Promise<void>;
-  /** Marks every STARTING/READY row CLOSED (their process is gone); returns how many. */
+  /**
+   * Marks every STARTING/READY row CLOSED (their process is gone); returns how
+   * many. Their last_activity_at becomes that of their latest execution (a live
+   * session keeps it in memory, so the row may be behind).
+   */
   closeOrphans(lastError: string, now: number): Promise<number>;
 }
 

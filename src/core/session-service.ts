@@ -49,8 +49,9 @@ export class SessionService {
    */
   async recoverFromRestart(): Promise<void> {
     const now = this.now();
-    const cancelled = await this.deps.executions.cancelOrphans("the server restarted while the execution was running", now);
+    // Sessions first: their last activity is read from executions as the previous process left them.
     const closed = await this.deps.sessions.closeOrphans("the server restarted: the session's runtime was lost", now);
+    const cancelled = await this.deps.executions.cancelOrphans("the server restarted while the execution was running", now);
     if (closed || cancelled) this.deps.log.info({ closedSessions: closed, cancelledExecutions: cancelled }, "recovered from a previous run");
   }
 
@@ -99,13 +100,19 @@ export class SessionService {
     const id = requireId("session_id", sessionId);
     const session = await this.deps.sessions.get(id);
     if (!session) throw notFound("SESSION_NOT_FOUND", id);
-    return session;
+    return this.withLiveActivity(session);
+  }
+
+  /** A live session's last activity is kept in memory (executions do not write it to the row). */
+  private withLiveActivity(session: Session): Session {
+    const live = this.deps.registry.get(session.id);
+    return live && live.lastActivityAt > session.lastActivityAt ? { ...session, lastActivityAt: live.lastActivityAt } : session;
   }
 
   async list(request: PageRequest & { status?: SessionStatus }): Promise<Page<Session>> {
     const size = pageSize(request.pageSize);
     const rows = await this.deps.sessions.list(size + 1, decodeCursor(request.pageToken), request.status);
-    const items = rows.slice(0, size);
+    const items = rows.slice(0, size).map((s) => this.withLiveActivity(s));
     const last = items[items.length - 1];
     return { items, nextPageToken: rows.length > size && last ? encodeCursor({ key: last.createdAt, id: last.id }) : "" };
   }

@@ -62,10 +62,12 @@ export class TypeormExecutionStore implements ExecutionStore {
           [f.status, f.endedAt, f.result ? JSON.stringify(f.result) : null, f.error?.code ?? null, f.error?.message ?? null, m.durationMs, m.cpuMs, m.eventCount, m.outputBytes, execution.id],
         ];
     // Events reference the row: a new row goes first, an update may go last.
+    // The session's last_activity_at is not written here: the live session
+    // holds it (see SessionService), which spares every execution a write to
+    // the sessions row (on PostgreSQL that row lock cost ~0.15 ms a call).
     const statements = insert ? [row, ...eventPageStatements(this.sql, remaining)] : [...eventPageStatements(this.sql, remaining), row];
-    statements.push([`UPDATE ${this.sql.table("sessions")} SET last_activity_at = ? WHERE id = ?`, [f.endedAt, execution.sessionId]]);
     const counts = await this.sql.transaction(statements);
-    if (counts[insert ? 0 : statements.length - 2] === 0) throw new Error(`execution ${execution.id} vanished from the store`);
+    if (counts[insert ? 0 : statements.length - 1] === 0) throw new Error(`execution ${execution.id} vanished from the store`);
   }
 
   async appendEvents(events: ExecutionEvent[], insertFirst?: Execution): Promise<void> {

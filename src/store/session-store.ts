@@ -1,4 +1,4 @@
-import { DataSource, In } from "typeorm";
+import { DataSource } from "typeorm";
 import type { Session, SessionStatus, TemplateSnapshot } from "../core/model";
 import type { Cursor } from "../core/pagination";
 import type { SessionPatch, SessionStore } from "../core/ports";
@@ -56,8 +56,17 @@ export class TypeormSessionStore implements SessionStore {
   }
 
   async closeOrphans(lastError: string, now: number): Promise<number> {
-    const result = await this.repo.update({ status: In(["STARTING", "READY"]) }, { status: "CLOSED", lastError, closedAt: now });
-    return result.affected ?? 0;
+    const sessions = this.sql.table("sessions");
+    const [count] = await this.sql.transaction([
+      [
+        `UPDATE ${sessions} AS s SET status = 'CLOSED', last_error = ?, closed_at = ?, last_activity_at = COALESCE(
+           (SELECT MAX(COALESCE(e.ended_at, e.started_at)) FROM ${this.sql.table("executions")} e WHERE e.session_id = s.id AND COALESCE(e.ended_at, e.started_at) > s.last_activity_at),
+           s.last_activity_at)
+         WHERE s.status IN ('STARTING', 'READY')`,
+        [lastError, now],
+      ],
+    ]);
+    return count;
   }
 }
 
