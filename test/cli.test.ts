@@ -20,7 +20,8 @@ const json = async (args: string[]) => {
   return JSON.parse(r.stdout);
 };
 
-describe("vmsystem template …", () => {
+// Each test runs CLI processes one after another: generous timeouts for a loaded 2-core machine.
+describe("vmsystem template …", { timeout: 90_000 }, () => {
   it("scripts the whole TemplateService in json mode", async () => {
     const t = await json(["template", "create", "--name", "cli", "--cpu-ms", "300", "--esm", "true", "--extensions", ".js,.cjs"]);
     expect(t).toMatchObject({ name: "cli", engine: "isolated-vm", settings: { limits: { cpuMs: 300 }, runtime: { esm: true }, resolver: { extensions: [".js", ".cjs"] } } });
@@ -120,7 +121,7 @@ describe("vmsystem template …", () => {
   });
 });
 
-describe("vmsystem session … and exec …", () => {
+describe("vmsystem session … and exec …", { timeout: 90_000 }, () => {
   it("creates a session, runs code in both output modes and reads it back", async () => {
     const dir = mkdtempSync(join(tmpdir(), "vmsystem-cli-"));
     writeFileSync(join(dir, "main.js"), "console.log('args', argv.join('+'), env.GREETING); argv.length");
@@ -193,7 +194,7 @@ describe("vmsystem session … and exec …", () => {
   });
 });
 
-describe("live output in the CLI", () => {
+describe("live output in the CLI", { timeout: 90_000 }, () => {
   // About a dozen CLI processes: slow on a loaded 2-core machine.
   it("tails, watches and cancels; Ctrl-C on a running exec cancels the execution", { timeout: 90_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), "vmsystem-cli-live-"));

@@ -1,6 +1,5 @@
 import { delimiter } from "node:path";
 import { Command, Option } from "commander";
-import { startApp } from "../app";
 import { DEFAULT_LISTEN, envName, parseDuration, type ServeConfig } from "../config";
 import { createLogger, exitWith } from "../log";
 
@@ -44,6 +43,9 @@ export function serveCommand(): Command {
       };
       let app;
       try {
+        // Loaded here: the server's modules (isolated-vm, TypeORM, drivers) are
+        // most of what the CLI would otherwise load for every client command.
+        const { startApp } = await import("../app");
         app = await startApp(config, log);
       } catch (err) {
         log.fatal({ err }, "failed to start");
