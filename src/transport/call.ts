@@ -7,7 +7,7 @@ import type {
 } from "@grpc/grpc-js";
 import { Metadata, status } from "@grpc/grpc-js";
 import { DomainError } from "../core/errors";
-import type { Logger } from "../log";
+import { logSoon, type Logger } from "../log";
 import { assertDecoded } from "./decode";
 import { toServiceError } from "./errors";
 
@@ -121,7 +121,8 @@ export class Rpc {
     const ctx: CallContext = { signal: controller.signal, metadata: call.metadata, requestId };
     const finish = (code: status) => {
       finished = true;
-      this.options.log.info({ method, code: status[code], durationMs: +(performance.now() - started).toFixed(3), requestId }, "rpc");
+      const line = { method, code: status[code], durationMs: +(performance.now() - started).toFixed(3), requestId };
+      logSoon(() => this.options.log.info(line, "rpc"));
     };
     return { ctx, finish, sendMetadata };
   }
