@@ -14,19 +14,21 @@ export function createLogger(level = "info"): Logger {
   );
 }
 
+const DEFER_MS = 50;
 const deferred: (() => void)[] = [];
 let deferredTimer: NodeJS.Timeout | undefined;
 
 /**
- * Runs a log write a millisecond from now, once the response being sent has
- * left. Written at once, a line's write (a thread-pool round trip whose
- * completion wakes the event loop) landed between a unary response's message
- * and its trailers and delayed the end of every call by ~0.15 ms (measured on
- * ExecuteRepl). `exitWith`/`killWith` write what is still waiting.
+ * Runs a log write up to 50 ms later, with the others made meanwhile. Written
+ * at once, a line's write (a thread-pool round trip whose completion wakes the
+ * event loop) landed between a unary response's message and its trailers and
+ * delayed the end of every call by ~0.15 ms (measured on ExecuteRepl); written
+ * together, calls back to back share one write and one wake-up.
+ * `exitWith`/`killWith` write what is still waiting.
  */
 export function logSoon(write: () => void): void {
   deferred.push(write);
-  deferredTimer ??= setTimeout(writeDeferred, 1);
+  deferredTimer ??= setTimeout(writeDeferred, DEFER_MS);
 }
 
 function writeDeferred(): void {
