@@ -17,18 +17,27 @@ export function createLogger(level = "info"): Logger {
 const DEFER_MS = 50;
 const deferred: (() => void)[] = [];
 let deferredTimer: NodeJS.Timeout | undefined;
+let deferring = true;
 
 /**
  * Runs a log write up to 50 ms later, with the others made meanwhile. Written
  * at once, a line's write (a thread-pool round trip whose completion wakes the
  * event loop) landed between a unary response's message and its trailers and
  * delayed the end of every call by ~0.15 ms (measured on ExecuteRepl); written
- * together, calls back to back share one write and one wake-up.
+ * together, calls back to back share one write and one wake-up. A line's
+ * `time` is when it is written; its `durationMs` is exact.
  * `exitWith`/`killWith` write what is still waiting.
  */
 export function logSoon(write: () => void): void {
+  if (!deferring) return write();
   deferred.push(write);
   deferredTimer ??= setTimeout(writeDeferred, DEFER_MS);
+}
+
+/** Shutdown: what waits is written now, and later lines at once, so the log keeps its order. */
+export function stopDeferringLogs(): void {
+  deferring = false;
+  writeDeferred();
 }
 
 function writeDeferred(): void {

@@ -1,7 +1,7 @@
 import { delimiter } from "node:path";
 import { Command, Option } from "commander";
 import { DEFAULT_LISTEN, envName, parseDuration, type ServeConfig } from "../config";
-import { createLogger, exitWith } from "../log";
+import { createLogger, exitWith, stopDeferringLogs } from "../log";
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -52,6 +52,7 @@ export function serveCommand(): Command {
         exitWith(log, 1);
       }
       const stop = (signal: string) => {
+        stopDeferringLogs();
         log.info({ signal }, "signal received");
         app.stop().then(
           () => exitWith(log, 0),
