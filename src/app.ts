@@ -23,8 +23,16 @@ export interface RunningApp {
 
 /** Wires store → core → transport and starts serving. */
 export async function startApp(config: ServeConfig, log: Logger): Promise<RunningApp> {
-  SessionRuntime.warmUp();
-  const db: DataSource = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const warming = SessionRuntime.warmUp();
+  // A failed start ends the process: not while the warm-up's isolate runs,
+  // since process.exit() can hang in isolated-vm's exit handlers then (seen:
+  // a bad database URL that failed at once, now and then left the process
+  // running until it was killed).
+  const failed = async (err: unknown): Promise<never> => {
+    await warming;
+    throw err;
+  };
+  const db: DataSource = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }).catch(failed);
   let server: GrpcServer;
   let sessions: SessionService;
   let executions: ExecutionService;
@@ -56,7 +64,7 @@ export async function startApp(config: ServeConfig, log: Logger): Promise<Runnin
     server = await startGrpcServer(config, { templates, sessions, executions, live }, log);
   } catch (err) {
     await db.destroy();
-    throw err;
+    return failed(err);
   }
   log.info({ listen: config.listen, port: server.port, database: describeDatabase(config), tls: Boolean(config.tlsCert), auth: Boolean(config.authToken) }, "serving");
   const stopSweeper = config.sessionIdleTimeoutMs > 0 ? sessions.startIdleSweeper(config.sessionIdleTimeoutMs) : () => undefined;
@@ -77,6 +85,7 @@ export async function startApp(config: ServeConfig, log: Logger): Promise<Runnin
           server.forceClose();
         }
         sessions.disposeAll();
+        await warming;
         await db.destroy();
         log.info("stopped");
       })()),

@@ -138,9 +138,15 @@ export class SessionRuntime {
     if (opts.net) this.net = new NetPolicy(opts.net.allowHosts);
   }
 
-  /** Makes the prelude's code cache now rather than in the first create (its failure is left to create). */
-  static warmUp(): void {
-    SessionRuntime.preludeCode().catch(() => undefined);
+  /**
+   * Makes the prelude's code cache now rather than in the first create (its
+   * failure is left to create). Resolves once the throwaway isolate is gone.
+   */
+  static warmUp(): Promise<void> {
+    return SessionRuntime.preludeCode().then(
+      () => undefined,
+      () => undefined,
+    );
   }
 
   private static preludeCode(): Promise<PreludeCode> {
