@@ -25,9 +25,9 @@ export interface RunningApp {
 export async function startApp(config: ServeConfig, log: Logger): Promise<RunningApp> {
   const warming = SessionRuntime.warmUp();
   // A failed start ends the process: not while the warm-up's isolate runs,
-  // since process.exit() can hang in isolated-vm's exit handlers then (seen:
-  // a bad database URL that failed at once, now and then left the process
-  // running until it was killed).
+  // since process.exit() can then crash (SIGSEGV) or hang in isolated-vm's
+  // exit handlers (seen now and then with a bad database URL, which fails at
+  // once).
   const failed = async (err: unknown): Promise<never> => {
     await warming;
     throw err;
