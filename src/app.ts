@@ -85,6 +85,7 @@ export async function startApp(config: ServeConfig, log: Logger): Promise<Runnin
           server.forceClose();
         }
         sessions.disposeAll();
+        SessionRuntime.closeSpares();
         await warming;
         await db.destroy();
         log.info("stopped");

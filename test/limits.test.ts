@@ -260,4 +260,22 @@ describe("mem_mb", () => {
 
     expect((await api.closeSession(session.id)).status).toBe(SessionStatus.SESSION_STATUS_CLOSED);
   });
+
+  it("sessions started one after another (on isolates the server made ahead) each keep their own template's mem_mb and no state", async () => {
+    // The server makes an isolate for the next session after each create,
+    // per memory limit: with the limits alternating, each session must still get its own.
+    const small = { settings: { limits: { memMb: 16 } } };
+    const large = { settings: { limits: { memMb: 256 } } };
+    const sessions = [];
+    for (const template of [small, large, small, large, small]) sessions.push({ session: await api.ready(template), memMb: template.settings.limits.memMb });
+    await value(sessions[0].session.id, "var leftover = 'first'");
+    expect((await value(sessions[2].session.id, "typeof leftover")).json).toBe("undefined");
+    // 40 MB of arrays (5,000 × 1,024 numbers of 8 bytes): more than 16 MB, well within 256.
+    const allocate = "const held = []; for (let i = 0; i < 5_000; i++) held.push(new Array(1024).fill(i)); held.length";
+    for (const { session, memMb } of sessions) {
+      const e = await api.repl(session.id, allocate);
+      if (memMb === 16) expect(e.error?.code, describeExecution(e)).toBe("MEMORY_LIMIT_EXCEEDED");
+      else expect(okValue(e).json).toBe(5_000);
+    }
+  });
 });

@@ -99,6 +99,14 @@ export class ExecutionPipeline {
     await this.saveSession(live, { status: "READY", restartCount: live.restartCount, lastActivityAt: live.lastActivityAt });
   }
 
+  /**
+   * Has an isolate made for the next session started from this template,
+   * once the current call has answered (SessionRuntime.keepSpare).
+   */
+  keepSpare(template: LiveSession["template"]): void {
+    SessionRuntime.keepSpare({ memMb: template.settings.limits.memMb, onCatastrophicError: this.deps.onCatastrophicError });
+  }
+
   /** Writes a session status change (inserting the row on its first write). */
   private async saveSession(live: LiveSession, patch: SessionPatch): Promise<void> {
     const row = live.unsavedRow;

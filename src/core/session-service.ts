@@ -92,6 +92,7 @@ export class SessionService {
     } finally {
       live.unlock();
     }
+    this.deps.pipeline.keepSpare(snapshot);
     if (live.status === "READY") return { ...session, status: "READY", lastActivityAt: live.lastActivityAt };
     return this.get(session.id);
   }

@@ -19,6 +19,7 @@ import { readFileSync } from "node:fs";
 import ivm from "isolated-vm";
 import { compileSync, fillSync, type CodeCache } from "./code-cache";
 import { ConsoleRing } from "./console-ring";
+import { IsolateSpares } from "./isolate-spares";
 import { isKnownLibrary, loadLibraries } from "./libraries";
 import { ModuleGraph, ModuleResolver } from "./module-loader";
 import { HostModules, MODULE_NAMES } from "./modules";
@@ -84,6 +85,12 @@ function builtInNames(isolate: ivm.Isolate): string[] {
   }
 }
 
+function newIsolate(memMb: number, onCatastrophicError?: (message: string) => void): ivm.Isolate {
+  return new ivm.Isolate({ memoryLimit: memMb, ...(onCatastrophicError ? { onCatastrophicError } : {}) });
+}
+
+const spares = new IsolateSpares(newIsolate);
+
 function stringRecord(value: Record<string, unknown> | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(value ?? {})) out[k] = String(v);
@@ -126,7 +133,9 @@ export class SessionRuntime {
     private readonly opts: RuntimeOptions,
     private readonly isolate: ivm.Isolate,
     private readonly prelude: PreludeCode,
+    spareContext?: ivm.Context,
   ) {
+    if (spareContext) this.context = spareContext;
     this.modules = new HostModules({
       root: opts.worktreePath,
       granted: opts.modules,
@@ -149,6 +158,19 @@ export class SessionRuntime {
     );
   }
 
+  /**
+   * Has an isolate and context made for the next session start with these
+   * options once the current work has answered (see IsolateSpares).
+   */
+  static keepSpare(opts: Pick<RuntimeOptions, "memMb" | "onCatastrophicError">): void {
+    spares.replenish(Math.max(MIN_MEMORY_MB, opts.memMb), opts.onCatastrophicError);
+  }
+
+  /** Frees the spare isolates (at shutdown). */
+  static closeSpares(): void {
+    spares.close();
+  }
+
   private static preludeCode(): Promise<PreludeCode> {
     // Made once per process; tried again if that failed.
     return (prelude ??= SessionRuntime.warmPrelude().catch((e: unknown) => {
@@ -164,11 +186,10 @@ export class SessionRuntime {
     if (unknownLibrary !== undefined) throw new RuntimeError("INVALID_OPTIONS", `unknown library '${unknownLibrary}'`);
 
     const code = await SessionRuntime.preludeCode();
-    const isolate = new ivm.Isolate({
-      memoryLimit: Math.max(MIN_MEMORY_MB, opts.memMb),
-      ...(opts.onCatastrophicError ? { onCatastrophicError: opts.onCatastrophicError } : {}),
-    });
-    const runtime = new SessionRuntime(opts, isolate, code);
+    const memMb = Math.max(MIN_MEMORY_MB, opts.memMb);
+    const spare = spares.take(memMb, opts.onCatastrophicError);
+    const isolate = spare?.isolate ?? newIsolate(memMb, opts.onCatastrophicError);
+    const runtime = new SessionRuntime(opts, isolate, code, spare?.context);
     try {
       await runtime.init();
       return runtime;
@@ -206,10 +227,10 @@ export class SessionRuntime {
     // Libraries first (as before the prelude existed in this form): big
     // sources, loaded asynchronously so the event loop keeps going.
     if (this.opts.libraries.length > 0) {
-      this.context = await isolate.createContext();
+      this.context ??= await isolate.createContext();
       await loadLibraries(isolate, this.context, this.opts.libraries);
     } else {
-      this.context = isolate.createContextSync();
+      this.context ??= isolate.createContextSync();
     }
     const ref = (fn: (...args: never[]) => unknown) => {
       const r = new ivm.Reference(fn);
