@@ -170,7 +170,7 @@ export class RunDriver {
     try {
       const timeout = this.callTimeout();
       limit = timeout.limit;
-      const pending = inFreshMicrotask(() => call(timeout.ms));
+      const pending = call(timeout.ms);
       pending.catch(() => {}); // we may stop waiting for it; it must not reject unobserved
       return await Promise.race([pending, this.stopSignal()]);
     } catch (e) {
@@ -338,22 +338,4 @@ export class RunDriver {
     if (settled?.startsWith("E")) return { kind: "exception", exception: parseThrown(settled) };
     return { kind: "exception", exception: hostException(new Error("the run produced no result")) };
   }
-}
-
-/**
- * Calls `fn` from a microtask of its own. isolated-vm records the caller's
- * stack (10 frames, awaiting async functions included) on every async call;
- * deep in the request path, with optimized frames to translate, that cost
- * about 13 µs of the server's thread per REPL (perf: half of it goes).
- */
-function inFreshMicrotask<T>(fn: () => Promise<T>): Promise<T> {
-  return new Promise((resolve, reject) => {
-    queueMicrotask(() => {
-      try {
-        resolve(fn());
-      } catch (e) {
-        reject(e);
-      }
-    });
-  });
 }
