@@ -76,11 +76,6 @@ export class EventRecorder {
     this.add(payload);
   }
 
-  /**
-   * Waits for batches already being written and hands back the events not
-   * yet written, for the finalizer to store with the final status. Throws
-   * the first write error, if any.
-   */
   /** Writes the RUNNING row now (before a client learns the execution's id). */
   async storeRecord(): Promise<void> {
     this.startWrite(true);
@@ -88,6 +83,11 @@ export class EventRecorder {
     if (this.writeError) throw this.writeError;
   }
 
+  /**
+   * Waits for batches already being written and hands back the events not
+   * yet written, for the finalizer to store with the final status. Throws
+   * the first write error, if any.
+   */
   async settle(): Promise<ExecutionEvent[]> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
