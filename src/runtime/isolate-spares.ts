@@ -1,16 +1,13 @@
-import ivm from "isolated-vm";
+import type ivm from "isolated-vm";
 
 type CatastrophicHandler = (message: string) => void;
 
-/** An isolate and its context made ahead of need: no code has run in either. */
+/** An isolate made ahead of need, with whatever its maker prepared in it (no user code ever ran there). */
 export interface Spare {
   isolate: ivm.Isolate;
-  context: ivm.Context;
 }
 
-interface Held extends Spare {
-  onCatastrophicError?: CatastrophicHandler;
-}
+type Held<T extends Spare> = T & { onCatastrophicError?: CatastrophicHandler };
 
 /** Spares kept at most, one per memory limit (the most recently wanted). */
 const MAX_SPARES = 2;
@@ -23,19 +20,19 @@ const MAX_SPARES = 2;
  * server has nothing else to do. A create that finds none (the first, or
  * several at once) makes its own, as it would without spares.
  */
-export class IsolateSpares {
-  private readonly held = new Map<number, Held>();
+export class IsolateSpares<T extends Spare> {
+  private readonly held = new Map<number, Held<T>>();
   private readonly wanted = new Map<number, CatastrophicHandler | undefined>();
   private scheduled = false;
 
-  constructor(private readonly make: (memMb: number, onCatastrophicError?: CatastrophicHandler) => ivm.Isolate) {}
+  constructor(private readonly make: (memMb: number, onCatastrophicError?: CatastrophicHandler) => T) {}
 
   /** A spare for this memory limit and handler, if one is held (it is the caller's from now on). */
-  take(memMb: number, onCatastrophicError?: CatastrophicHandler): Spare | undefined {
+  take(memMb: number, onCatastrophicError?: CatastrophicHandler): T | undefined {
     const spare = this.held.get(memMb);
     if (!spare) return undefined;
     this.held.delete(memMb);
-    if (spare.onCatastrophicError === onCatastrophicError && !spare.isolate.isDisposed) return { isolate: spare.isolate, context: spare.context };
+    if (spare.onCatastrophicError === onCatastrophicError && !spare.isolate.isDisposed) return spare;
     release(spare);
     return undefined;
   }
@@ -69,13 +66,12 @@ export class IsolateSpares {
       if (old) release(old);
       this.held.delete(memMb);
       while (this.held.size >= MAX_SPARES) {
-        const [oldest, spare] = this.held.entries().next().value as [number, Held];
+        const [oldest, spare] = this.held.entries().next().value as [number, Held<T>];
         this.held.delete(oldest);
         release(spare);
       }
       try {
-        const isolate = this.make(memMb, onCatastrophicError);
-        this.held.set(memMb, { isolate, context: isolate.createContextSync(), onCatastrophicError });
+        this.held.set(memMb, { ...this.make(memMb, onCatastrophicError), onCatastrophicError });
       } catch {
         // out of memory or similar: the next create makes its own and reports it
       }

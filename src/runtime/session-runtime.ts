@@ -8,6 +8,8 @@
  *    fresh isolate has nothing else to wait for, and each thread hop costs
  *    more than the work. Every context compiles the prelude from one V8
  *    code cache, made once per process after a warm-up run (warmPrelude).
+ *  - after a create has answered, the next one's isolate, context and
+ *    compiled prelude are made ahead (IsolateSpares), one per memory limit.
  *  - a REPL run (or an eval-mode file) is one call into the isolate: the
  *    sandbox's control function starts the run, compiles and runs the code
  *    and describes the result in one go.
@@ -19,7 +21,7 @@ import { readFileSync } from "node:fs";
 import ivm from "isolated-vm";
 import { compileSync, fillSync, type CodeCache } from "./code-cache";
 import { ConsoleRing } from "./console-ring";
-import { IsolateSpares } from "./isolate-spares";
+import { IsolateSpares, type Spare } from "./isolate-spares";
 import { isKnownLibrary, loadLibraries } from "./libraries";
 import { ModuleGraph, ModuleResolver } from "./module-loader";
 import { HostModules, MODULE_NAMES } from "./modules";
@@ -89,7 +91,40 @@ function newIsolate(memMb: number, onCatastrophicError?: (message: string) => vo
   return new ivm.Isolate({ memoryLimit: memMb, ...(onCatastrophicError ? { onCatastrophicError } : {}) });
 }
 
-const spares = new IsolateSpares(newIsolate);
+/** The prelude's compiled setup function in a context: what init() starts from. */
+function preludeSetup(isolate: ivm.Isolate, context: ivm.Context, code: PreludeCode): ivm.Reference {
+  const script = compileSync(isolate, code.source, PRELUDE_FILENAME, code.cache);
+  try {
+    return script.runSync(context, { reference: true }) as ivm.Reference;
+  } finally {
+    script.release();
+  }
+}
+
+/**
+ * A spare (see IsolateSpares): isolate, context and the prelude's setup
+ * function, compiled and defined but not called (that takes the session's
+ * configuration); running the prelude's script changes nothing else.
+ */
+interface SpareRuntime extends Spare {
+  context: ivm.Context;
+  setup?: { code: PreludeCode; fn: ivm.Reference };
+}
+
+/** The prelude once made (spares are asked for only after a create, which waits for it). */
+let preludeMade: PreludeCode | undefined;
+
+const spares = new IsolateSpares<SpareRuntime>((memMb, onCatastrophicError) => {
+  const isolate = newIsolate(memMb, onCatastrophicError);
+  try {
+    const context = isolate.createContextSync();
+    const code = preludeMade;
+    return { isolate, context, setup: code && { code, fn: preludeSetup(isolate, context, code) } };
+  } catch (e) {
+    isolate.dispose();
+    throw e;
+  }
+});
 
 function stringRecord(value: Record<string, unknown> | undefined): Record<string, string> {
   const out: Record<string, string> = {};
@@ -128,14 +163,17 @@ export class SessionRuntime {
   private heapUsed = 0;
   private heapAt = 0;
   private heapRefreshing = false;
+  /** The prelude's setup function, when the spare this runtime started from had it ready. */
+  private spareSetup?: ivm.Reference;
 
   private constructor(
     private readonly opts: RuntimeOptions,
     private readonly isolate: ivm.Isolate,
     private readonly prelude: PreludeCode,
-    spareContext?: ivm.Context,
+    spare?: SpareRuntime,
   ) {
-    if (spareContext) this.context = spareContext;
+    if (spare) this.context = spare.context;
+    if (spare?.setup?.code === prelude) this.spareSetup = spare.setup.fn;
     this.modules = new HostModules({
       root: opts.worktreePath,
       granted: opts.modules,
@@ -173,10 +211,13 @@ export class SessionRuntime {
 
   private static preludeCode(): Promise<PreludeCode> {
     // Made once per process; tried again if that failed.
-    return (prelude ??= SessionRuntime.warmPrelude().catch((e: unknown) => {
-      prelude = undefined;
-      throw e;
-    }));
+    return (prelude ??= SessionRuntime.warmPrelude().then(
+      (code) => (preludeMade = code),
+      (e: unknown) => {
+        prelude = undefined;
+        throw e;
+      },
+    ));
   }
 
   static async create(opts: RuntimeOptions): Promise<SessionRuntime> {
@@ -189,7 +230,7 @@ export class SessionRuntime {
     const memMb = Math.max(MIN_MEMORY_MB, opts.memMb);
     const spare = spares.take(memMb, opts.onCatastrophicError);
     const isolate = spare?.isolate ?? newIsolate(memMb, opts.onCatastrophicError);
-    const runtime = new SessionRuntime(opts, isolate, code, spare?.context);
+    const runtime = new SessionRuntime(opts, isolate, code, spare);
     try {
       await runtime.init();
       return runtime;
@@ -247,11 +288,9 @@ export class SessionRuntime {
       net: this.net !== undefined,
     };
     this.moduleHook = config.moduleHook;
-    const { source, cache } = this.prelude;
-    const script = compileSync(isolate, source, PRELUDE_FILENAME, cache);
-    let setup: ivm.Reference | undefined;
+    const setup = this.spareSetup ?? preludeSetup(isolate, this.context, this.prelude);
+    this.spareSetup = undefined;
     try {
-      setup = script.runSync(this.context, { reference: true }) as ivm.Reference;
       this.control = setup.applySync(
         undefined,
         [
@@ -271,8 +310,7 @@ export class SessionRuntime {
       ) as ivm.Reference;
       this.hostRefs.push(this.control);
     } finally {
-      setup?.release();
-      script.release();
+      setup.release();
     }
     this.driverHost = {
       isolate,
