@@ -6,6 +6,7 @@ import { ExecutionService } from "./core/execution-service";
 import { LiveEvents } from "./core/live-events";
 import { SessionRegistry } from "./core/session-registry";
 import { SessionService } from "./core/session-service";
+import { defaultSettings } from "./core/settings";
 import { TemplateService } from "./core/template-service";
 import { killWith, type Logger } from "./log";
 import { SessionRuntime } from "./runtime";
@@ -34,6 +35,7 @@ export async function startApp(config: ServeConfig, log: Logger): Promise<Runnin
   };
   const db: DataSource = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }).catch(failed);
   let server: GrpcServer;
+  let pipeline: ExecutionPipeline;
   let sessions: SessionService;
   let executions: ExecutionService;
   const bus = new EventBus();
@@ -42,7 +44,7 @@ export async function startApp(config: ServeConfig, log: Logger): Promise<Runnin
     const executionStore = new TypeormExecutionStore(db);
     const registry = new SessionRegistry();
     const templates = new TemplateService(new TypeormTemplateStore(db));
-    const pipeline = new ExecutionPipeline({
+    pipeline = new ExecutionPipeline({
       registry,
       sessions: sessionStore,
       executions: executionStore,
@@ -69,6 +71,8 @@ export async function startApp(config: ServeConfig, log: Logger): Promise<Runnin
   log.info({ listen: config.listen, port: server.port, database: describeDatabase(config), tls: Boolean(config.tlsCert), auth: Boolean(config.authToken) }, "serving");
   const stopSweeper = config.sessionIdleTimeoutMs > 0 ? sessions.startIdleSweeper(config.sessionIdleTimeoutMs) : () => undefined;
   let stopping: Promise<void> | undefined;
+  // The first session (from a template with the default limits) need not make its isolate either.
+  void warming.then(() => stopping || pipeline.keepSpare(defaultSettings().limits.memMb));
   return {
     port: server.port,
     stop: () =>

@@ -100,11 +100,11 @@ export class ExecutionPipeline {
   }
 
   /**
-   * Has an isolate made for the next session started from this template,
-   * once the current call has answered (SessionRuntime.keepSpare).
+   * Has an isolate made for the next session with this memory limit, once
+   * the current call has answered (SessionRuntime.keepSpare).
    */
-  keepSpare(template: LiveSession["template"]): void {
-    SessionRuntime.keepSpare({ memMb: template.settings.limits.memMb, onCatastrophicError: this.deps.onCatastrophicError });
+  keepSpare(memMb: number): void {
+    SessionRuntime.keepSpare({ memMb, onCatastrophicError: this.deps.onCatastrophicError });
   }
 
   /** Writes a session status change (inserting the row on its first write). */

@@ -92,7 +92,7 @@ export class SessionService {
     } finally {
       live.unlock();
     }
-    this.deps.pipeline.keepSpare(snapshot);
+    this.deps.pipeline.keepSpare(snapshot.settings.limits.memMb);
     if (live.status === "READY") return { ...session, status: "READY", lastActivityAt: live.lastActivityAt };
     return this.get(session.id);
   }
