@@ -62,9 +62,12 @@ export class IsolateSpares<T extends Spare> {
     for (const [memMb, onCatastrophicError] of this.wanted) {
       this.wanted.delete(memMb);
       const old = this.held.get(memMb);
-      if (old && old.onCatastrophicError === onCatastrophicError) continue;
-      if (old) release(old);
       this.held.delete(memMb);
+      if (old && old.onCatastrophicError === onCatastrophicError) {
+        this.held.set(memMb, old); // now the most recently wanted
+        continue;
+      }
+      if (old) release(old);
       while (this.held.size >= MAX_SPARES) {
         const [oldest, spare] = this.held.entries().next().value as [number, Held<T>];
         this.held.delete(oldest);

@@ -174,6 +174,7 @@ export class SessionRuntime {
   ) {
     if (spare) this.context = spare.context;
     if (spare?.setup?.code === prelude) this.spareSetup = spare.setup.fn;
+    else spare?.setup?.fn.release();
     this.modules = new HostModules({
       root: opts.worktreePath,
       granted: opts.modules,
@@ -197,8 +198,8 @@ export class SessionRuntime {
   }
 
   /**
-   * Has an isolate and context made for the next session start with these
-   * options once the current work has answered (see IsolateSpares).
+   * Has an isolate, context and compiled prelude made for the next session
+   * start with these options once the current work has answered (see IsolateSpares).
    */
   static keepSpare(opts: Pick<RuntimeOptions, "memMb" | "onCatastrophicError">): void {
     spares.replenish(Math.max(MIN_MEMORY_MB, opts.memMb), opts.onCatastrophicError);
