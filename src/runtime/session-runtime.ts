@@ -108,10 +108,13 @@ function preludeSetup(isolate: ivm.Isolate, context: ivm.Context, code: PreludeC
  */
 interface SpareRuntime extends Spare {
   context: ivm.Context;
-  setup?: { code: PreludeCode; fn: ivm.Reference };
+  setup?: ivm.Reference;
 }
 
-/** The prelude once made (spares are asked for only after a create, which waits for it). */
+/**
+ * The prelude once made: set once, never replaced (spares are asked for only
+ * after a create, which waits for it; a spare made before has no setup).
+ */
 let preludeMade: PreludeCode | undefined;
 
 const spares = new IsolateSpares<SpareRuntime>((memMb, onCatastrophicError) => {
@@ -119,7 +122,7 @@ const spares = new IsolateSpares<SpareRuntime>((memMb, onCatastrophicError) => {
   try {
     const context = isolate.createContextSync();
     const code = preludeMade;
-    return { isolate, context, setup: code && { code, fn: preludeSetup(isolate, context, code) } };
+    return { isolate, context, setup: code && preludeSetup(isolate, context, code) };
   } catch (e) {
     isolate.dispose();
     throw e;
@@ -163,18 +166,14 @@ export class SessionRuntime {
   private heapUsed = 0;
   private heapAt = 0;
   private heapRefreshing = false;
-  /** The prelude's setup function, when the spare this runtime started from had it ready. */
-  private spareSetup?: ivm.Reference;
 
   private constructor(
     private readonly opts: RuntimeOptions,
     private readonly isolate: ivm.Isolate,
     private readonly prelude: PreludeCode,
-    spare?: SpareRuntime,
+    spareContext?: ivm.Context,
   ) {
-    if (spare) this.context = spare.context;
-    if (spare?.setup?.code === prelude) this.spareSetup = spare.setup.fn;
-    else spare?.setup?.fn.release();
+    if (spareContext) this.context = spareContext;
     this.modules = new HostModules({
       root: opts.worktreePath,
       granted: opts.modules,
@@ -231,9 +230,9 @@ export class SessionRuntime {
     const memMb = Math.max(MIN_MEMORY_MB, opts.memMb);
     const spare = spares.take(memMb, opts.onCatastrophicError);
     const isolate = spare?.isolate ?? newIsolate(memMb, opts.onCatastrophicError);
-    const runtime = new SessionRuntime(opts, isolate, code, spare);
+    const runtime = new SessionRuntime(opts, isolate, code, spare?.context);
     try {
-      await runtime.init();
+      await runtime.init(spare?.setup);
       return runtime;
     } catch (e) {
       runtime.dispose();
@@ -250,7 +249,7 @@ export class SessionRuntime {
    * common paths, then the cache is made.
    */
   private static async warmPrelude(): Promise<PreludeCode> {
-    const isolate = new ivm.Isolate({ memoryLimit: WARM_UP_MEMORY_MB });
+    const isolate = newIsolate(WARM_UP_MEMORY_MB);
     const code: PreludeCode = { source: "", cache: { data: undefined } };
     const runtime = new SessionRuntime(WARM_UP_OPTIONS, isolate, code);
     try {
@@ -264,7 +263,8 @@ export class SessionRuntime {
     }
   }
 
-  private async init(): Promise<void> {
+  /** spareSetup: the prelude's setup function, when the spare this runtime started from had it ready. */
+  private async init(spareSetup?: ivm.Reference): Promise<void> {
     const { isolate } = this;
     // Libraries first (as before the prelude existed in this form): big
     // sources, loaded asynchronously so the event loop keeps going.
@@ -289,8 +289,7 @@ export class SessionRuntime {
       net: this.net !== undefined,
     };
     this.moduleHook = config.moduleHook;
-    const setup = this.spareSetup ?? preludeSetup(isolate, this.context, this.prelude);
-    this.spareSetup = undefined;
+    const setup = spareSetup ?? preludeSetup(isolate, this.context, this.prelude);
     try {
       this.control = setup.applySync(
         undefined,
