@@ -18,6 +18,7 @@ beforeAll(async () => {
   writeFileSync(join(worktree, "a.js"), "var order = ['a']; var fromA = 1;");
   writeFileSync(join(worktree, "b.js"), "order.push('b'); globalThis.fromB = fromA + 1;");
   writeFileSync(join(worktree, "boom.js"), "throw new TypeError('startup exploded')");
+  writeFileSync(join(worktree, "slow.js"), "await new Promise((r) => setTimeout(r, 2000)); var slowDone = true;");
   writeFileSync(join(root, "not-a-dir"), "");
   mkdirSync(join(root, "elsewhere"));
   symlinkSync(join(root, "elsewhere"), join(root, "allowed", "link-out"));
@@ -150,6 +151,23 @@ describe("GetSession, ListSessions, CloseSession, GetRuntimeSummary", () => {
     const crashed = await create(t.id);
     const closed = await unary<Session>((cb) => s.sessions.closeSession({ sessionId: crashed.id }, cb));
     expect(closed.status).toBe(SessionStatus.SESSION_STATUS_CLOSED);
+  });
+
+  it("closes a session while its startup file runs: it ends CLOSED, not CRASHED, and its isolate is freed", async () => {
+    const t = await template("close-while-starting");
+    await unary((cb) => s.templates.addStartupFile({ templateId: t.id, path: "slow.js", orderIndex: 1, mode: "" }, cb));
+    const creating = create(t.id);
+    let starting: Session | undefined;
+    while (!starting) {
+      const listed = await unary<{ sessions: Session[] }>((cb) => s.sessions.listSessions({ status: SessionStatus.SESSION_STATUS_STARTING, pageSize: 1000, pageToken: "" }, cb));
+      starting = listed.sessions.find((x) => x.templateId === t.id);
+    }
+    const closed = await unary<Session>((cb) => s.sessions.closeSession({ sessionId: starting!.id }, cb));
+    expect(closed.status).toBe(SessionStatus.SESSION_STATUS_CLOSED);
+    expect((await creating).status).toBe(SessionStatus.SESSION_STATUS_CLOSED);
+    expect((await get(starting.id)).status).toBe(SessionStatus.SESSION_STATUS_CLOSED);
+    const summary = await unary<GetRuntimeSummaryResponse>((cb) => s.sessions.getRuntimeSummary({}, cb));
+    expect(summary.sessions.map((x) => x.sessionId)).not.toContain(starting.id);
   });
 
   it("lists newest first, filters by status and pages", async () => {

@@ -90,10 +90,14 @@ export class ExecutionPipeline {
       return this.crash(live, `the runtime could not start: ${err instanceof Error ? err.message : String(err)}`);
     }
     for (const file of live.template.startupFiles) {
+      // CloseSession while starting: it has written CLOSED (and cancelled the file running).
+      if (live.closing) break;
       const { execution } = await this.run(live, { kind: "STARTUP", path: file.path, mode: file.mode }, {});
-      if (live.crashed) return;
+      if (live.crashed || live.closing) break;
       if (execution.status !== "OK") return this.crash(live, `startup file ${file.path} failed: ${execution.error?.message ?? execution.status}`);
     }
+    if (live.closing) return live.runtime.dispose();
+    if (live.crashed) return;
     live.status = "READY";
     live.lastActivityAt = this.now();
     await this.saveSession(live, { status: "READY", restartCount: live.restartCount, lastActivityAt: live.lastActivityAt });

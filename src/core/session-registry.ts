@@ -28,8 +28,12 @@ export class LiveSession {
    * startup files is stored once, with the status its start ended in.
    */
   unsavedRow: Session | undefined;
-  /** Set by CloseSession: a cancelled execution must not trigger a restart. */
-  closing = false;
+  /**
+   * Set by CloseSession until its CLOSED row is written: a cancelled
+   * execution must not trigger a restart, and a start it interrupted
+   * answers with the closed session.
+   */
+  closing: Promise<void> | undefined;
   /** The running execution, for cancellation, request_id retries and live readers. */
   current: RunningExecution | undefined;
   private locked = false;

@@ -93,7 +93,8 @@ export class SessionService {
       live.unlock();
     }
     this.deps.pipeline.keepSpare(snapshot.settings.limits.memMb);
-    if (live.status === "READY") return { ...session, status: "READY", lastActivityAt: live.lastActivityAt };
+    if (live.closing) await live.closing;
+    if (live.status === "READY" && !live.closing) return { ...session, status: "READY", lastActivityAt: live.lastActivityAt };
     return this.get(session.id);
   }
 
@@ -144,22 +145,27 @@ export class SessionService {
     const session = await this.get(sessionId);
     if (session.status === "CLOSED") return session;
     const live = this.deps.registry.get(session.id);
+    const closing = this.markClosed(session.id, live, reason);
+    if (live) live.closing = closing.catch(() => undefined);
+    await closing;
+    return this.get(session.id);
+  }
+
+  private async markClosed(sessionId: string, live: LiveSession | undefined, reason: string | undefined): Promise<void> {
     if (live) {
-      live.closing = true;
       const running = live.current;
       if (running) {
         running.abort.abort();
         await running.done;
       }
-      this.deps.registry.remove(session.id);
+      this.deps.registry.remove(sessionId);
     }
     const now = this.now();
     try {
-      await this.deps.sessions.update(session.id, { status: "CLOSED", closedAt: now, lastActivityAt: now, ...(reason ? { lastError: reason } : {}) });
+      await this.deps.sessions.update(sessionId, { status: "CLOSED", closedAt: now, lastActivityAt: now, ...(reason ? { lastError: reason } : {}) });
     } finally {
-      this.deps.bus.publish(session.id, { kind: "closed" });
+      this.deps.bus.publish(sessionId, { kind: "closed" });
     }
-    return this.get(session.id);
   }
 
   runtimeSummary(): RuntimeSummary {
