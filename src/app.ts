@@ -33,7 +33,11 @@ export async function startApp(config: ServeConfig, log: Logger): Promise<Runnin
     await warming;
     throw err;
   };
-  const db: DataSource = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }).catch(failed);
+  const db: DataSource = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    onCheckpointError: (message) => log.error({ message }, "background checkpoint of the database failed (the database's own checkpoints go on)"),
+  }).catch(failed);
   let server: GrpcServer;
   let pipeline: ExecutionPipeline;
   let sessions: SessionService;

@@ -14,6 +14,7 @@ import { TemplateEntity } from "./entities/template.entity";
 import { InitialSchema1764100000000 } from "./migrations/1764100000000-InitialSchema";
 import { EventPages1764200000000 } from "./migrations/1764200000000-EventPages";
 import { PartialExecutionIndexes1764300000000 } from "./migrations/1764300000000-PartialExecutionIndexes";
+import { startWalCheckpointer } from "./wal-checkpointer";
 
 export const ENTITIES = [
   TemplateEntity,
@@ -31,6 +32,8 @@ export interface DatabaseConfig {
   /** postgres://… to use PostgreSQL; otherwise the embedded SQLite file under dataDir. */
   databaseUrl?: string;
   dataDir: string;
+  /** Told of a failure of the embedded database's background checkpoints (see wal-checkpointer.ts). */
+  onCheckpointError?: (message: string) => void;
 }
 
 export function describeDatabase(config: DatabaseConfig): string {
@@ -74,6 +77,7 @@ export async function openDatabase(config: DatabaseConfig): Promise<DataSource> 
         // Checkpoint every ~40 MB of WAL instead of ~4 MB: the executions and
         // sessions pages every commit touches are copied back once per
         // checkpoint, not once per 1000 pages (measured ~25 µs a REPL).
+        // A fallback only: a worker thread checkpoints (startWalCheckpointer below).
         db.pragma("wal_autocheckpoint = 10000");
       },
     });
@@ -84,6 +88,15 @@ export async function openDatabase(config: DatabaseConfig): Promise<DataSource> 
   } catch (err) {
     await dataSource.destroy();
     throw err;
+  }
+  if (dataSource.options.type === "better-sqlite3") {
+    const checkpointer = startWalCheckpointer(dataSource.options.database, config.onCheckpointError ?? (() => undefined));
+    // Stopped before the connection closes, wherever the data source is destroyed.
+    const destroy = dataSource.destroy.bind(dataSource);
+    dataSource.destroy = async () => {
+      await checkpointer.stop();
+      return destroy();
+    };
   }
   return dataSource;
 }
