@@ -14,6 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
 import { credentials, type ServiceError } from "@grpc/grpc-js";
+import Database from "better-sqlite3";
 import ivm from "isolated-vm";
 import { Client } from "pg";
 import { HealthClient } from "../gen/grpc/health/v1/health";
@@ -126,7 +127,43 @@ async function rawConsoleFloor(): Promise<number> {
   return consolePerSec;
 }
 
-async function measureBackend(name: string, serverArgs: string[], consolePerSec: number) {
+/**
+ * One durable one-row INSERT, alone, from this process: what storing an
+ * execution before answering costs at the least on this database. Not part
+ * of the targets' floors; printed so the REPL figure can be read against it.
+ */
+interface CommitFloor {
+  timeCommits(n: number): Promise<number[]>;
+  close(): Promise<void>;
+}
+
+function sqliteCommitFloor(dir: string): CommitFloor {
+  // The server's settings (see store/data-source.ts): WAL, synchronous NORMAL.
+  const db = new Database(join(dir, "commit-floor.db"));
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = NORMAL");
+  db.exec("CREATE TABLE floor (id TEXT PRIMARY KEY, v TEXT NOT NULL)");
+  const insert = db.prepare("INSERT INTO floor (id, v) VALUES (?, ?)");
+  let n = 0;
+  return {
+    timeCommits: (count) => timeEach(count, async () => insert.run(String(++n), "x")),
+    close: async () => void db.close(),
+  };
+}
+
+async function postgresCommitFloor(url: string, schema: string): Promise<CommitFloor> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+  await client.query(`CREATE TABLE "${schema}".commit_floor (id serial PRIMARY KEY, v text NOT NULL)`);
+  const insert = { name: "commit_floor", text: `INSERT INTO "${schema}".commit_floor (v) VALUES ($1)`, values: ["x"] };
+  return {
+    timeCommits: (count) => timeEach(count, () => client.query(insert)),
+    close: () => client.end(),
+  };
+}
+
+async function measureBackend(name: string, serverArgs: string[], consolePerSec: number, commitFloor: CommitFloor) {
   const server = await startServer(serverArgs);
   const creds = credentials.createInsecure();
   const health = new HealthClient(server.address, creds);
@@ -175,8 +212,11 @@ async function measureBackend(name: string, serverArgs: string[], consolePerSec:
     const grpcTimes: number[] = [];
     const replSamples: number[] = [];
     const evalSamples: number[] = [];
+    const commitSamples: number[] = [];
+    await commitFloor.timeCommits(200);
     for (let i = 0; i < TIMED_CALLS; i++) {
       if (i % 100 === 0) evalSamples.push(...(await raw.timeEvals(100)));
+      if (i % 100 === 50) commitSamples.push(...(await commitFloor.timeCommits(100)));
       grpcTimes.push(await timeOnce(check));
       replSamples.push(await timeOnce(() => repl("1+1")));
     }
@@ -206,6 +246,8 @@ async function measureBackend(name: string, serverArgs: string[], consolePerSec:
     console.log(`\n[${name}]`);
     console.log(`  floor: empty gRPC unary      median ${fmt(grpc.median)}  p99 ${fmt(grpc.p99)}`);
     console.log(`  ExecuteRepl('1+1')           median ${fmt(replTimes.median)}  p99 ${fmt(replTimes.p99)}  → ${(replTimes.median / replFloor).toFixed(2)}× floor (gRPC + raw eval = ${fmt(replFloor)}; target ≤ 1.5×), p99 ${(replTimes.p99 / grpc.p99).toFixed(2)}× gRPC p99`);
+    const commit = stats(commitSamples).median;
+    console.log(`    one durable one-row INSERT alone ${fmt(commit)} (from this process): floor + commit = ${fmt(replFloor + commit)}, ExecuteRepl is ${(replTimes.median / (replFloor + commit)).toFixed(2)}× that`);
     if (grpcCpuUs !== undefined && replCpuUs !== undefined) {
       console.log(`    server main-thread CPU per call: empty gRPC ${grpcCpuUs.toFixed(0)} µs, ExecuteRepl ${replCpuUs.toFixed(0)} µs (${(replCpuUs / grpcCpuUs).toFixed(2)}×)`);
     }
@@ -269,19 +311,24 @@ async function main() {
   const consolePerSec = await rawConsoleFloor();
   console.log(`raw isolated-vm: console ${Math.round(consolePerSec).toLocaleString("en")} lines/s (the other floors are timed beside what they are floors of)`);
   const dataDir = mkdtempSync(join(tmpdir(), "vmsystem-bench-db-"));
+  const sqliteFloor = sqliteCommitFloor(dataDir);
   try {
-    await measureBackend("embedded SQLite", ["--data-dir", dataDir], consolePerSec);
+    await measureBackend("embedded SQLite", ["--data-dir", dataDir], consolePerSec, sqliteFloor);
   } finally {
+    await sqliteFloor.close();
     rmSync(dataDir, { recursive: true, force: true });
   }
   const schema = `bench_${Date.now().toString(36)}`;
   const url = new URL(PG_URL);
   url.searchParams.set("schema", schema);
+  let pgFloor: CommitFloor | undefined;
   try {
-    await measureBackend("PostgreSQL", ["--database-url", url.toString(), "--data-dir", mkdtempSync(join(tmpdir(), "vmsystem-bench-pg-"))], consolePerSec);
+    pgFloor = await postgresCommitFloor(PG_URL, schema);
+    await measureBackend("PostgreSQL", ["--database-url", url.toString(), "--data-dir", mkdtempSync(join(tmpdir(), "vmsystem-bench-pg-"))], consolePerSec, pgFloor);
   } catch (err) {
     console.log(`\n[PostgreSQL] skipped: ${(err as Error).message}`);
   } finally {
+    await pgFloor?.close().catch(() => undefined);
     const client = new Client({ connectionString: PG_URL });
     await client.connect().then(() => client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)).catch(() => undefined);
     await client.end().catch(() => undefined);
