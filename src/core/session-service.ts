@@ -145,9 +145,15 @@ export class SessionService {
     const session = await this.get(sessionId);
     if (session.status === "CLOSED") return session;
     const live = this.deps.registry.get(session.id);
-    const closing = this.markClosed(session.id, live, reason);
-    if (live) live.closing = closing.catch(() => undefined);
-    await closing;
+    // Set before the running execution is cancelled, so that nothing it
+    // ends can restart the session; settled once CLOSED is stored (or failed to be).
+    let settle = () => {};
+    if (live) live.closing = new Promise<void>((resolve) => (settle = resolve));
+    try {
+      await this.markClosed(session.id, live, reason);
+    } finally {
+      settle();
+    }
     return this.get(session.id);
   }
 
