@@ -90,11 +90,10 @@ export class ExecutionPipeline {
       return this.crash(live, `the runtime could not start: ${err instanceof Error ? err.message : String(err)}`);
     }
     for (const file of live.template.startupFiles) {
-      // CloseSession while starting: it has written CLOSED (and cancelled the file running).
-      if (live.closing) break;
+      // Closed while starting (CloseSession cancelled the file running and writes CLOSED), or crashed by a file.
+      if (live.closing || live.crashed) break;
       const { execution } = await this.run(live, { kind: "STARTUP", path: file.path, mode: file.mode }, {});
-      if (live.crashed || live.closing) break;
-      if (execution.status !== "OK") return this.crash(live, `startup file ${file.path} failed: ${execution.error?.message ?? execution.status}`);
+      if (execution.status !== "OK" && !live.closing && !live.crashed) return this.crash(live, `startup file ${file.path} failed: ${execution.error?.message ?? execution.status}`);
     }
     if (live.closing) return live.runtime.dispose();
     if (live.crashed) return;
