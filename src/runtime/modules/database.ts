@@ -2,7 +2,14 @@
  * require('database'): SQLite through better-sqlite3, one connection per
  * session (in memory unless configured with a file inside the worktree).
  * Calls are synchronous on the host thread, so keep statements short.
+ *
+ * Every connection is confined to its own file by SQLite itself before any
+ * user SQL runs (native/sqlite-guard.c: an authorizer that refuses ATTACH,
+ * DETACH, VACUUM INTO and load_extension). Without the guard the module does
+ * not open at all: one ATTACH would reach every file the server can.
  */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import Database from "better-sqlite3";
 import { confine } from "../paths";
 import type { ModuleMethod } from "./fs";
@@ -35,6 +42,27 @@ function plainRow(row: unknown): unknown {
   return out;
 }
 
+/**
+ * Written by `npm run build` (scripts/build-native.sh): beside the compiled
+ * code (dist/src/runtime/modules) or, when running from source, in dist/.
+ */
+const GUARD_PATH = [join(__dirname, "..", "..", "..", "native", "sqlite-guard.so"), join(__dirname, "..", "..", "..", "dist", "native", "sqlite-guard.so")].find(existsSync);
+
+function openGuarded(target: string): Db {
+  if (GUARD_PATH === undefined) {
+    throw new SandboxError("the database module is unavailable: its SQLite guard was not built (run `npm run build`)");
+  }
+  const db = new Database(target);
+  try {
+    // better-sqlite3 takes the entry point as a second argument; its typings omit it.
+    (db.loadExtension as (path: string, entryPoint: string) => Db).call(db, GUARD_PATH, "sqlite3_vmsystemguard_init");
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+  return db;
+}
+
 export interface DatabaseModule {
   methods: Record<string, ModuleMethod>;
   close(): void;
@@ -42,7 +70,7 @@ export interface DatabaseModule {
 
 export function createDatabaseModule(root: string): DatabaseModule {
   let db: Db | undefined;
-  const open = (): Db => (db ??= new Database(":memory:"));
+  const open = (): Db => (db ??= openGuarded(":memory:"));
   const close = () => {
     db?.close();
     db = undefined;
@@ -53,9 +81,12 @@ export function createDatabaseModule(root: string): DatabaseModule {
     configure(options) {
       const filename = optionsObject(options, "options").filename ?? ":memory:";
       requireString(filename, "filename");
+      // SQLite is built without URI filenames (a "file:" name is a plain
+      // file), but a name that looks like a URI is refused rather than guessed at.
+      if (/^file:/i.test(filename as string)) throw new SandboxError(`configure: URI filenames are not accepted ('${filename as string}'); give a path inside the worktree`, "EINVAL", "TypeError");
       const target = filename === ":memory:" ? ":memory:" : confine(root, filename as string, true);
       close();
-      db = new Database(target);
+      db = openGuarded(target);
       if (target !== ":memory:") db.pragma("journal_mode = WAL");
       return { filename };
     },
