@@ -9,19 +9,13 @@ import { SessionStatus, type Session } from "../gen/vmsystem/v1/session";
 import { TemplateServiceClient, type Template } from "../gen/vmsystem/v1/template";
 import { testDatabase } from "./support/database";
 import { bufCurl, cli, spawnServer } from "./support/process";
-import { rpcError, startTestServer, unary, type TestServer } from "./support/server";
+import { rpcError, unary, useTestServer } from "./support/server";
 import { until } from "./support/streams";
 
 const TOKEN = "s3cret-token-for-tests";
 
 describe("bearer-token auth", () => {
-  let s: TestServer;
-  beforeAll(async () => {
-    s = await startTestServer({ authToken: TOKEN, logLevel: "info" });
-  });
-  afterAll(async () => {
-    await s?.close();
-  });
+  const s = useTestServer({ authToken: TOKEN, logLevel: "info" });
   const withToken = (token: string) => {
     const m = new Metadata();
     m.set("authorization", `Bearer ${token}`);
@@ -93,20 +87,17 @@ describe("the token in logs", () => {
 
 describe("TLS", () => {
   let dir: string;
-  let s: TestServer;
-  beforeAll(async () => {
+  // Registered before the server's hooks: the certificate exists before it starts.
+  beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), "vmsystem-tls-"));
     execFileSync("openssl", [
       "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
       "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
       "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"),
     ], { stdio: "ignore" });
-    s = await startTestServer({ tlsCert: join(dir, "cert.pem"), tlsKey: join(dir, "key.pem") });
   });
-  afterAll(async () => {
-    await s?.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const s = useTestServer(() => ({ tlsCert: join(dir, "cert.pem"), tlsKey: join(dir, "key.pem") }));
 
   it("serves over TLS to clients that trust the CA, and not in plaintext", async () => {
     const { readFileSync } = await import("node:fs");
@@ -129,16 +120,12 @@ describe("TLS", () => {
 });
 
 describe("--session-idle-timeout", () => {
-  let s: TestServer;
   let worktree: string;
-  beforeAll(async () => {
+  beforeAll(() => {
     worktree = mkdtempSync(join(tmpdir(), "vmsystem-idle-"));
-    s = await startTestServer({ sessionIdleTimeoutMs: 400 });
   });
-  afterAll(async () => {
-    await s?.close();
-    rmSync(worktree, { recursive: true, force: true });
-  });
+  afterAll(() => rmSync(worktree, { recursive: true, force: true }));
+  const s = useTestServer({ sessionIdleTimeoutMs: 400 });
 
   it("closes sessions idle that long, saying why; an open watch or activity keeps a session alive", async () => {
     const t = await unary<Template>((cb) => s.templates.createTemplate({ name: "idle", engine: "", settings: undefined }, cb));

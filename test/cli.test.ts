@@ -1,18 +1,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { spawn } from "node:child_process";
 import { BIN, cli } from "./support/process";
-import { startTestServer, type TestServer } from "./support/server";
+import { useTestServer } from "./support/server";
 
-let s: TestServer;
-beforeAll(async () => {
-  s = await startTestServer();
-});
-afterAll(async () => {
-  await s?.close();
-});
+const s = useTestServer();
 
 const json = async (args: string[]) => {
   const r = await cli(["--server", s.address, "--output", "json", ...args]);

@@ -5,9 +5,8 @@
  */
 import { status } from "@grpc/grpc-js";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import {
-  Api,
   consoleLines,
   describeExecution,
   EventType,
@@ -20,24 +19,18 @@ import {
   type Session,
 } from "./support/fixtures";
 import { ExecutionKind } from "../gen/vmsystem/v1/execution";
-import { rpcError, startTestServer, type TestServer } from "./support/server";
+import { rpcError, useTestServer } from "./support/server";
 
 const PROJECT_ROOT = join(__dirname, "..");
 const UNKNOWN_ID = "00000000-0000-0000-0000-000000000000";
 
-let s: TestServer;
-let api: Api;
+const s = useTestServer();
+const api = s.api;
 /** A plain default session shared by tests that only add state of their own. */
 let shared: Session;
 
 beforeAll(async () => {
-  s = await startTestServer();
-  api = new Api(s);
   shared = await api.ready({ name: "executions-shared" });
-});
-afterAll(async () => {
-  await api?.closeAll();
-  await s?.close();
 });
 
 /** Runs a snippet that must end OK and returns its VALUE. */

@@ -4,10 +4,9 @@
  * (ERROR/OUTPUT_LIMIT_EXCEEDED), and the memory limit (session CRASHED).
  */
 import { status } from "@grpc/grpc-js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ExecutionKind } from "../gen/vmsystem/v1/execution";
 import {
-  Api,
   consoleLines,
   describeExecution,
   EventType,
@@ -20,18 +19,10 @@ import {
   sleep,
   type Execution,
 } from "./support/fixtures";
-import { Metadata, rpcError, startTestServer, unary, type TestServer } from "./support/server";
+import { Metadata, rpcError, unary, useTestServer } from "./support/server";
 
-let s: TestServer;
-let api: Api;
-beforeAll(async () => {
-  s = await startTestServer();
-  api = new Api(s);
-});
-afterAll(async () => {
-  await api?.closeAll();
-  await s?.close();
-});
+const s = useTestServer();
+const api = s.api;
 
 const value = async (sessionId: string, input: string) => okValue(await api.repl(sessionId, input));
 const lastEvent = (e: Execution) => e.events[e.events.length - 1];

@@ -6,19 +6,13 @@ import { HealthCheckResponse, HealthCheckResponse_ServingStatus, HealthClient } 
 import { TemplateServiceClient, type Template } from "../gen/vmsystem/v1/template";
 import { ExecutionServiceClient, ExecutionStatus, type ListExecutionsResponse, type StreamExecutionResponse, type WatchSessionResponse } from "../gen/vmsystem/v1/execution";
 import { collect, until } from "./support/streams";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { testDatabase } from "./support/database";
 import { bufCurl, cli, spawnServer } from "./support/process";
-import { rpcError, startTestServer, unary, type TestServer } from "./support/server";
+import { rpcError, unary, useTestServer } from "./support/server";
 
 describe("the server in-process", () => {
-  let s: TestServer;
-  beforeAll(async () => {
-    s = await startTestServer();
-  });
-  afterAll(async () => {
-    await s?.close();
-  });
+  const s = useTestServer();
 
   it("reports SERVING on grpc.health.v1 for the server and each service", async () => {
     for (const service of ["", "vmsystem.v1.TemplateService", "vmsystem.v1.SessionService", "vmsystem.v1.ExecutionService"]) {

@@ -6,12 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Execution, ExecutionKind, ExecutionStatus } from "../gen/vmsystem/v1/execution";
 import { GetRuntimeSummaryResponse, Session, SessionStatus } from "../gen/vmsystem/v1/session";
 import type { Template } from "../gen/vmsystem/v1/template";
-import { rpcError, startTestServer, unary, type TestServer } from "./support/server";
+import { rpcError, unary, useTestServer } from "./support/server";
 
-let s: TestServer;
 let root: string;
 let worktree: string;
-beforeAll(async () => {
+// Registered before the server's hooks: made before it starts, removed after it stops.
+beforeAll(() => {
   root = mkdtempSync(join(tmpdir(), "vmsystem-sessions-"));
   worktree = join(root, "allowed", "repo");
   mkdirSync(worktree, { recursive: true });
@@ -22,12 +22,9 @@ beforeAll(async () => {
   writeFileSync(join(root, "not-a-dir"), "");
   mkdirSync(join(root, "elsewhere"));
   symlinkSync(join(root, "elsewhere"), join(root, "allowed", "link-out"));
-  s = await startTestServer({ worktreeRoots: [join(root, "allowed")] });
 });
-afterAll(async () => {
-  await s?.close();
-  rmSync(root, { recursive: true, force: true });
-});
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+const s = useTestServer(() => ({ worktreeRoots: [join(root, "allowed")] }));
 
 const template = (name = "t") => unary<Template>((cb) => s.templates.createTemplate({ name, engine: "", settings: undefined }, cb));
 const create = (templateId: string, worktreePath = worktree) =>

@@ -7,7 +7,7 @@ import type { Execution } from "../gen/vmsystem/v1/execution";
 import type { Session } from "../gen/vmsystem/v1/session";
 import type { Template } from "../gen/vmsystem/v1/template";
 import { TEST_DB } from "./support/database";
-import { startTestServer, unary, type TestServer } from "./support/server";
+import { unary, useTestServer } from "./support/server";
 
 /** Executions stored in the database file itself, leaving out what is only in its WAL. */
 function executionsInMainFile(dataDir: string, scratch: string): number {
@@ -24,16 +24,12 @@ function executionsInMainFile(dataDir: string, scratch: string): number {
 }
 
 describe.runIf(TEST_DB === "sqlite")("the embedded database's checkpoints", () => {
-  let s: TestServer;
   let scratch: string;
-  beforeAll(async () => {
-    s = await startTestServer();
+  beforeAll(() => {
     scratch = mkdtempSync(join(tmpdir(), "vmsystem-checkpoint-"));
   });
-  afterAll(async () => {
-    await s?.close();
-    rmSync(scratch, { recursive: true, force: true });
-  });
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+  const s = useTestServer();
 
   it("copy what executions wrote into the database file in the background, long before the WAL reaches the autocheckpoint size", async () => {
     const t = await unary<Template>((cb) => s.templates.createTemplate({ name: "ckpt", engine: "", settings: undefined }, cb));

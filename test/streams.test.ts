@@ -1,5 +1,5 @@
 import { Metadata, status } from "@grpc/grpc-js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   EventType,
   ExecutionStatus,
@@ -9,21 +9,12 @@ import {
   type WatchSessionResponse,
 } from "../gen/vmsystem/v1/execution";
 import { SessionStatus } from "../gen/vmsystem/v1/session";
-import { Api } from "./support/fixtures";
 import { errorInfoOf } from "../src/transport/errors";
-import { rpcError, startTestServer, unary, type TestServer } from "./support/server";
+import { rpcError, unary, useTestServer } from "./support/server";
 import { collect, contiguous, until } from "./support/streams";
 
-let s: TestServer;
-let api: Api;
-beforeAll(async () => {
-  s = await startTestServer();
-  api = new Api(s);
-});
-afterAll(async () => {
-  await api?.closeAll();
-  await s?.close();
-});
+const s = useTestServer();
+const api = s.api;
 
 const limits = { maxEvents: 200_000, maxOutputKb: 64 * 1024, wallMs: 60_000, cpuMs: 60_000 };
 const stream = (sessionId: string, input: string, requestId = "") => collect<StreamExecutionResponse>(s.executions.streamExecution({ sessionId, repl: { input }, requestId }));

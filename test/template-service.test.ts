@@ -1,15 +1,9 @@
 import { status } from "@grpc/grpc-js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Capability, Library, Module, StartupFile, Template } from "../gen/vmsystem/v1/template";
-import { rpcError, startTestServer, unary, type TestServer } from "./support/server";
+import { rpcError, unary, useTestServer, type TestServer } from "./support/server";
 
-let s: TestServer;
-beforeAll(async () => {
-  s = await startTestServer();
-});
-afterAll(async () => {
-  await s?.close();
-});
+const s = useTestServer();
 
 const create = (req: Parameters<TestServer["templates"]["createTemplate"]>[0]) =>
   unary<Template>((cb) => s.templates.createTemplate(req, cb));

@@ -1,4 +1,5 @@
 import { credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
+import { afterAll, beforeAll } from "vitest";
 import { startApp, type RunningApp } from "../../src/app";
 import type { ServeConfig } from "../../src/config";
 import { createLogger } from "../../src/log";
@@ -8,6 +9,8 @@ import { SessionServiceClient } from "../../gen/vmsystem/v1/session";
 import { TemplateServiceClient } from "../../gen/vmsystem/v1/template";
 import { HealthClient } from "../../gen/grpc/health/v1/health";
 import { testDatabase, type TestDatabase } from "./database";
+// Circular (fixtures.ts calls unary): each side uses the other only at call time.
+import { Api } from "./fixtures";
 
 export interface TestServer {
   app: RunningApp;
@@ -48,6 +51,51 @@ export async function startTestServer(overrides: Partial<ServeConfig> = {}, db: 
     await app.stop();
   };
   return { app, address, db, templates, sessions, executions, health, stop, close: async () => { await stop(); await db.cleanup(); } };
+}
+
+export interface ServerFixture extends TestServer {
+  /** Typed calls on this server; sessions it opened are closed before the server stops. */
+  api: Api;
+}
+
+/**
+ * Starts a test server for the enclosing file or describe block: registers
+ * beforeAll/afterAll and returns a handle whose fields read the running
+ * server (reading one before beforeAll has run throws). `overrides` may be a
+ * function, for settings made in an earlier beforeAll (a temp dir).
+ */
+export function useTestServer(overrides: Partial<ServeConfig> | (() => Partial<ServeConfig>) = {}): ServerFixture {
+  let server: TestServer | undefined;
+  const running = (): TestServer => {
+    if (!server) throw new Error("useTestServer: the server is started in beforeAll; read it inside a hook or a test");
+    return server;
+  };
+  const fixture: ServerFixture = {
+    get app() { return running().app; },
+    get address() { return running().address; },
+    get db() { return running().db; },
+    get templates() { return running().templates; },
+    get sessions() { return running().sessions; },
+    get executions() { return running().executions; },
+    get health() { return running().health; },
+    stop: () => running().stop(),
+    close: () => running().close(),
+    api: undefined as unknown as Api,
+  };
+  // Api reads the server at call time, so it can wrap the handle before the start.
+  fixture.api = new Api(fixture);
+  beforeAll(async () => {
+    server = await startTestServer(typeof overrides === "function" ? overrides() : overrides);
+  });
+  afterAll(async () => {
+    if (!server) return;
+    try {
+      await fixture.api.closeAll();
+    } finally {
+      await server.close();
+    }
+  });
+  return fixture;
 }
 
 type Callback<Res> = (err: ServiceError | null, response: Res) => void;
