@@ -8,6 +8,16 @@
  * with plain data. Failures become {name, message, code} records: no host
  * Error or stack ever reaches the sandbox.
  *
+ * A name on the list is not enough: DNS (or /etc/hosts) decides where it
+ * leads, so each hop's name is resolved once, every address it resolves to
+ * is checked, and the connection goes only to the addresses that passed
+ * (a lookup of our own hands them to the socket: no second resolution that
+ * a rebinding DNS server could answer differently). A public address
+ * passes; a special one (loopback, private, link-local, metadata, ...: see
+ * net-address.ts) passes only when an entry names that address itself,
+ * port included if the entry has one. A hop none of whose addresses pass
+ * is denied.
+ *
  * Allow-list entries: `host`, `host:port`, `*.domain` (subdomains only, not
  * the bare domain), `*.domain:port`, IPv4 literals and IPv6 literals (`::1`,
  * `[::1]`, `[::1]:8080`). Names compare case-insensitively, after the same
@@ -16,10 +26,12 @@
  */
 import http from "node:http";
 import https from "node:https";
-import { isIP } from "node:net";
+import { lookup as dnsLookup, type LookupAddress } from "node:dns";
+import { isIP, type LookupFunction } from "node:net";
 import { pipeline, type Readable } from "node:stream";
 import zlib from "node:zlib";
 import { SandboxError, toErrorInfo, type SandboxErrorInfo } from "./modules/errors";
+import { addressKey, specialAddress } from "./net-address";
 
 export const NET_LIMITS = {
   /** Response bodies (after decompression) larger than this reject. */
@@ -52,7 +64,15 @@ interface HostRule {
   /** As URL#hostname shows it (IPv6 in brackets), without a trailing dot. */
   host: string;
   port?: number;
+  /** For an IP literal: addressKey() of it. */
+  address?: string;
 }
+
+/** Every address `hostname` (a name, not an IP literal) resolves to. */
+export type NetResolver = (hostname: string) => Promise<LookupAddress[]>;
+
+const systemResolver: NetResolver = (hostname) =>
+  new Promise((resolve, reject) => dnsLookup(hostname, { all: true }, (e, addresses) => (e ? reject(e) : resolve(addresses))));
 
 function stripDot(host: string): string {
   return host.endsWith(".") ? host.slice(0, -1) : host;
@@ -101,7 +121,8 @@ export function parseHostRule(entry: unknown): HostRule | undefined {
   if (normalized === "") return undefined;
   // "*.10.0.0.1" names no subdomains.
   if (kind === "subdomain" && isIP(unbracket(normalized)) !== 0) return undefined;
-  return { kind, host: normalized, ...(port !== undefined ? { port: Number(port) } : {}) };
+  const address = kind === "exact" ? addressKey(normalized) : undefined;
+  return { kind, host: normalized, ...(port !== undefined ? { port: Number(port) } : {}), ...(address !== undefined ? { address } : {}) };
 }
 
 export function effectivePort(url: URL): number {
@@ -113,10 +134,12 @@ export function effectivePort(url: URL): number {
 export class NetPolicy {
   private readonly rules: HostRule[];
 
-  constructor(allowHosts: readonly unknown[]) {
+  /** `resolver` replaces the system's DNS in tests only. */
+  constructor(allowHosts: readonly unknown[], private readonly resolver: NetResolver = systemResolver) {
     this.rules = allowHosts.map(parseHostRule).filter((r): r is HostRule => r !== undefined);
   }
 
+  /** Whether the name (or literal) in `url` is on the list; where it leads is addresses()'s business. */
   allows(url: URL): boolean {
     const port = effectivePort(url);
     return this.rulesFor(url).some((r) => r.port === undefined || r.port === port);
@@ -139,6 +162,89 @@ export class NetPolicy {
       "ERR_NET_DENIED",
     );
   }
+
+  /**
+   * The addresses the request to `url` (allowed by check()) may connect to:
+   * its host resolved once, the addresses that fail the rule above dropped.
+   * Throws the denial error when none is left.
+   */
+  async addresses(url: URL, redirect: boolean, signal: AbortSignal): Promise<LookupAddress[]> {
+    const host = unbracket(url.hostname);
+    const family = isIP(host);
+    let found: LookupAddress[];
+    if (family !== 0) {
+      found = [{ address: host, family }];
+    } else {
+      try {
+        found = await untilAborted(this.resolver(host), signal);
+      } catch (e) {
+        if (signal.aborted) throw signal.reason;
+        throw networkError(e);
+      }
+      if (!Array.isArray(found) || found.length === 0) {
+        throw new SandboxError(`fetch failed: no address found for "${url.hostname}"`, "ENOTFOUND", "TypeError");
+      }
+    }
+    const port = effectivePort(url);
+    const passed: LookupAddress[] = [];
+    const refused: string[] = [];
+    let portOnly = false;
+    for (const a of found) {
+      const address = typeof a?.address === "string" ? a.address : String(a?.address);
+      const special = specialAddress(address);
+      const key = addressKey(address);
+      const named = key === undefined ? [] : this.rules.filter((r) => r.address === key);
+      if (special === undefined || named.some((r) => r.port === undefined || r.port === port)) {
+        passed.push({ address, family: isIP(address) });
+      } else {
+        refused.push(`${address} (${special})`);
+        if (named.length > 0) portOnly = true;
+      }
+    }
+    if (passed.length > 0) return passed;
+    const what = redirect ? "redirect to host" : "host";
+    const shown = refused.length > 4 ? [...refused.slice(0, 4), `${refused.length - 4} more`] : refused;
+    throw new SandboxError(
+      `fetch denied: ${what} "${url.hostname}" resolves to ${shown.join(", ")}: ` +
+        (portOnly
+          ? `port ${port} of ${refused.length > 1 ? "these addresses" : "that address"} is not in the template's net allow_hosts`
+          : `a non-public address must be named itself in the template's net allow_hosts`),
+      "ERR_NET_DENIED",
+    );
+  }
+}
+
+/** `promise`, or a rejection with the signal's reason once it aborts (a DNS lookup cannot be stopped). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+/** A socket lookup that answers with the addresses already checked, whatever the name. */
+function pinnedLookup(addresses: LookupAddress[]): LookupFunction {
+  return (_hostname, options, callback) => {
+    const fitting = options.family === 4 || options.family === 6 ? addresses.filter((a) => a.family === options.family) : addresses;
+    if (fitting.length === 0) {
+      callback(Object.assign(new Error("no checked address of the requested family"), { code: "ENOTFOUND" }), "", 0);
+    } else if (options.all) {
+      callback(null, fitting);
+    } else {
+      callback(null, fitting[0]!.address, fitting[0]!.family);
+    }
+  };
 }
 
 export type RedirectMode = "follow" | "manual" | "error";
@@ -253,7 +359,14 @@ function networkError(e: unknown): SandboxError {
   return new SandboxError(`fetch failed: ${message}`, typeof err?.code === "string" ? err.code : undefined, "TypeError");
 }
 
-function send(url: URL, method: string, headers: Map<string, string>, body: Buffer | undefined, signal: AbortSignal): Promise<http.IncomingMessage> {
+function send(
+  url: URL,
+  addresses: LookupAddress[],
+  method: string,
+  headers: Map<string, string>,
+  body: Buffer | undefined,
+  signal: AbortSignal,
+): Promise<http.IncomingMessage> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) {
       reject(signal.reason);
@@ -273,6 +386,8 @@ function send(url: URL, method: string, headers: Map<string, string>, body: Buff
         method,
         headers: outgoing,
         agent: false,
+        // The name stays for Host and TLS (SNI, certificate); the socket goes where addresses() said.
+        lookup: pinnedLookup(addresses),
       });
     } catch (e) {
       reject(e);
@@ -349,8 +464,8 @@ function responseHeaders(raw: string[]): Array<[string, string]> {
 }
 
 /**
- * Makes the request, following redirects by hand (every hop's host is
- * checked before connecting). Rejects with a SandboxError, or with whatever
+ * Makes the request, following redirects by hand (every hop's host, and the
+ * addresses it resolves to, checked before connecting). Rejects with a SandboxError, or with whatever
  * `signal` was aborted with.
  */
 export async function hostFetch(policy: NetPolicy, request: FetchRequest, signal: AbortSignal): Promise<FetchResult> {
@@ -362,9 +477,10 @@ export async function hostFetch(policy: NetPolicy, request: FetchRequest, signal
   let redirected = false;
   for (let hop = 0; ; hop++) {
     policy.check(url, hop > 0);
+    const addresses = await policy.addresses(url, hop > 0, signal);
     let res: http.IncomingMessage;
     try {
-      res = await send(url, method, headers, body, signal);
+      res = await send(url, addresses, method, headers, body, signal);
     } catch (e) {
       if (signal.aborted) throw signal.reason;
       throw networkError(e);
