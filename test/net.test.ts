@@ -3,7 +3,9 @@
  * give the session a fetch() limited to their allow_hosts (lists merged);
  * disabled ones, or none, give no fetch at all. A request that hangs ends
  * at the wall limit, and CancelExecution ends one mid-fetch, with the
- * session READY and its state kept. Served by an HTTP server on loopback.
+ * session READY and its state kept. Served by an HTTP server on loopback;
+ * a second one stands for another port of the server's machine that no
+ * list names (a listed name that resolves to loopback must not reach it).
  */
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -28,6 +30,9 @@ let port: number;
 const received: Array<{ method: string; url: string; headers: IncomingMessage["headers"]; body: string }> = [];
 const hangs = new Set<string>();
 const hangsClosed = new Set<string>();
+let secret: Server;
+let secretPort: number;
+const secretSeen: string[] = [];
 
 beforeAll(async () => {
   http = createServer((req, res) => {
@@ -56,6 +61,12 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
   port = (http.address() as AddressInfo).port;
   base = `http://127.0.0.1:${port}`;
+  secret = createServer((req, res) => {
+    secretSeen.push(req.url ?? "");
+    res.end("secret");
+  });
+  await new Promise<void>((resolve) => secret.listen(0, "127.0.0.1", resolve));
+  secretPort = (secret.address() as AddressInfo).port;
   s = await startTestServer();
   api = new Api(s);
 });
@@ -65,6 +76,8 @@ afterAll(async () => {
   await s?.close();
   http?.closeAllConnections();
   await new Promise<void>((resolve) => (http ? http.close(() => resolve()) : resolve()));
+  secret?.closeAllConnections();
+  await new Promise<void>((resolve) => (secret ? secret.close(() => resolve()) : resolve()));
 });
 
 const value = async (sessionId: string, input: string) => okValue(await api.repl(sessionId, input)).json;
@@ -104,6 +117,24 @@ describe("net capability", () => {
     const hop = exceptionOf(await api.repl(session.id, `await fetch(${JSON.stringify(`${base}/redirect?to=${encodeURIComponent("http://evil.test/")}`)})`));
     expect(hop.message).toBe(`fetch denied: redirect to host "evil.test" is not in the template's net allow_hosts`);
     expect(await value(session.id, "await fetch('file:///etc/passwd').catch((e) => e.name)")).toBe("TypeError");
+  });
+
+  it("a listed name that resolves to loopback is denied, directly and as a redirect from an allowed address", async () => {
+    const session = await api.ready({
+      name: "net-resolved",
+      capabilities: [{ kind: "net", name: "api", config: { allow_hosts: [`127.0.0.1:${port}`, "localhost"] } }],
+    });
+    const direct = exceptionOf(await api.repl(session.id, `await fetch(${JSON.stringify(`http://localhost:${secretPort}/`)})`));
+    // localhost is 127.0.0.1 here, and ::1 too on some machines.
+    const denial = (what: string) =>
+      new RegExp(`^fetch denied: ${what} "localhost" resolves to .*\\(loopback\\): port ${secretPort} of (that address|these addresses) is not in the template's net allow_hosts$`);
+    expect(direct.name).toBe("Error");
+    expect(direct.message).toMatch(denial("host"));
+    const hop = exceptionOf(await api.repl(session.id, `await fetch(${JSON.stringify(`${base}/redirect?to=${encodeURIComponent(`http://localhost:${secretPort}/`)}`)})`));
+    expect(hop.message).toMatch(denial("redirect to host"));
+    expect(secretSeen).toEqual([]);
+    // The allowed port of that address stays reachable by the name.
+    expect(await value(session.id, `(await (await fetch(${JSON.stringify(`http://localhost:${port}/by-name`)})).json()).path`)).toBe("/by-name");
   });
 
   it("enabled: false switches it off; no capability, no fetch", async () => {
