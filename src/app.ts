@@ -1,5 +1,6 @@
 import type { DataSource } from "typeorm";
 import type { ServeConfig } from "./config";
+import { ceilingsFrom } from "./core/ceilings";
 import { EventBus } from "./core/event-bus";
 import { ExecutionPipeline } from "./core/execution-pipeline";
 import { ExecutionService } from "./core/execution-service";
@@ -47,13 +48,14 @@ export async function startApp(config: ServeConfig, log: Logger): Promise<Runnin
     const sessionStore = new TypeormSessionStore(db);
     const executionStore = new TypeormExecutionStore(db);
     const registry = new SessionRegistry();
-    const templates = new TemplateService(new TypeormTemplateStore(db));
+    const ceilings = ceilingsFrom(config.ceilings, config.maxSessions);
+    const templates = new TemplateService(new TypeormTemplateStore(db), ceilings.limits);
     pipeline = new ExecutionPipeline({
       registry,
       sessions: sessionStore,
       executions: executionStore,
       bus,
-      allowExec: config.allowExec,
+      grants: { allowExec: config.allowExec, envAllow: config.envAllow ?? [] },
       log,
       onCatastrophicError: (message) => {
         // V8 state is undefined after this: exit so a supervisor restarts us
@@ -63,7 +65,7 @@ export async function startApp(config: ServeConfig, log: Logger): Promise<Runnin
         killWith(log);
       },
     });
-    sessions = new SessionService({ templates, sessions: sessionStore, executions: executionStore, registry, pipeline, bus, worktreeRoots: config.worktreeRoots, log });
+    sessions = new SessionService({ templates, sessions: sessionStore, executions: executionStore, registry, pipeline, bus, worktreeRoots: config.worktreeRoots, ceilings, log });
     await sessions.recoverFromRestart();
     executions = new ExecutionService(pipeline, executionStore, sessionStore, registry);
     const live = new LiveEvents(bus, registry, executionStore, sessionStore, pipeline);

@@ -1,3 +1,5 @@
+import type { Limits } from "./core/model";
+
 /** Server configuration, from `vmsystem serve` flags or VMSYSTEM_* variables. */
 export interface ServeConfig {
   listen: string;
@@ -5,6 +7,12 @@ export interface ServeConfig {
   databaseUrl?: string;
   worktreeRoots: string[];
   allowExec: boolean;
+  /** `--env-allow`: server variables an `env` capability may copy (default none). */
+  envAllow?: string[];
+  /** `--max-cpu-ms` …: what a template may ask for (default DEFAULT_CEILINGS). */
+  ceilings?: Partial<Limits>;
+  /** `--max-sessions` (default DEFAULT_CEILINGS). */
+  maxSessions?: number;
   sessionIdleTimeoutMs: number;
   authToken?: string;
   tlsCert?: string;
@@ -22,6 +30,13 @@ export function parseDuration(text: string): number {
   const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
   if (!match) throw new Error(`invalid duration "${text}" (use e.g. 500ms, 30s, 5m, 1h)`);
   return Math.round(Number(match[1]) * UNIT_MS[match[2] ?? "ms"]);
+}
+
+/** A whole number ≥ min, for count and size flags. */
+export function parseWholeNumber(text: string, flag: string, min = 1): number {
+  const n = Number(text.trim());
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < min) throw new Error(`${flag} must be a whole number of at least ${min} (got "${text}")`);
+  return n;
 }
 
 /** The environment variable that backs a flag: --database-url → VMSYSTEM_DATABASE_URL. */

@@ -1,6 +1,7 @@
 import { delimiter } from "node:path";
 import { Command, Option } from "commander";
-import { DEFAULT_LISTEN, envName, parseDuration, type ServeConfig } from "../config";
+import { DEFAULT_LISTEN, envName, parseDuration, parseWholeNumber, type ServeConfig } from "../config";
+import { DEFAULT_CEILINGS } from "../core/ceilings";
 import { createLogger, exitWith, stopDeferringLogs } from "../log";
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -25,6 +26,13 @@ export function serveCommand(): Command {
     .addOption(flag("--tls-key <file>", "TLS private key (PEM)"))
     .addOption(flag("--log-level <level>", "trace, debug, info, warn, error", "info"))
     .addOption(flag("--shutdown-grace <duration>", "time running work gets on SIGTERM", "10s"))
+    .addOption(new Option("--env-allow <name>", "server variable an `env` capability may copy (repeatable; default none)").argParser(collect).env(envName("--env-allow")))
+    .addOption(flag("--max-sessions <n>", "live sessions at most (beyond: RESOURCE_EXHAUSTED)", String(DEFAULT_CEILINGS.maxSessions)))
+    .addOption(flag("--max-mem-mb <mb>", "highest mem_mb a template may ask for", String(DEFAULT_CEILINGS.limits.memMb)))
+    .addOption(flag("--max-cpu-ms <ms>", "highest cpu_ms a template may ask for", String(DEFAULT_CEILINGS.limits.cpuMs)))
+    .addOption(flag("--max-wall-ms <ms>", "highest wall_ms a template may ask for", String(DEFAULT_CEILINGS.limits.wallMs)))
+    .addOption(flag("--max-events <n>", "highest max_events a template may ask for", String(DEFAULT_CEILINGS.limits.maxEvents)))
+    .addOption(flag("--max-output-kb <kb>", "highest max_output_kb a template may ask for", String(DEFAULT_CEILINGS.limits.maxOutputKb)))
     .action(async (opts) => {
       const log = createLogger(opts.logLevel);
       const config: ServeConfig = {
@@ -40,6 +48,16 @@ export function serveCommand(): Command {
         tlsKey: opts.tlsKey,
         logLevel: opts.logLevel,
         shutdownGraceMs: parseDuration(opts.shutdownGrace),
+        // VMSYSTEM_ENV_ALLOW holds several names separated by commas.
+        envAllow: ((opts.envAllow ?? []) as string[]).flatMap((name) => name.split(",")).map((name) => name.trim()).filter(Boolean),
+        maxSessions: parseWholeNumber(opts.maxSessions, "--max-sessions"),
+        ceilings: {
+          memMb: parseWholeNumber(opts.maxMemMb, "--max-mem-mb"),
+          cpuMs: parseWholeNumber(opts.maxCpuMs, "--max-cpu-ms"),
+          wallMs: parseWholeNumber(opts.maxWallMs, "--max-wall-ms"),
+          maxEvents: parseWholeNumber(opts.maxEvents, "--max-events"),
+          maxOutputKb: parseWholeNumber(opts.maxOutputKb, "--max-output-kb"),
+        },
       };
       let app;
       try {

@@ -15,6 +15,7 @@ export type ErrorReason =
   | "MODULE_NOT_ALLOWED"
   | "LIBRARY_NOT_FOUND"
   | "UNAUTHENTICATED"
+  | "SESSION_LIMIT"
   | "UNAVAILABLE"
   | "UNIMPLEMENTED"
   | "INTERNAL";

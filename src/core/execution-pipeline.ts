@@ -8,9 +8,9 @@ import { endingOf, type Failure } from "./execution-ending";
 import { EventRecorder } from "./event-recorder";
 import type { Execution, ExecutionEvent, ExecutionKind, ExecutionWithEvents, StartupMode } from "./model";
 import type { ExecutionFinish, ExecutionStore, SessionPatch, SessionStore } from "./ports";
-import { runtimeOptionsFor } from "./runtime-options";
+import { runtimeOptionsFor, type HostGrants } from "./runtime-options";
 import type { LiveSession, SessionRegistry } from "./session-registry";
-import { checkRelativePath, resolveWorktreeFile } from "./worktree";
+import { checkRelativePath, readRunFile, type WorktreeFile } from "./worktree";
 
 /** What to run; kinds differ only in these fields. */
 export interface ExecutionSpec {
@@ -21,6 +21,8 @@ export interface ExecutionSpec {
   env?: Record<string, string>;
   mode?: StartupMode;
   requestId?: string;
+  /** A run-file's target as checked and read under the session's lock: what runs is what was checked. */
+  file?: WorktreeFile;
 }
 
 export interface ExecuteOptions {
@@ -35,7 +37,7 @@ export interface PipelineDeps {
   sessions: SessionStore;
   executions: ExecutionStore;
   bus: EventBus;
-  allowExec: boolean;
+  grants: HostGrants;
   log: Logger;
   /** isolated-vm lost control of V8: the process must log and exit. */
   onCatastrophicError?: (message: string) => void;
@@ -68,8 +70,8 @@ export class ExecutionPipeline {
     const live = await this.prepare(sessionId);
     try {
       // The file system is the session's state: checked under its lock, before any record exists.
-      if (spec.kind === "RUN_FILE") resolveWorktreeFile(live.worktree, spec.path ?? "");
-      return await this.run(live, spec, options);
+      const file = spec.kind === "RUN_FILE" ? await readRunFile(live.worktree, spec.path ?? "") : undefined;
+      return await this.run(live, { ...spec, file }, options);
     } finally {
       live.unlock();
     }
@@ -83,7 +85,7 @@ export class ExecutionPipeline {
     live.status = "STARTING";
     try {
       live.runtime = await SessionRuntime.create({
-        ...runtimeOptionsFor(live.template, live.worktree, this.deps.allowExec),
+        ...runtimeOptionsFor(live.template, live.worktree, this.deps.grants),
         onCatastrophicError: this.deps.onCatastrophicError,
       });
     } catch (err) {
@@ -221,8 +223,7 @@ export class ExecutionPipeline {
     const hooks = { onConsole: (level: string, text: string) => recorder.console(level, text), consoleBudget: () => recorder.consoleBudget(), signal };
     try {
       if (spec.kind === "REPL") return await runtime.runRepl(spec.input ?? "", { cpuMs, wallMs }, hooks);
-      resolveWorktreeFile(live.worktree, spec.path ?? "");
-      return await runtime.runFile(spec.path ?? "", { cpuMs, wallMs }, hooks, { args: spec.args, env: spec.env, mode: spec.mode });
+      return await runtime.runFile(spec.file ?? spec.path ?? "", { cpuMs, wallMs }, hooks, { args: spec.args, env: spec.env, mode: spec.mode });
     } catch (err) {
       if (err instanceof DomainError || err instanceof RuntimeError) {
         const code = err instanceof DomainError ? err.reason : err.code;

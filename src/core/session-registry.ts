@@ -90,6 +90,10 @@ export class SessionRegistry {
     return undefined;
   }
 
+  get size(): number {
+    return this.sessions.size;
+  }
+
   all(): LiveSession[] {
     return [...this.sessions.values()];
   }

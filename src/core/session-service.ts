@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "../log";
 import type { EventBus } from "./event-bus";
-import { invalidField, notFound } from "./errors";
+import { checkWithinCeilings, type Ceilings } from "./ceilings";
+import { DomainError, invalidField, notFound } from "./errors";
 import type { ExecutionPipeline } from "./execution-pipeline";
 import type { Page, Session, SessionStatus } from "./model";
 import { decodeCursor, encodeCursor, pageSize, type PageRequest } from "./pagination";
@@ -31,6 +32,7 @@ export interface SessionServiceDeps {
   pipeline: ExecutionPipeline;
   bus: EventBus;
   worktreeRoots: string[];
+  ceilings: Ceilings;
   log: Logger;
   now?: () => number;
 }
@@ -38,6 +40,8 @@ export interface SessionServiceDeps {
 /** SessionService: live runtimes started from templates. */
 export class SessionService {
   private readonly now: () => number;
+  /** Creates past the --max-sessions check that are not in the registry yet. */
+  private creating = 0;
 
   constructor(private readonly deps: SessionServiceDeps) {
     this.now = deps.now ?? Date.now;
@@ -63,6 +67,9 @@ export class SessionService {
     const template = await this.deps.templates.get(templateId);
     const worktree = checkWorktree(worktreePath, this.deps.worktreeRoots);
     const { createdAt: _c, updatedAt: _u, ...snapshot } = template;
+    // Templates outlive server flags: one written under higher ceilings does not start.
+    checkWithinCeilings(snapshot.settings.limits, this.deps.ceilings.limits, "the template's settings.limits");
+    this.reserveSlot();
     const now = this.now();
     const session: Session = {
       id: randomUUID(),
@@ -80,9 +87,13 @@ export class SessionService {
     const live = new LiveSession(session.id, worktree, snapshot);
     // Startup executions reference the session row, so it must exist first;
     // without them the row is written once, READY or CRASHED.
-    if (snapshot.startupFiles.length > 0) await this.deps.sessions.insert(session, snapshot);
-    else live.unsavedRow = session;
-    this.deps.registry.add(live);
+    try {
+      if (snapshot.startupFiles.length > 0) await this.deps.sessions.insert(session, snapshot);
+      else live.unsavedRow = session;
+      this.deps.registry.add(live);
+    } finally {
+      this.creating--;
+    }
     live.lock();
     try {
       await this.deps.pipeline.boot(live);
@@ -96,6 +107,17 @@ export class SessionService {
     if (live.closing) await live.closing;
     if (live.status === "READY" && !live.closing) return { ...session, status: "READY", lastActivityAt: live.lastActivityAt };
     return this.get(session.id);
+  }
+
+  /** Counts a create against --max-sessions until its session is in the registry (checked and taken in one turn). */
+  private reserveSlot(): void {
+    const { maxSessions } = this.deps.ceilings;
+    if (this.deps.registry.size + this.creating >= maxSessions) {
+      throw new DomainError("SESSION_LIMIT", `this server already holds its maximum of ${maxSessions} live sessions (--max-sessions): close one first`, {
+        limit: String(maxSessions),
+      });
+    }
+    this.creating++;
   }
 
   async get(sessionId: string | undefined): Promise<Session> {

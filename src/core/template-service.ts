@@ -5,6 +5,7 @@ import {
   CAPABILITY_KINDS,
   type Capability,
   type CapabilityKind,
+  type Limits,
   type Page,
   type PartialSettings,
   type StartupFile,
@@ -15,6 +16,7 @@ import {
 } from "./model";
 import { decodeCursor, encodeCursor, pageSize, type PageRequest } from "./pagination";
 import type { TemplateStore } from "./ports";
+import { checkWithinCeilings, DEFAULT_CEILINGS, limitsWithin } from "./ceilings";
 import { applySettings, defaultSettings, isRelativeInside } from "./settings";
 import { requireId, requireText } from "./validate";
 
@@ -42,6 +44,8 @@ export interface AddCapabilityInput {
 export class TemplateService {
   constructor(
     private readonly store: TemplateStore,
+    /** The operator's `--max-*` limits: a template may not ask for more. */
+    private readonly ceilings: Limits = DEFAULT_CEILINGS.limits,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -49,7 +53,10 @@ export class TemplateService {
     const name = requireText("name", input.name);
     const engine = input.engine || ENGINE;
     if (engine !== ENGINE) throw invalidField("engine", `unknown engine "${clip(engine)}" (the only engine is "${ENGINE}")`);
-    const settings = applySettings(defaultSettings(), input.settings ?? {});
+    const defaults = defaultSettings();
+    defaults.limits = limitsWithin(defaults.limits, this.ceilings);
+    const settings = applySettings(defaults, input.settings ?? {});
+    checkWithinCeilings(settings.limits, this.ceilings);
     const now = this.now();
     const template: Template = {
       id: randomUUID(),
@@ -95,6 +102,7 @@ export class TemplateService {
     const template = await this.get(templateId);
     if (!patch && mask.length === 0) throw invalidField("settings", "is required");
     const settings = applySettings(template.settings, patch ?? {}, mask);
+    checkWithinCeilings(settings.limits, this.ceilings);
     const updatedAt = this.now();
     await this.store.updateSettings(template.id, settings, updatedAt);
     return { ...template, settings, updatedAt };
