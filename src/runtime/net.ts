@@ -165,7 +165,8 @@ export class NetPolicy {
 
   /**
    * The addresses the request to `url` (allowed by check()) may connect to:
-   * its host resolved once, the addresses that fail the rule above dropped.
+   * its host resolved once, the addresses that fail (see the top of this
+   * file) dropped.
    * Throws the denial error when none is left.
    */
   async addresses(url: URL, redirect: boolean, signal: AbortSignal): Promise<LookupAddress[]> {

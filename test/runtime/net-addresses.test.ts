@@ -190,6 +190,17 @@ describe("through an injected resolver", () => {
     expect((await get(policy, `http://mapped.test:${servers.public.port}/`)).body).toBe("public says hello");
   });
 
+  it("a lookup that never answers ends when the request is aborted", async () => {
+    const controller = new AbortController();
+    const reason = new SandboxError("aborted by the test", "ETIMEDOUT");
+    const stuck: NetResolver = () => {
+      controller.abort(reason);
+      return new Promise<LookupAddress[]>(() => {});
+    };
+    const request = parseFetchRequest("http://stuck.test/", "GET", [], undefined, "follow");
+    await expect(hostFetch(new NetPolicy(["stuck.test"], stuck), request, controller.signal)).rejects.toBe(reason);
+  });
+
   it("a resolver that finds nothing, or answers junk, fails the request", async () => {
     const none = await get(new NetPolicy(["none.test"], resolver([])), "http://none.test/").catch((e: unknown) => e);
     expect(none).toMatchObject({ code: "ENOTFOUND", message: 'fetch failed: no address found for "none.test"' });
