@@ -65,7 +65,7 @@ export class SessionService {
     const baseCommitOid = requireText("base_commit_oid", input.baseCommitOid);
     const worktreePath = requireText("worktree_path", input.worktreePath, 4096);
     const template = await this.deps.templates.get(templateId);
-    const worktree = checkWorktree(worktreePath, this.deps.worktreeRoots);
+    const worktree = await checkWorktree(worktreePath, this.deps.worktreeRoots);
     const { createdAt: _c, updatedAt: _u, ...snapshot } = template;
     // Templates outlive server flags: one written under higher ceilings does not start.
     checkWithinCeilings(snapshot.settings.limits, this.deps.ceilings.limits, "the template's settings.limits");

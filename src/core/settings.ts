@@ -1,5 +1,6 @@
 import { clip, invalidField } from "./errors";
 import type { Limits, PartialSettings, TemplateSettings } from "./model";
+import { isRelativeInside } from "./worktree";
 
 export function defaultSettings(): TemplateSettings {
   return {
@@ -84,14 +85,5 @@ export function validateSettings(settings: TemplateSettings): void {
   }
 }
 
-/** A relative path that does not climb out of its base ("a/b", not "/a", "../a" or "a/../../b"). */
-export function isRelativeInside(path: string): boolean {
-  if (path === "" || path.startsWith("/") || path.includes("\\") || path.includes("\u0000")) return false;
-  let depth = 0;
-  for (const part of path.split("/")) {
-    if (part === "..") depth -= 1;
-    else if (part !== "." && part !== "") depth += 1;
-    if (depth < 0) return false;
-  }
-  return true;
-}
+/** A relative path that does not climb out of its base: the worktree boundary's one text check. */
+export { isRelativeInside };

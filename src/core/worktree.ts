@@ -1,70 +1,46 @@
-import { realpathSync, statSync } from "node:fs";
-import { isAbsolute, relative, resolve } from "node:path";
-import { clip, DomainError } from "./errors";
-
-function invalidPath(message: string, field: string): DomainError {
-  return new DomainError("INVALID_PATH", message, { field });
-}
-
-const inside = (root: string, path: string) => {
-  const rel = relative(root, path);
-  return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
-};
-
 /**
- * Checks a session's worktree: absolute, an existing directory, under one of
- * the allowed roots (none configured = any). Returns its real path.
+ * The worktree boundary as the services see it: ../runtime/paths.ts holds the
+ * one check; this file only turns its PathError into the DomainError the
+ * transport maps (INVALID_PATH, FILE_NOT_FOUND) with the request's field.
  */
-export function checkWorktree(path: string, allowedRoots: string[]): string {
-  if (!isAbsolute(path)) throw invalidPath(`worktree_path "${clip(path)}" must be absolute`, "worktree_path");
-  let real: string;
-  try {
-    real = realpathSync(path);
-  } catch {
-    throw invalidPath(`worktree_path "${clip(path)}" does not exist`, "worktree_path");
-  }
-  if (!statSync(real).isDirectory()) throw invalidPath(`worktree_path "${clip(path)}" is not a directory`, "worktree_path");
-  if (allowedRoots.length > 0 && !allowedRoots.some((root) => inside(realpathOr(root), real))) {
-    throw invalidPath(`worktree_path "${clip(path)}" is outside every allowed worktree root`, "worktree_path");
-  }
-  return real;
+import { lexicalTarget, PathError, readWorktreeFile, relativeStaysInside, resolveWorktree, type WorktreeFile } from "../runtime/paths";
+import { DomainError } from "./errors";
+
+export type { WorktreeFile };
+
+function domainError(e: unknown, field: string): unknown {
+  if (!(e instanceof PathError)) return e;
+  return new DomainError(e.code === "FILE_NOT_FOUND" ? "FILE_NOT_FOUND" : "INVALID_PATH", e.message, { field });
 }
 
-function realpathOr(path: string): string {
+/** A session's worktree (absolute, an existing directory, not `/` or a system tree, under an allowed root): its real path. */
+export async function checkWorktree(path: string, allowedRoots: string[]): Promise<string> {
   try {
-    return realpathSync(path);
-  } catch {
-    return resolve(path);
+    return await resolveWorktree(path, allowedRoots);
+  } catch (e) {
+    throw domainError(e, "worktree_path");
   }
 }
 
-/**
- * The checks that need no file system: a relative path that stays inside the
- * worktree (absolute paths and `..` escapes are INVALID_PATH). Returns the
- * resolved path.
- */
-export function checkRelativePath(worktree: string, path: string, field = "path"): string {
+/** The checks that need no file system: a relative path that stays inside the worktree. */
+export function checkRelativePath(worktree: string, path: string, field = "path"): void {
   if (path === "") throw new DomainError("VALIDATION_ERROR", `${field}: is required`, { field });
-  if (isAbsolute(path) || path.includes("\u0000")) throw invalidPath(`${field} "${clip(path)}" must be relative to the worktree`, field);
-  const target = resolve(worktree, path);
-  if (!inside(worktree, target)) throw invalidPath(`${field} "${clip(path)}" escapes the worktree`, field);
-  return target;
+  try {
+    lexicalTarget(worktree, path);
+  } catch (e) {
+    throw domainError(e, field);
+  }
 }
 
-/**
- * Resolves a file path relative to a worktree, before any code runs:
- * absolute paths and escapes (`..`, symlinks pointing out) are INVALID_PATH,
- * a missing file is FILE_NOT_FOUND.
- */
-export function resolveWorktreeFile(worktree: string, path: string, field = "path"): string {
-  const target = checkRelativePath(worktree, path, field);
-  let real: string;
+/** A run-file target, checked and read once, before any record exists. */
+export async function readRunFile(worktree: string, path: string, field = "path"): Promise<WorktreeFile> {
+  checkRelativePath(worktree, path, field);
   try {
-    real = realpathSync(target);
-  } catch {
-    throw new DomainError("FILE_NOT_FOUND", `${field} "${clip(path)}" does not exist in the worktree`, { [field]: clip(path) });
+    return await readWorktreeFile(worktree, path);
+  } catch (e) {
+    throw domainError(e, field);
   }
-  if (!inside(worktree, real)) throw invalidPath(`${field} "${clip(path)}" leads out of the worktree through a symlink`, field);
-  if (!statSync(real).isFile()) throw new DomainError("FILE_NOT_FOUND", `${field} "${clip(path)}" is not a file`, { [field]: clip(path) });
-  return real;
 }
+
+/** A relative path that does not climb out of its base ("a/b", not "/a", "../a" or "a/../../b"). */
+export const isRelativeInside = relativeStaysInside;

@@ -2,13 +2,13 @@
  * ES module mode for run-file: compile the entry, resolve imports inside the
  * worktree (relative to the importer; bare specifiers through resolver roots;
  * "/x" only when repo-absolute imports are allowed), try the configured
- * extensions and index files, and refuse anything whose real path is outside.
+ * extensions and index files. Every candidate is read through the worktree
+ * boundary (./paths.ts): outside, FIFOs and devices are refused there.
  * One module instance per file per run, so a file imported twice runs once.
  */
-import { readFileSync, realpathSync, statSync } from "node:fs";
 import { dirname, join, normalize } from "node:path";
 import type ivm from "isolated-vm";
-import { isInside, toRelative } from "./paths";
+import { isInside, PathError, readImportCandidate, toRelative, type WorktreeFile } from "./paths";
 import type { ExceptionDescription, RuntimeOptions } from "./types";
 
 const ENTRY_SPECIFIER = "vmsystem:entry-module";
@@ -20,34 +20,30 @@ export class ImportError extends Error {
   }
 }
 
-function isFile(p: string): boolean {
-  try {
-    return statSync(p).isFile();
-  } catch {
-    return false;
-  }
-}
-
 export class ModuleResolver {
   constructor(
     private readonly root: string,
     private readonly opts: RuntimeOptions["resolver"],
   ) {}
 
-  resolve(specifier: string, importer: string): string {
+  /** The file an import names, read: the first candidate that is a file. */
+  async resolve(specifier: string, importer: string): Promise<WorktreeFile> {
     const from = toRelative(this.root, importer);
     const bases = this.bases(specifier, importer, from);
     for (const base of bases) {
       if (!isInside(this.root, base)) {
         throw new ImportError(`Import '${specifier}' from '${from}' resolves outside the worktree`);
       }
-      const found = this.candidates(base).find(isFile);
-      if (found === undefined) continue;
-      const real = realpathSync(found);
-      if (!isInside(this.root, real)) {
-        throw new ImportError(`Import '${specifier}' from '${from}' resolves outside the worktree`);
+      for (const candidate of this.candidates(base)) {
+        let found: WorktreeFile | undefined;
+        try {
+          found = await readImportCandidate(this.root, candidate);
+        } catch (e) {
+          const why = e instanceof PathError ? e.message : "it cannot be read";
+          throw new ImportError(`Import '${specifier}' from '${from}' is refused: ${why}`);
+        }
+        if (found) return found;
       }
-      return real;
     }
     throw new ImportError(`Cannot find module '${specifier}' imported from '${from}'`);
   }
@@ -83,7 +79,7 @@ export class ModuleGraph {
   private readonly pathOf = new Map<ivm.Module, string>();
   importFailure?: ExceptionDescription;
   private wrapper?: ivm.Module;
-  private entry?: string;
+  private entry?: WorktreeFile;
 
   constructor(
     private readonly isolate: ivm.Isolate,
@@ -91,23 +87,16 @@ export class ModuleGraph {
     private readonly resolver: ModuleResolver,
   ) {}
 
-  load(abs: string): Promise<ivm.Module> {
-    let pending = this.byPath.get(abs);
+  load(file: WorktreeFile): Promise<ivm.Module> {
+    let pending = this.byPath.get(file.abs);
     if (!pending) {
-      const rel = toRelative(this.root, abs);
-      let source: string;
-      try {
-        source = readFileSync(abs, "utf8");
-      } catch {
-        return Promise.reject(new ImportError(`Cannot read module '${rel}'`));
-      }
       pending = this.isolate
-        .compileModule(source, { filename: rel })
+        .compileModule(file.source, { filename: toRelative(this.root, file.abs) })
         .then((m) => {
-          this.pathOf.set(m, abs);
+          this.pathOf.set(m, file.abs);
           return m;
         });
-      this.byPath.set(abs, pending);
+      this.byPath.set(file.abs, pending);
     }
     return pending;
   }
@@ -116,8 +105,8 @@ export class ModuleGraph {
    * The module actually evaluated: imports the entry and hands its namespace
    * to the sandbox's completion hook (see settleModule in sandbox/prelude.ts).
    */
-  async loadEntry(abs: string, hook: string): Promise<ivm.Module> {
-    this.entry = abs;
+  async loadEntry(file: WorktreeFile, hook: string): Promise<ivm.Module> {
+    this.entry = file;
     const source = `import * as ns from ${JSON.stringify(ENTRY_SPECIFIER)};\nglobalThis[${JSON.stringify(hook)}](ns);\n`;
     this.wrapper = await this.isolate.compileModule(source, { filename: "vmsystem:entry" });
     return this.wrapper;
@@ -129,7 +118,7 @@ export class ModuleGraph {
         if (referrer === this.wrapper && specifier === ENTRY_SPECIFIER && this.entry) return await this.load(this.entry);
         const importer = this.pathOf.get(referrer);
         if (importer === undefined) throw new ImportError(`Cannot resolve '${specifier}': unknown importer`);
-        return await this.load(this.resolver.resolve(specifier, importer));
+        return await this.load(await this.resolver.resolve(specifier, importer));
       } catch (e) {
         this.importFailure ??= describeImportFailure(e);
         throw e;

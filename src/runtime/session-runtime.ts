@@ -17,7 +17,6 @@
  *    once a second; never per run.
  */
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
 import ivm from "isolated-vm";
 import { compileSync, fillSync, type CodeCache } from "./code-cache";
 import { ConsoleRing } from "./console-ring";
@@ -27,7 +26,7 @@ import { ModuleGraph, ModuleResolver } from "./module-loader";
 import { HostModules, MODULE_NAMES } from "./modules";
 import { SandboxError } from "./modules/errors";
 import { fetchAnswer, hostFetch, NetPolicy, parseFetchRequest, type FetchResult } from "./net";
-import { resolveRunFile } from "./paths";
+import { readWorktreeFile, type WorktreeFile } from "./paths";
 import { prepareReplSource } from "./repl-source";
 import {
   CTL_GEN, CTL_SLOTS, CTL_STOP, RunDriver, SandboxException, type DriverHost,
@@ -396,22 +395,17 @@ export class SessionRuntime {
     return this.execute(this.baseEnv, limits, hooks, (d) => this.runSource(d, source, wrapped, columnOffset, "repl", ""));
   }
 
-  async runFile(relPath: string, limits: RunLimits, hooks: RunHooks, options: RunFileOptions = {}): Promise<RunResult> {
+  /** `file`: a worktree-relative path, or the file as the caller already read it through readWorktreeFile. */
+  async runFile(file: string | WorktreeFile, limits: RunLimits, hooks: RunHooks, options: RunFileOptions = {}): Promise<RunResult> {
     this.assertUsable();
-    const { abs, rel } = resolveRunFile(this.opts.worktreePath, relPath);
+    const target = typeof file === "string" ? await readWorktreeFile(this.opts.worktreePath, file) : file;
     const mode = options.mode ?? (this.opts.runtime.esm ? "module" : "eval");
     const argv = (options.args ?? []).map(String);
     const env = { ...this.baseEnv, ...stringRecord(options.env) };
     const spec = JSON.stringify([argv, env]);
-    if (mode === "module") return this.execute(env, limits, hooks, (d) => this.runModule(d, abs, spec));
-    let code: string;
-    try {
-      code = readFileSync(abs, "utf8");
-    } catch {
-      throw new RuntimeError("FILE_NOT_FOUND", `file '${relPath}' cannot be read`);
-    }
-    const { source, wrapped, columnOffset } = prepareReplSource(code, this.opts.runtime.strict);
-    return this.execute(env, limits, hooks, (d) => this.runSource(d, source, wrapped, columnOffset, rel, spec));
+    if (mode === "module") return this.execute(env, limits, hooks, (d) => this.runModule(d, target, spec));
+    const { source, wrapped, columnOffset } = prepareReplSource(target.source, this.opts.runtime.strict);
+    return this.execute(env, limits, hooks, (d) => this.runSource(d, source, wrapped, columnOffset, target.rel, spec));
   }
 
   private assertUsable(): void {
@@ -484,11 +478,11 @@ export class SessionRuntime {
     return call;
   }
 
-  private async runModule(d: RunDriver, abs: string, spec: string): Promise<string> {
+  private async runModule(d: RunDriver, entry: WorktreeFile, spec: string): Promise<string> {
     await d.guard((t) => this.control.apply(undefined, [OP_BEGIN, spec], { timeout: t }) as Promise<string>);
     const graph = new ModuleGraph(this.isolate, this.opts.worktreePath, this.resolver);
     try {
-      const wrapper = await d.guard(() => graph.loadEntry(abs, this.moduleHook));
+      const wrapper = await d.guard(() => graph.loadEntry(entry, this.moduleHook));
       try {
         await d.guard(() => graph.instantiate(wrapper, this.context));
       } catch (e) {

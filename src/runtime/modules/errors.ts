@@ -3,7 +3,7 @@
  * sandbox turns into its own Error objects: no host Error (and so no host
  * stack or server path) ever crosses into the isolate.
  */
-import { ConfinementError } from "../paths";
+import { PathError } from "../paths";
 
 export interface SandboxErrorInfo {
   name: string;
@@ -23,9 +23,8 @@ export class SandboxError extends Error {
 
 /** Node fs errors name host paths: rebuild the message around the sandbox's own path. */
 export function toErrorInfo(e: unknown, userPath?: string): SandboxErrorInfo {
-  if (e instanceof SandboxError || e instanceof ConfinementError) {
-    return { name: e instanceof SandboxError ? e.name : "Error", message: e.message, code: e.code };
-  }
+  if (e instanceof SandboxError) return { name: e.name, message: e.message, code: e.code };
+  if (e instanceof PathError) return { name: "Error", message: e.message, code: e.errno };
   if (e instanceof Error) {
     const err = e as NodeJS.ErrnoException;
     const name = e instanceof TypeError ? "TypeError" : e instanceof RangeError ? "RangeError" : "Error";
