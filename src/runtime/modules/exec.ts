@@ -2,8 +2,13 @@
  * require('exec'): run a program by argv (no shell) with cwd = worktree.
  * Asynchronous on the host (the sandbox waits through applySyncPromise), so
  * a long-running child never blocks the server's event loop.
+ *
+ * Each child leads its own process group (`detached`: setsid), so what it
+ * starts in the background (`sh -c 'sleep 100 &'`) is killed with it: on a
+ * call's timeout, at the end of the run, on session close. A descendant that
+ * calls setsid itself leaves the group and escapes that kill (see README).
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { optionsObject, SandboxError } from "./errors";
 
 const MAX_CAPTURE = 8 * 1024 * 1024;
@@ -21,8 +26,46 @@ export interface ExecContext {
   env: Record<string, string>;
   /** Used when the call gives no timeoutMs: what is left of the run's wall budget. */
   defaultTimeoutMs: number;
-  /** Children still running when a run ends are killed through this set. */
-  children: Set<ChildProcess>;
+  /** Process groups of this run's children, killed when the run ends (see ProcessGroups). */
+  groups: ProcessGroups;
+}
+
+/**
+ * The process groups a session's children lead. A group is kept after its
+ * leader exits while anything is left in it (a background grandchild); one
+ * already empty when its leader exits is forgotten then, so its pid, free
+ * for reuse, is not signalled later.
+ */
+export class ProcessGroups {
+  private readonly pgids = new Set<number>();
+
+  add(pgid: number): void {
+    this.pgids.add(pgid);
+  }
+
+  /** After the leader exited: drop the group if nothing is left in it. */
+  settle(pgid: number): void {
+    if (!signalGroup(pgid, 0)) this.pgids.delete(pgid);
+  }
+
+  kill(pgid: number): void {
+    signalGroup(pgid, "SIGKILL");
+  }
+
+  killAll(): void {
+    for (const pgid of this.pgids) signalGroup(pgid, "SIGKILL");
+    this.pgids.clear();
+  }
+}
+
+/** Signals a whole group; false once no process is left in it. */
+function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function runExec(ctx: ExecContext, argv: unknown, options: unknown): Promise<ExecResult> {
@@ -42,24 +85,27 @@ export function runExec(ctx: ExecContext, argv: unknown, options: unknown): Prom
       shell: false,
       env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...ctx.env },
       stdio: ["pipe", "pipe", "pipe"],
+      detached: true,
     });
-    ctx.children.add(child);
+    const pgid = child.pid;
+    if (pgid !== undefined) ctx.groups.add(pgid);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let outBytes = 0;
     let errBytes = 0;
     child.stdout.on("data", (b: Buffer) => { if (outBytes < MAX_CAPTURE) { out.push(b); outBytes += b.length; } });
     child.stderr.on("data", (b: Buffer) => { if (errBytes < MAX_CAPTURE) { err.push(b); errBytes += b.length; } });
-    const timer = setTimeout(() => child.kill("SIGKILL"), Math.max(1, timeoutMs));
+    const timer = setTimeout(() => (pgid === undefined ? child.kill("SIGKILL") : ctx.groups.kill(pgid)), Math.max(1, timeoutMs));
+    child.on("exit", () => {
+      if (pgid !== undefined) ctx.groups.settle(pgid);
+    });
     child.on("error", (e) => {
       clearTimeout(timer);
-      ctx.children.delete(child);
       reject(new SandboxError(`exec: cannot run '${argv[0]}': ${(e as NodeJS.ErrnoException).code ?? e.message}`,
         (e as NodeJS.ErrnoException).code));
     });
     child.on("close", (code, signal) => {
       clearTimeout(timer);
-      ctx.children.delete(child);
       resolve({
         code,
         signal,

@@ -2,10 +2,9 @@
  * The host side of require(): one dispatcher for the synchronous modules and
  * one for exec, both answering with envelopes (never throwing into the isolate).
  */
-import type { ChildProcess } from "node:child_process";
 import { createDatabaseModule, type DatabaseModule } from "./database";
 import { toErrorInfo, type Envelope } from "./errors";
-import { runExec } from "./exec";
+import { ProcessGroups, runExec } from "./exec";
 import { createFsModule, type ModuleMethod } from "./fs";
 import { createPathModule } from "./path";
 
@@ -21,7 +20,7 @@ export interface HostModulesOptions {
 export class HostModules {
   private readonly sync = new Map<string, Record<string, ModuleMethod>>();
   private readonly database?: DatabaseModule;
-  private readonly children = new Set<ChildProcess>();
+  private readonly groups = new ProcessGroups();
   /** Set by the runtime for each run: exec's env and default timeout. */
   runEnv: Record<string, string> = {};
   remainingWallMs: () => number = () => 30_000;
@@ -52,7 +51,7 @@ export class HostModules {
     }
     try {
       const value = await runExec(
-        { root: this.opts.root, env: this.runEnv, defaultTimeoutMs: Math.max(1, this.remainingWallMs()), children: this.children },
+        { root: this.opts.root, env: this.runEnv, defaultTimeoutMs: Math.max(1, this.remainingWallMs()), groups: this.groups },
         argv,
         options,
       );
@@ -62,10 +61,9 @@ export class HostModules {
     }
   }
 
-  /** Children left by a run that was stopped. */
+  /** Children left by a run (or a stopped one), with everything in their process groups. */
   killChildren(): void {
-    for (const child of this.children) child.kill("SIGKILL");
-    this.children.clear();
+    this.groups.killAll();
   }
 
   close(): void {
