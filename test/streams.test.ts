@@ -79,6 +79,71 @@ describe("StreamExecution", () => {
   });
 });
 
+describe("StreamExecution request_id", () => {
+  // A deadline, so that a retry the server never answers fails here instead of hanging the file.
+  const keyed = (sessionId: string, request: { repl?: { input: string }; runFile?: { path: string; args: string[]; env: Record<string, string> } }, requestId: string) =>
+    collect<StreamExecutionResponse>(s.executions.streamExecution({ sessionId, ...request, requestId }, new Metadata(), { deadline: Date.now() + 15_000 }));
+  const parts = (c: ReturnType<typeof keyed>) => ({
+    started: c.messages[0]?.started,
+    events: c.messages.flatMap((m) => (m.event ? [m.event] : [])),
+    finished: c.messages[c.messages.length - 1]?.finished,
+  });
+  // A side effect each run leaves behind: a retry that ran again would count 2.
+  const counting = (name: string, wait = "") => `${wait}globalThis.${name} = (globalThis.${name} ?? 0) + 1; console.log('run', ${name}); ${name}`;
+
+  it("a retry returns the first execution with its events and runs nothing", async () => {
+    const session = await api.ready();
+    const input = counting("streamRuns");
+    const first = keyed(session.id, { repl: { input } }, "stream-key");
+    expect(await first.done).toEqual({ ok: true });
+    const retry = keyed(session.id, { repl: { input } }, "stream-key");
+    expect(await retry.done).toEqual({ ok: true });
+    const a = parts(first);
+    const b = parts(retry);
+    expect(a.finished).toMatchObject({ status: ExecutionStatus.EXECUTION_STATUS_OK, requestId: "stream-key", result: { json: 1 } });
+    expect(b.started?.id).toBe(a.started!.id);
+    expect(b.finished).toEqual(a.finished);
+    expect(b.events).toEqual(a.events);
+    // The unary call honours the same key.
+    expect((await api.repl(session.id, input, "stream-key")).id).toBe(a.started!.id);
+    expect((await api.repl(session.id, "streamRuns")).result?.json).toBe(1);
+    expect(await api.allExecutions(session.id)).toHaveLength(2);
+  });
+
+  it("the same request_id with a different request is VALIDATION_ERROR, and nothing runs", async () => {
+    const session = await api.ready();
+    const first = keyed(session.id, { repl: { input: counting("differentRuns") } }, "taken");
+    expect(await first.done).toEqual({ ok: true });
+    for (const request of [{ repl: { input: `${counting("differentRuns")} + 1` } }, { runFile: { path: "a.js", args: [], env: {} } }]) {
+      const other = keyed(session.id, request, "taken");
+      const end = await other.done;
+      expect(end.ok, JSON.stringify(request)).toBe(false);
+      if (!end.ok) expect({ code: end.error.code, reason: errorInfoOf(end.error)?.reason }).toEqual({ code: status.INVALID_ARGUMENT, reason: "VALIDATION_ERROR" });
+      expect(other.messages).toEqual([]);
+    }
+    expect((await api.repl(session.id, "differentRuns")).result?.json).toBe(1);
+    expect(await api.allExecutions(session.id)).toHaveLength(2);
+  });
+
+  it("a retry while the first still runs waits for it and returns it", async () => {
+    const session = await api.ready();
+    // Long enough for the retry to reach the server while this still runs.
+    const input = counting("slowRuns", "await new Promise((r) => setTimeout(r, 1500)); ");
+    const first = keyed(session.id, { repl: { input } }, "slow-key");
+    await until(() => first.messages.some((m) => m.event));
+    const retry = keyed(session.id, { repl: { input } }, "slow-key");
+    expect(await retry.done).toEqual({ ok: true });
+    expect(await first.done).toEqual({ ok: true });
+    const a = parts(first);
+    const b = parts(retry);
+    expect(b.finished).toMatchObject({ id: a.started!.id, status: ExecutionStatus.EXECUTION_STATUS_OK, result: { json: 1 } });
+    expect(b.finished).toEqual(a.finished);
+    expect(b.events).toEqual(a.events);
+    expect(b.events.map((e) => e.type)).toEqual([EventType.EVENT_TYPE_INPUT_ECHO, EventType.EVENT_TYPE_CONSOLE, EventType.EVENT_TYPE_VALUE]);
+    expect((await api.repl(session.id, "slowRuns")).result?.json).toBe(1);
+  });
+});
+
 describe("TailEvents", () => {
   it("replays a finished execution after after_seq and completes", async () => {
     const session = await api.ready();

@@ -129,6 +129,13 @@ export class LiveEvents implements EventSource {
         await pump;
         throw err;
       });
+      if (!cursor) {
+        // A retried request_id: nothing ran, so no end message will stop the pump.
+        feed.push({ kind: "closed" });
+        await pump;
+        cursor = new ExecutionCursor(execution.id, 0, this, sink.event);
+        started = sink.started(execution);
+      }
       await pump;
       await started;
       // Anything the feed dropped and the pump had not caught up on.
