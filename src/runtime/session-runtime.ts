@@ -71,7 +71,7 @@ const WARM_UP_MEMORY_MB = 32;
 const WARM_UP_OPTIONS: RuntimeOptions = {
   memMb: WARM_UP_MEMORY_MB,
   worktreePath: "/",
-  runtime: { esm: false, strict: false, console: true },
+  runtime: { esm: false, strict: false, console: true, wasm: false },
   resolver: { roots: [], extensions: [".js"], allowAbsoluteRepoImports: false },
   modules: [],
   libraries: [],
@@ -299,6 +299,8 @@ export class SessionRuntime {
       moduleHook: `__vmsystem_module_done_${randomBytes(8).toString("hex")}`,
       env: this.baseEnv,
       net: this.net !== undefined,
+      wasm: this.opts.runtime.wasm === true,
+      memMb: Math.max(MIN_MEMORY_MB, this.opts.memMb),
     };
     this.moduleHook = config.moduleHook;
     const setup = spareSetup ?? preludeSetup(isolate, this.context, this.prelude);

@@ -22,7 +22,7 @@ export interface RuntimeOptions {
   memMb: number;
   /** Absolute and realpath'd. */
   worktreePath: string;
-  runtime: { esm: boolean; strict: boolean; console: boolean };
+  runtime: { esm: boolean; strict: boolean; console: boolean; wasm?: boolean };
   resolver: { roots: string[]; extensions: string[]; allowAbsoluteRepoImports: boolean };
   /** Host modules granted: a subset of "fs", "path", "database", "exec". */
   modules: string[];

@@ -19,6 +19,7 @@ import { INTRINSICS_SOURCE } from "./intrinsics";
 import { NET_SOURCE } from "./net";
 import { REQUIRE_SOURCE } from "./require";
 import { TIMERS_SOURCE } from "./timers";
+import { WASM_SOURCE } from "./wasm";
 
 export interface PreludeConfig {
   console: boolean;
@@ -31,6 +32,9 @@ export interface PreludeConfig {
   env: Record<string, string>;
   /** Install fetch (the template has an enabled `net` capability). */
   net: boolean;
+  /** Keep WebAssembly (runtime.wasm), its memory bounded by memMb; else it is deleted. */
+  wasm: boolean;
+  memMb: number;
 }
 
 /** Operations of the control function: control(op, a, b, c, d, e). */
@@ -201,6 +205,7 @@ export function preludeSource(builtInNames: readonly string[]): string {
     `const ring = new Uint16Array(ctlBuffer, ${RING_OFFSET}, ${RING_UNITS});`,
     `const BUILT_IN_NAMES = ${JSON.stringify(builtInNames)};`,
     INTRINSICS_SOURCE,
+    WASM_SOURCE, // runs here: WebAssembly is deleted or bounded before anything else
     DESCRIBE_SOURCE,
     CONSOLE_SOURCE,
     TIMERS_SOURCE,

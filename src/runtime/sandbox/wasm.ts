@@ -1,0 +1,313 @@
+/**
+ * In-isolate source (part of the prelude closure, after the intrinsics): the
+ * WebAssembly API, which is deleted unless the template sets runtime.wasm,
+ * and bounded when it is on.
+ *
+ * Why it is bounded here: wasm memories live outside the V8 heap that the
+ * isolate's memoryLimit watches (a 16 MB session filled 1.3 GB of the
+ * server's memory with `new WebAssembly.Memory({initial: 1024})` × 20), and
+ * `memory.grow` inside wasm code is invisible to JavaScript. What V8 does
+ * enforce on every grow is a memory's maximum, so every memory made here has
+ * one (declared, clamped or imposed: a memory without one gets what is left
+ * of the budget), and the maxima of all memories the session ever makes
+ * stay within limits.mem_mb together: `new WebAssembly.Memory` reserves its
+ * maximum, and each instantiation reserves the maxima of the memories its
+ * module defines, rewritten into the module's bytes before V8 compiles them.
+ * Imported memories are Memory objects, which reserved theirs when made.
+ * Reservations last as long as the session (garbage collection is not
+ * observed), except a failed instantiation of a module without a start
+ * function, which runs no user code after its memory is made.
+ *
+ * The async entry points compile and instantiate synchronously inside their
+ * promise, so no promise that user code could hijack (a patched `then`)
+ * sits between a check and what it checks. The original constructors stay in this
+ * closure: the namespace, the prototypes' `constructor` and the statics
+ * point to the wrappers, and streaming or any other entry point this code
+ * does not know is removed.
+ */
+export const WASM_SOURCE = String.raw`
+function installWasm(enabled, memMb) {
+  const WA = G.WebAssembly;
+  delete G.WebAssembly;
+  if (!enabled || WA === undefined) return;
+
+  const OrigModule = WA.Module;
+  const OrigInstance = WA.Instance;
+  const OrigMemory = WA.Memory;
+  const CompileErrorCtor = WA.CompileError;
+  const construct = Reflect.construct;
+  const setProto = Object.setPrototypeOf;
+  const WeakMapCtor = WeakMap;
+  const weakMapGet = uncurry(WeakMap.prototype.get);
+  const weakMapSet = uncurry(WeakMap.prototype.set);
+  const isView = ArrayBuffer.isView;
+  const typedArraySet = uncurry(TypedArrayProto.set);
+  const typedArrayBuffer = uncurry(getOwnDesc(TypedArrayProto, "buffer").get);
+  const typedArrayOffset = uncurry(getOwnDesc(TypedArrayProto, "byteOffset").get);
+  const typedArrayBytes = uncurry(getOwnDesc(TypedArrayProto, "byteLength").get);
+  const dataViewBuffer = uncurry(getOwnDesc(DataView.prototype, "buffer").get);
+  const dataViewOffset = uncurry(getOwnDesc(DataView.prototype, "byteOffset").get);
+  const dataViewBytes = uncurry(getOwnDesc(DataView.prototype, "byteLength").get);
+
+  // 64 KiB pages: 16 to the MB.
+  const BUDGET = memMb * 16;
+  const PAGE_LIMIT = 65536; // wasm32's 4 GB
+  let reserved = 0;
+  const mb = (pages) => pages / 16;
+  const left = () => BUDGET - reserved;
+
+  function budgetError(what, pages, available) {
+    return new RangeErrorCtor(what + ": " + mb(pages) + " MB of WebAssembly memory requested, but only " + mb(available) +
+      " MB of this session's budget is left (WebAssembly memory counts against limits.mem_mb = " + memMb + " MB)");
+  }
+
+  // The maximum a memory gets: what it declares (declared < 0: nothing),
+  // at most what is left of the budget.
+  function boundedMax(what, initial, declared, available) {
+    let max = available < PAGE_LIMIT ? available : PAGE_LIMIT;
+    if (declared >= 0 && declared < max) max = declared;
+    // A maximum below initial is V8's error to report.
+    if (initial > max && !(declared >= 0 && declared < initial)) throw budgetError(what, initial, available);
+    return max;
+  }
+
+  // A private copy of a BufferSource: user code cannot change what was checked.
+  function sourceBytes(what, source) {
+    let buffer, offset = 0, length;
+    if (isView(source)) {
+      if (brand(typedArrayBytes, source)) {
+        buffer = typedArrayBuffer(source); offset = typedArrayOffset(source); length = typedArrayBytes(source);
+      } else {
+        buffer = dataViewBuffer(source); offset = dataViewOffset(source); length = dataViewBytes(source);
+      }
+    } else if (brand(arrayBufferLength, source)) {
+      buffer = source; length = arrayBufferLength(source);
+    } else if (brand(sharedBufferLength, source)) {
+      buffer = source; length = sharedBufferLength(source);
+    } else {
+      throw new TypeErrorCtor(what + ": Argument 0 must be a buffer source");
+    }
+    const copy = new Uint8ArrayCtor(length);
+    typedArraySet(copy, new Uint8ArrayCtor(buffer, offset, length));
+    return copy;
+  }
+
+  // Unsigned LEB128 of at most 32 bits at r.p (before end); -1 when malformed.
+  function readU32(b, r, end) {
+    let value = 0, scale = 1;
+    for (let i = 0; i < 5; i++) {
+      if (r.p >= end) return -1;
+      const byte = b[r.p++];
+      if (i === 4 && byte > 0x0f) return -1;
+      value += (byte & 0x7f) * scale;
+      if ((byte & 0x80) === 0) return value;
+      scale *= 128;
+    }
+    return -1;
+  }
+
+  function writeU32(out, p, v) {
+    for (;;) {
+      const low = v % 128;
+      v = (v - low) / 128;
+      if (v === 0) { out[p++] = low; return p; }
+      out[p++] = low + 128;
+    }
+  }
+
+  function view(b, start, length) {
+    return new Uint8ArrayCtor(typedArrayBuffer(b), start, length);
+  }
+
+  // Finds the memory section (id 5), gives each memory a bounded maximum and
+  // returns the bytes to compile, the pages an instance reserves and whether
+  // the module has a start function (section 8). Bytes this cannot read are
+  // refused here, never handed to V8 unchecked.
+  function planModule(what, b) {
+    const fail = (message) => new CompileErrorCtor(what + ": " + message);
+    const n = typedArrayLength(b);
+    if (n < 8 || b[0] !== 0 || b[1] !== 0x61 || b[2] !== 0x73 || b[3] !== 0x6d ||
+        b[4] !== 1 || b[5] !== 0 || b[6] !== 0 || b[7] !== 0) {
+      throw fail("expected the wasm magic word and version 1");
+    }
+    const r = { __proto__: null, p: 8 };
+    let start = false, pages = 0, memStart = -1, memEnd = -1, body = null, bodyLength = 0;
+    while (r.p < n) {
+      const sectionStart = r.p;
+      const id = b[r.p++];
+      const size = readU32(b, r, n);
+      if (size < 0 || size > n - r.p) throw fail("section " + id + " is truncated");
+      const end = r.p + size;
+      if (id === 8) {
+        start = true;
+      } else if (id === 5) {
+        if (memStart !== -1) throw fail("more than one memory section");
+        memStart = sectionStart;
+        memEnd = end;
+        const count = readU32(b, r, end);
+        if (count < 0 || count > 100) throw fail("bad memory count");
+        body = new Uint8ArrayCtor(5 + 11 * count);
+        let q = writeU32(body, 0, count);
+        let available = left();
+        for (let i = 0; i < count; i++) {
+          if (r.p >= end) throw fail("memory section is truncated");
+          const flags = b[r.p++];
+          // 0: initial; 1: initial, maximum; 3: shared with maximum. Not memory64.
+          if (flags !== 0 && flags !== 1 && flags !== 3) throw fail("unsupported memory limits flags " + flags);
+          const initial = readU32(b, r, end);
+          const declared = flags === 0 ? -1 : readU32(b, r, end);
+          if (initial < 0 || (flags !== 0 && declared < 0)) throw fail("malformed memory limits");
+          const max = boundedMax(what, initial, declared, available);
+          available -= max;
+          pages += max;
+          body[q++] = flags | 1;
+          q = writeU32(body, q, initial);
+          q = writeU32(body, q, max);
+        }
+        if (r.p !== end) throw fail("memory section has trailing bytes");
+        bodyLength = q;
+      }
+      r.p = end;
+    }
+    if (body === null) return { __proto__: null, bytes: b, pages: 0, start: start };
+    const size = new Uint8ArrayCtor(5);
+    const sizeLength = writeU32(size, 0, bodyLength);
+    const out = new Uint8ArrayCtor(memStart + 1 + sizeLength + bodyLength + (n - memEnd));
+    typedArraySet(out, view(b, 0, memStart));
+    out[memStart] = 5;
+    typedArraySet(out, view(size, 0, sizeLength), memStart + 1);
+    typedArraySet(out, view(body, 0, bodyLength), memStart + 1 + sizeLength);
+    typedArraySet(out, view(b, memEnd, n - memEnd), memStart + 1 + sizeLength + bodyLength);
+    return { __proto__: null, bytes: out, pages: pages, start: start };
+  }
+
+  // The prototype a subclass asks for, read here rather than by the original
+  // constructor, so no user code runs while one is on the stack.
+  function protoFor(newTarget, wrapper, original) {
+    if (newTarget === wrapper) return null;
+    const p = newTarget.prototype;
+    return (typeof p === "object" && p !== null) || typeof p === "function" ? p : original.prototype;
+  }
+
+  function pageCount(what, value, name) {
+    const n = NumberCtor(value);
+    const whole = n - (n % 1);
+    if (!(whole >= 0 && whole <= 4294967295)) {
+      throw new TypeErrorCtor(what + ": Property '" + name + "' must be convertible to a valid number");
+    }
+    return whole;
+  }
+
+  // module -> its plan (pages an instance reserves, start function or not).
+  const plans = new WeakMapCtor();
+
+  function compileModule(source, what) {
+    const plan = planModule(what, sourceBytes(what, source));
+    const module = new OrigModule(plan.bytes);
+    weakMapSet(plans, module, { __proto__: null, pages: plan.pages, start: plan.start });
+    return module;
+  }
+
+  function instantiateModule(module, imports, what) {
+    const plan = weakMapGet(plans, module);
+    if (plan === undefined) throw new TypeErrorCtor(what + ": Argument 0 must be a WebAssembly.Module");
+    const available = left();
+    if (plan.pages > available) throw budgetError(what, plan.pages, available);
+    // Reserved before V8 reads the imports: user code that runs meanwhile sees it taken.
+    reserved += plan.pages;
+    try {
+      return new OrigInstance(module, imports);
+    } catch (e) {
+      if (!plan.start) reserved -= plan.pages;
+      throw e;
+    }
+  }
+
+  function Module(bytes) {
+    if (new.target === undefined) throw new TypeErrorCtor("WebAssembly.Module must be invoked with 'new'");
+    const proto = protoFor(new.target, Module, OrigModule);
+    const module = compileModule(bytes, "WebAssembly.Module()");
+    if (proto !== null) setProto(module, proto);
+    return module;
+  }
+
+  function Instance(module, importObject) {
+    if (new.target === undefined) throw new TypeErrorCtor("WebAssembly.Instance must be invoked with 'new'");
+    const proto = protoFor(new.target, Instance, OrigInstance);
+    const instance = instantiateModule(module, importObject, "WebAssembly.Instance()");
+    if (proto !== null) setProto(instance, proto);
+    return instance;
+  }
+
+  function Memory(descriptor) {
+    const what = "WebAssembly.Memory()";
+    if (new.target === undefined) throw new TypeErrorCtor("WebAssembly.Memory must be invoked with 'new'");
+    if (descriptor === null || (typeof descriptor !== "object" && typeof descriptor !== "function")) {
+      throw new TypeErrorCtor(what + ": Argument 0 must be a memory descriptor");
+    }
+    // Each property read once: a getter cannot answer the check and V8 differently.
+    const rawInitial = descriptor.initial;
+    if (rawInitial === undefined) throw new TypeErrorCtor(what + ": Property 'initial' is required");
+    const initial = pageCount(what, rawInitial, "initial");
+    const rawMaximum = descriptor.maximum;
+    const declared = rawMaximum === undefined ? -1 : pageCount(what, rawMaximum, "maximum");
+    const shared = !!descriptor.shared;
+    if (shared && declared < 0) throw new TypeErrorCtor(what + ": Property 'maximum' is required for shared memory");
+    const proto = protoFor(new.target, Memory, OrigMemory);
+    const max = boundedMax(what, initial, declared, left());
+    reserved += max;
+    let memory;
+    try {
+      memory = new OrigMemory({ __proto__: null, initial: initial, maximum: max, shared: shared });
+    } catch (e) {
+      reserved -= max; // nothing was allocated
+      throw e;
+    }
+    if (proto !== null) setProto(memory, proto);
+    return memory;
+  }
+
+  function compile(bytes) {
+    return new PromiseCtor((resolve) => { resolve(compileModule(bytes, "WebAssembly.compile()")); });
+  }
+
+  function instantiate(source, importObject) {
+    return new PromiseCtor((resolve) => {
+      const what = "WebAssembly.instantiate()";
+      if (weakMapGet(plans, source) !== undefined) {
+        resolve(instantiateModule(source, importObject, what));
+        return;
+      }
+      const module = compileModule(source, what);
+      resolve({ module: module, instance: instantiateModule(module, importObject, what) });
+    });
+  }
+
+  const NOT_STATIC = new SetCtor(["length", "name", "prototype", "arguments", "caller"]);
+  function adopt(name, wrapper, original) {
+    const keys = ownKeys(original);
+    for (let i = 0; i < keys.length; i++) {
+      if (!setHas(NOT_STATIC, keys[i])) defineProp(wrapper, keys[i], getOwnDesc(original, keys[i]));
+    }
+    defineProp(wrapper, "length", { __proto__: null, value: 1, writable: false, enumerable: false, configurable: true });
+    defineProp(wrapper, "prototype", { __proto__: null, value: original.prototype, writable: false, enumerable: false, configurable: false });
+    defineProp(original.prototype, "constructor", { __proto__: null, value: wrapper, writable: true, enumerable: false, configurable: true });
+    defineProp(WA, name, { __proto__: null, value: wrapper, writable: true, enumerable: false, configurable: true });
+  }
+
+  const KEPT = new SetCtor(["Module", "Instance", "Memory", "compile", "instantiate", "validate",
+    "Table", "Global", "Tag", "Exception", "CompileError", "LinkError", "RuntimeError", toStringTagSymbol]);
+  const names = ownKeys(WA);
+  for (let i = 0; i < names.length; i++) {
+    if (!setHas(KEPT, names[i])) delete WA[names[i]];
+  }
+  adopt("Module", Module, OrigModule);
+  adopt("Instance", Instance, OrigInstance);
+  adopt("Memory", Memory, OrigMemory);
+  defineProp(WA, "compile", { __proto__: null, value: compile, writable: true, enumerable: false, configurable: true });
+  defineProp(WA, "instantiate", { __proto__: null, value: instantiate, writable: true, enumerable: false, configurable: true });
+  defineProp(G, "WebAssembly", { __proto__: null, value: WA, writable: true, enumerable: false, configurable: true });
+}
+
+installWasm(config.wasm === true, config.memMb);
+`;

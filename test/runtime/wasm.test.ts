@@ -1,0 +1,148 @@
+/**
+ * runtime.wasm (SPEC, "Runtime inside the sandbox"): no WebAssembly unless the
+ * template turns it on, and then its memory counts against mem_mb, however it
+ * is made: new WebAssembly.Memory, a module's own memory section, or
+ * memory.grow from inside wasm code.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SessionRuntime } from "../../src/runtime";
+import { exceptionOf, options, repl, valueOf } from "./helpers";
+
+/** Wasm binaries written out by hand (JavaScript array literals of their bytes). */
+const HEADER = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+const bytes = (...sections: number[][]) => `new Uint8Array(${JSON.stringify([...HEADER, ...sections.flat()])})`;
+/** (func (export "add") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add) */
+export const ADD = bytes(
+  [0x01, 0x07, 0x01, 0x60, 0x02, 0x7f, 0x7f, 0x01, 0x7f],
+  [0x03, 0x02, 0x01, 0x00],
+  [0x07, 0x07, 0x01, 0x03, 0x61, 0x64, 0x64, 0x00, 0x00],
+  [0x0a, 0x09, 0x01, 0x07, 0x00, 0x20, 0x00, 0x20, 0x01, 0x6a, 0x0b],
+);
+/** (memory (export "mem") 1024): 64 MB at instantiation, no maximum. */
+export const BIG_MEMORY = bytes([0x05, 0x04, 0x01, 0x00, 0x80, 0x08], [0x07, 0x07, 0x01, 0x03, 0x6d, 0x65, 0x6d, 0x02, 0x00]);
+/** (memory (export "mem") 1 <max>) and (func (export "grow") (param i32) (result i32) local.get 0 memory.grow). */
+export const growable = (max?: number) => bytes(
+  [0x01, 0x06, 0x01, 0x60, 0x01, 0x7f, 0x01, 0x7f],
+  [0x03, 0x02, 0x01, 0x00],
+  max === undefined ? [0x05, 0x03, 0x01, 0x00, 0x01] : [0x05, 0x05, 0x01, 0x01, 0x01, 0x80 | (max & 0x7f), max >> 7],
+  [0x07, 0x0e, 0x02, 0x04, 0x67, 0x72, 0x6f, 0x77, 0x00, 0x00, 0x03, 0x6d, 0x65, 0x6d, 0x02, 0x00],
+  [0x0a, 0x08, 0x01, 0x06, 0x00, 0x20, 0x00, 0x40, 0x00, 0x0b],
+);
+
+const rss = () => process.memoryUsage().rss;
+
+describe("runtime.wasm off (the default)", () => {
+  let rt: SessionRuntime;
+  beforeAll(async () => { rt = await SessionRuntime.create(options()); });
+  afterAll(() => rt.dispose());
+  const value = async (code: string) => valueOf((await repl(rt, code)).outcome).json;
+
+  it("has no WebAssembly global", async () => {
+    expect(await value("[typeof WebAssembly, 'WebAssembly' in globalThis, Reflect.ownKeys(globalThis).includes('WebAssembly')]"))
+      .toEqual(["undefined", false, false]);
+    expect(exceptionOf((await repl(rt, "WebAssembly.Module")).outcome).name).toBe("ReferenceError");
+    expect(await value("[Function('return typeof WebAssembly')(), typeof (0, eval)('this').WebAssembly]"))
+      .toEqual(["undefined", "undefined"]);
+  });
+
+  it("leaves nothing reachable from the global object that is part of the WebAssembly API", async () => {
+    // Every object reachable through own properties (getters and setters as
+    // functions, never called) and prototypes.
+    const found = await value(`(() => {
+      const seen = new Set(), queue = [globalThis], hits = [];
+      while (queue.length) {
+        const o = queue.pop();
+        if (o === null || (typeof o !== 'object' && typeof o !== 'function') || seen.has(o)) continue;
+        seen.add(o);
+        const tag = Object.prototype.toString.call(o);
+        if (/WebAssembly/.test(tag)) hits.push(tag);
+        if (typeof o === 'function' && /^(Module|Instance|Memory|Table|Global|instantiate|validate)$/.test(o.name)) hits.push(o.name);
+        queue.push(Object.getPrototypeOf(o));
+        for (const k of Reflect.ownKeys(o)) {
+          const d = Object.getOwnPropertyDescriptor(o, k);
+          queue.push(d.value, d.get, d.set);
+        }
+      }
+      return [seen.size > 100, hits];
+    })()`);
+    expect(found).toEqual([true, []]);
+  });
+});
+
+describe("runtime.wasm on", () => {
+  let rt: SessionRuntime;
+  let other: SessionRuntime;
+  beforeAll(async () => {
+    rt = await SessionRuntime.create(options({ memMb: 16, runtime: { esm: false, strict: false, console: true, wasm: true } }));
+    other = await SessionRuntime.create(options({ memMb: 16, runtime: { esm: false, strict: false, console: true, wasm: true } }));
+  });
+  afterAll(() => { rt.dispose(); other.dispose(); });
+  const value = async (r: SessionRuntime, code: string) => valueOf((await repl(r, code)).outcome).json;
+  const thrown = async (r: SessionRuntime, code: string) => exceptionOf((await repl(r, code)).outcome);
+
+  it("runs a small module, through the sync and the async API", async () => {
+    expect(await value(rt, `new WebAssembly.Instance(new WebAssembly.Module(${ADD})).exports.add(2, 3)`)).toBe(5);
+    expect(await value(rt, `(await WebAssembly.instantiate(${ADD})).instance.exports.add(20, 22)`)).toBe(42);
+    expect(await value(rt, `(await WebAssembly.instantiate(await WebAssembly.compile(${ADD}))).exports.add(1, 1)`)).toBe(2);
+    expect(await value(rt, `WebAssembly.validate(${ADD})`)).toBe(true);
+    // The wrappers stand where the originals stood.
+    expect(await value(rt, `const m = new WebAssembly.Module(${ADD}); [m instanceof WebAssembly.Module,
+      Object.getPrototypeOf(m).constructor === WebAssembly.Module, WebAssembly.Module.exports(m)[0].name,
+      new WebAssembly.Instance(m).constructor === WebAssembly.Instance, typeof WebAssembly.compileStreaming]`))
+      .toEqual([true, true, "add", true, "undefined"]);
+  });
+
+  it("refuses 64 MB of memory in a 16 MB session, however it is asked for, and the server's RSS stays low", async () => {
+    const before = rss();
+    const memory = await thrown(rt, "new WebAssembly.Memory({ initial: 1024 })");
+    expect(memory.name).toBe("RangeError");
+    expect(memory.message).toMatch(/^WebAssembly\.Memory\(\): 64 MB of WebAssembly memory requested, but only 16 MB .*limits\.mem_mb = 16 MB/);
+    const declared = await thrown(rt, `new WebAssembly.Instance(new WebAssembly.Module(${BIG_MEMORY}))`);
+    expect(declared).toMatchObject({ name: "RangeError", message: expect.stringMatching(/64 MB of WebAssembly memory requested/) });
+    expect((await thrown(rt, `await WebAssembly.instantiate(${BIG_MEMORY})`)).name).toBe("RangeError");
+    // Many small memories: the total is what counts.
+    expect(await value(rt, `const small = []; let why = ''; try { for (let i = 0; i < 1000; i++) small.push(new WebAssembly.Memory({ initial: 1, maximum: 1 })) } catch (e) { why = e.name } [small.length, why]`))
+      .toEqual([256, "RangeError"]);
+    expect(rss() - before).toBeLessThan(64 << 20);
+    // Another session is untouched by this one's spending.
+    expect(await value(other, `[1 + 1, new WebAssembly.Instance(new WebAssembly.Module(${ADD})).exports.add(3, 4), new WebAssembly.Memory({ initial: 16 }).buffer.byteLength]`))
+      .toEqual([2, 7, 1 << 20]);
+  });
+
+  it("bounds memory.grow inside wasm code by the maximum it imposes or clamps", async () => {
+    // Own runtimes: each starts with the whole 16 MB (256 pages) free.
+    for (const max of [undefined, 2048]) {
+      const fresh = await SessionRuntime.create(options({ memMb: 16, runtime: { esm: false, strict: false, console: true, wasm: true } }));
+      try {
+        expect(await value(fresh, `const { exports: e } = new WebAssembly.Instance(new WebAssembly.Module(${growable(max)}));
+          [e.grow(1023), e.grow(255), e.mem.buffer.byteLength, e.grow(1)]`)).toEqual([-1, 1, 16 << 20, -1]);
+        expect(exceptionOf((await repl(fresh, "e.mem.grow(1)")).outcome).name).toBe("RangeError");
+        // The budget is spent: nothing more, by any route.
+        expect((await thrown(fresh, "new WebAssembly.Memory({ initial: 1 })")).message).toMatch(/only 0 MB of this session's budget is left/);
+        expect((await thrown(fresh, `new WebAssembly.Instance(new WebAssembly.Module(${growable(4)}))`)).name).toBe("RangeError");
+      } finally {
+        fresh.dispose();
+      }
+    }
+  });
+
+  it("cannot be talked past the count: getters, subclasses and the prototypes' constructors", async () => {
+    const fresh = await SessionRuntime.create(options({ memMb: 16, runtime: { esm: false, strict: false, console: true, wasm: true } }));
+    try {
+      // A getter answering small to the check and big to V8 gets one read.
+      expect(await value(fresh, `let reads = 0; const m = new WebAssembly.Memory({ get initial() { return reads++ ? 1024 : 1 }, maximum: 1 });
+        [reads, m.buffer.byteLength]`)).toEqual([1, 65536]);
+      expect((await thrown(fresh, "new (Object.getPrototypeOf(m).constructor)({ initial: 1024 })")).name).toBe("RangeError");
+      expect((await thrown(fresh, "Reflect.construct(WebAssembly.Memory, [{ initial: 1024 }], class {})")).name).toBe("RangeError");
+      expect((await thrown(fresh, "class Big extends WebAssembly.Memory {}; new Big({ initial: 1024 })")).name).toBe("RangeError");
+      expect(await value(fresh, "class Small extends WebAssembly.Memory {}; new Small({ initial: 1, maximum: 1 }) instanceof Small")).toBe(true);
+      // A module object the wrapper did not make is refused.
+      expect((await thrown(fresh, "new WebAssembly.Instance(Object.create(WebAssembly.Module.prototype))")).name).toBe("TypeError");
+      // A memory section the parser cannot read never reaches V8.
+      expect((await thrown(fresh, `new WebAssembly.Module(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 5, 3, 1, 4, 1]))`)).name)
+        .toBe("CompileError");
+    } finally {
+      fresh.dispose();
+    }
+  });
+});
