@@ -14,6 +14,7 @@ import { TemplateEntity } from "./entities/template.entity";
 import { InitialSchema1764100000000 } from "./migrations/1764100000000-InitialSchema";
 import { EventPages1764200000000 } from "./migrations/1764200000000-EventPages";
 import { PartialExecutionIndexes1764300000000 } from "./migrations/1764300000000-PartialExecutionIndexes";
+import { lockDataDir, type DataDirLock } from "./data-dir-lock";
 import { startWalCheckpointer } from "./wal-checkpointer";
 
 export const ENTITIES = [
@@ -51,6 +52,7 @@ export function describeDatabase(config: DatabaseConfig): string {
 export async function openDatabase(config: DatabaseConfig): Promise<DataSource> {
   const common = { entities: ENTITIES, migrations: MIGRATIONS, migrationsRun: false, synchronize: false, logging: false } as const;
   let dataSource: DataSource;
+  let lock: DataDirLock | undefined;
   if (config.databaseUrl) {
     const url = new URL(config.databaseUrl);
     if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
@@ -62,6 +64,8 @@ export async function openDatabase(config: DatabaseConfig): Promise<DataSource> 
     dataSource = new DataSource({ ...common, type: "postgres", url: url.toString(), schema, extra: { max: 10 } });
   } else {
     mkdirSync(config.dataDir, { recursive: true });
+    // Before anything is read or written: a refused server changes nothing.
+    lock = lockDataDir(config.dataDir);
     dataSource = new DataSource({
       ...common,
       type: "better-sqlite3",
@@ -81,20 +85,28 @@ export async function openDatabase(config: DatabaseConfig): Promise<DataSource> 
       },
     });
   }
-  await dataSource.initialize();
+  try {
+    await dataSource.initialize();
+  } catch (err) {
+    lock?.release();
+    throw err;
+  }
   try {
     await dataSource.runMigrations({ transaction: "each" });
   } catch (err) {
     await dataSource.destroy();
+    lock?.release();
     throw err;
   }
   if (dataSource.options.type === "better-sqlite3") {
     const checkpointer = startWalCheckpointer(dataSource.options.database, config.onCheckpointError ?? (() => undefined));
-    // Stopped before the connection closes, wherever the data source is destroyed.
+    // Stopped before the connection closes, and the directory unlocked after
+    // it, wherever the data source is destroyed.
     const destroy = dataSource.destroy.bind(dataSource);
     dataSource.destroy = async () => {
       await checkpointer.stop();
-      return destroy();
+      await destroy();
+      lock?.release();
     };
   }
   return dataSource;
