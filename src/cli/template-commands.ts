@@ -25,6 +25,7 @@ const SETTINGS_FLAGS: [flag: string, path: string, kind: "int" | "bool" | "list"
   ["--esm <bool>", "runtime.esm", "bool"],
   ["--strict <bool>", "runtime.strict", "bool"],
   ["--console <bool>", "runtime.console", "bool"],
+  ["--wasm <bool>", "runtime.wasm", "bool"],
 ];
 
 const camel = (s: string) => s.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());

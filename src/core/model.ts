@@ -21,6 +21,7 @@ export interface RuntimeSettings {
   esm: boolean;
   strict: boolean;
   console: boolean;
+  wasm: boolean;
 }
 
 export interface TemplateSettings {

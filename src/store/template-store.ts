@@ -183,7 +183,7 @@ function fromRow(row: Raw): Template {
     id,
     name: row.name as string,
     engine: row.engine as string,
-    settings: JSON.parse(row.settings as string),
+    settings: storedSettings(row.settings as string),
     startupFiles: children(row.startup_files).map(([fileId, path, orderIndex, mode, createdAt]) => ({
       id: fileId as string, templateId: id, path: path as string, orderIndex: Number(orderIndex), mode: mode as StartupMode, createdAt: Number(createdAt),
     })),
@@ -201,6 +201,17 @@ function fromRow(row: Raw): Template {
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
   };
+}
+
+/**
+ * Settings are one JSON document per template: a field added to the contract
+ * after a row was written is absent from it and reads as its default
+ * (runtime.wasm, added later, is off), so no migration is needed.
+ */
+function storedSettings(text: string): TemplateSettings {
+  const settings = JSON.parse(text) as TemplateSettings;
+  settings.runtime.wasm ??= false;
+  return settings;
 }
 
 function toStartupFile(e: StartupFileEntity): StartupFile {

@@ -68,7 +68,15 @@ export interface RuntimeSettings {
     | boolean
     | undefined;
   /** Install the console shim. Default true. */
-  console?: boolean | undefined;
+  console?:
+    | boolean
+    | undefined;
+  /**
+   * Expose the WebAssembly API. Default false (no `WebAssembly` global).
+   * When true, every wasm memory the session makes (including a module's own
+   * memory and what memory.grow may reach) counts against limits.mem_mb.
+   */
+  wasm?: boolean | undefined;
 }
 
 /** All settings of a template. In responses every field is set. */
@@ -565,7 +573,7 @@ export const ResolverSettings: MessageFns<ResolverSettings> = {
 };
 
 function createBaseRuntimeSettings(): RuntimeSettings {
-  return { esm: undefined, strict: undefined, console: undefined };
+  return { esm: undefined, strict: undefined, console: undefined, wasm: undefined };
 }
 
 export const RuntimeSettings: MessageFns<RuntimeSettings> = {
@@ -578,6 +586,9 @@ export const RuntimeSettings: MessageFns<RuntimeSettings> = {
     }
     if (message.console !== undefined) {
       writer.uint32(24).bool(message.console);
+    }
+    if (message.wasm !== undefined) {
+      writer.uint32(32).bool(message.wasm);
     }
     return writer;
   },
@@ -619,6 +630,14 @@ export const RuntimeSettings: MessageFns<RuntimeSettings> = {
             message.console = reader.bool();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.wasm = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -636,6 +655,7 @@ export const RuntimeSettings: MessageFns<RuntimeSettings> = {
       esm: isSet(object.esm) ? globalThis.Boolean(object.esm) : undefined,
       strict: isSet(object.strict) ? globalThis.Boolean(object.strict) : undefined,
       console: isSet(object.console) ? globalThis.Boolean(object.console) : undefined,
+      wasm: isSet(object.wasm) ? globalThis.Boolean(object.wasm) : undefined,
     };
   },
 
@@ -650,6 +670,9 @@ export const RuntimeSettings: MessageFns<RuntimeSettings> = {
     if (message.console !== undefined) {
       obj.console = message.console;
     }
+    if (message.wasm !== undefined) {
+      obj.wasm = message.wasm;
+    }
     return obj;
   },
 
@@ -661,6 +684,7 @@ export const RuntimeSettings: MessageFns<RuntimeSettings> = {
     message.esm = object.esm ?? undefined;
     message.strict = object.strict ?? undefined;
     message.console = object.console ?? undefined;
+    message.wasm = object.wasm ?? undefined;
     return message;
   },
 };
