@@ -263,11 +263,16 @@ export class ExecutionPipeline {
         outputBytes: recorder.outputBytes,
       },
     };
+    let stored: ExecutionWithEvents = { execution: { ...execution, ...finish }, events: recorder.events };
     try {
       await this.deps.executions.finish(execution, finish, remaining, !recorder.recordStored);
     } catch (err) {
-      this.repairLater(execution, { ...finish, status: "ERROR", result: null, error: { code: "INTERNAL", message: "the execution's end could not be stored" } }, remaining);
-      throw err;
+      this.deps.log.error({ err, executionId: execution.id }, "the end of an execution could not be stored");
+      // Its side effects happened: the execution must be stored, as ERROR/INTERNAL
+      // at least. Tried at once (a write refused for what it holds), else later.
+      const repaired = await this.storeFallback(execution, { ...finish, status: "ERROR", result: null, error: { code: "INTERNAL", message: "the execution's end could not be stored" } }, remaining);
+      if (!repaired) throw err;
+      stored = repaired;
     } finally {
       this.deps.bus.publish(live.id, { kind: "end", executionId: execution.id, lastSeq: recorder.events.length });
     }
@@ -276,40 +281,63 @@ export class ExecutionPipeline {
     const then = execution.kind === "STARTUP" && ending.then === "restart" ? "nothing" : ending.then;
     if (then === "crash") await this.crash(live, error?.message ?? "crashed");
     else if (then === "restart" && !live.closing) await this.restart(live);
-    return { execution: { ...execution, ...finish }, events: recorder.events };
+    return stored;
   }
 
   /**
-   * The finishing write failed (database gone): keep trying to store the
-   * execution as ERROR/INTERNAL so it does not stay RUNNING once the database
-   * is back. Tries every few seconds for ten minutes (and at once when the
-   * execution is asked for by `storeUnfinished`); the next server start
-   * cancels whatever is still RUNNING.
+   * Stores an execution whose finishing write failed as ERROR/INTERNAL: with
+   * its events if they can be stored, else with each unstored event replaced
+   * by a SYSTEM note (same seq), so no content can keep it from being stored.
+   * Returns what was stored, or undefined (then retried in the background).
    */
-  private repairLater(execution: Execution, finish: ExecutionFinish, remaining: ExecutionEvent[]): void {
-    const deadline = this.now() + 10 * 60_000;
-    const attempt = async (): Promise<boolean> => {
-      for (const insert of [false, true]) {
-        try {
-          await this.deps.executions.finish(execution, finish, remaining, insert);
-          this.unfinished.delete(execution.id);
-          this.deps.log.info({ executionId: execution.id }, "stored the end of an execution after a database failure");
-          return true;
-        } catch {
-          // try the other form (the row may never have been written), then later
+  private async storeFallback(execution: Execution, finish: ExecutionFinish, remaining: ExecutionEvent[]): Promise<ExecutionWithEvents | undefined> {
+    const placeholders = remaining.map((e): ExecutionEvent => ({ ...e, payload: { type: "SYSTEM", level: "error", message: "this event could not be stored" } }));
+    const attempt = async (): Promise<ExecutionEvent[] | undefined> => {
+      for (const events of [remaining, placeholders]) {
+        for (const insert of [false, true]) {
+          try {
+            await this.deps.executions.finish(execution, finish, events, insert);
+            this.unfinished.delete(execution.id);
+            return events;
+          } catch {
+            // the row may never have been written (insert), or these events cannot be: try the next form
+          }
         }
       }
-      return false;
+      return undefined;
     };
+    const stored = await attempt();
+    if (stored) {
+      this.deps.log.warn({ executionId: execution.id }, "stored the execution as ERROR/INTERNAL after its finishing write failed");
+      return this.load(execution.id).catch(() => ({ execution: { ...execution, ...finish }, events: stored }));
+    }
+    this.repairLater(execution, attempt);
+    return undefined;
+  }
+
+  /**
+   * The finishing write failed and so did the fallback (database gone): keep
+   * trying so the execution does not stay RUNNING once the database is back.
+   * Tries every few seconds for ten minutes (and at once when the execution
+   * is asked for by `storeUnfinished`); the next server start cancels
+   * whatever is still RUNNING.
+   */
+  private repairLater(execution: Execution, attempt: () => Promise<unknown>): void {
+    const deadline = this.now() + 10 * 60_000;
+    const tryOnce = async () => Boolean(await attempt());
     const retry = async () => {
-      if (!this.unfinished.has(execution.id) || (await attempt())) return;
+      if (!this.unfinished.has(execution.id)) return;
+      if (await tryOnce()) {
+        this.deps.log.info({ executionId: execution.id }, "stored the end of an execution after a database failure");
+        return;
+      }
       if (this.now() < deadline) setTimeout(() => void retry(), 3000).unref();
       else {
         this.unfinished.delete(execution.id);
         this.deps.log.error({ executionId: execution.id }, "gave up storing the end of an execution");
       }
     };
-    this.unfinished.set(execution.id, attempt);
+    this.unfinished.set(execution.id, tryOnce);
     setTimeout(() => void retry(), 1000).unref();
   }
 
