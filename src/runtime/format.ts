@@ -5,8 +5,13 @@
  */
 import { inspect } from "node:util";
 import { TreeDecoder, decodeTree } from "./inspect-tree";
+import {
+  MAX_EXCEPTION_MESSAGE_BYTES, MAX_EXCEPTION_NAME_BYTES, MAX_EXCEPTION_STACK_BYTES, MAX_JSON_CHARS, MAX_JSON_DEPTH, MAX_TREE_CHARS,
+} from "./sandbox/constants";
 import { cutStack } from "./stack";
 import type { ConsoleLevel, ExceptionDescription, ValueDescription } from "./types";
+
+export { MAX_EXCEPTION_MESSAGE_BYTES, MAX_EXCEPTION_NAME_BYTES, MAX_EXCEPTION_STACK_BYTES, MAX_JSON_CHARS, MAX_JSON_DEPTH };
 
 const LEVELS: readonly ConsoleLevel[] = ["log", "info", "warn", "error", "debug"];
 const KIND_TEXT = 0;
@@ -14,12 +19,14 @@ const KIND_FORMAT = 1;
 const KIND_TRACE = 2;
 const KIND_DIR = 3;
 const PREVIEW_BYTES = 4096;
-/** A VALUE's json is kept only when its text is at most this long (SPEC: responses stay readable). */
-export const MAX_JSON_CHARS = 1 << 20;
-/** Caps of an exception's parts, in UTF-8 bytes (the same as sandbox/describe.ts applies). */
-export const MAX_EXCEPTION_NAME_BYTES = 1024;
-export const MAX_EXCEPTION_MESSAGE_BYTES = 64 * 1024;
-export const MAX_EXCEPTION_STACK_BYTES = 64 * 1024;
+/**
+ * The longest "V…"/"E…" message taken in: a tree, a json text (escaped once
+ * more inside the message) and slack. The sandbox keeps within it; a longer
+ * one is not parsed.
+ */
+const MAX_DESCRIPTION_CHARS = MAX_TREE_CHARS + 2 * MAX_JSON_CHARS + 1024 * 1024;
+/** A VALUE's type is one of a few short words. */
+const MAX_TYPE_CHARS = 32;
 
 /** %j arguments arrive as JSON text already made in the sandbox. */
 class JsonText {
@@ -28,7 +35,8 @@ class JsonText {
 
 const formatNumber = (n: number) => (Object.is(n, -0) ? "-0" : `${n}`);
 
-function decodeArgs(nodes: unknown[]): unknown[] {
+function decodeArgs(nodes: unknown): unknown[] {
+  if (!Array.isArray(nodes)) throw new Error("console arguments are not a list");
   const decoder = new TreeDecoder();
   return nodes.map((n) =>
     Array.isArray(n) && n[0] === "J" ? new JsonText(n[1] === null ? "undefined" : String(n[1])) : decoder.decode(n),
@@ -134,7 +142,8 @@ export function decodeConsole(meta: number, payload: string): ConsoleLine {
   if (kind === KIND_TEXT) text = payload;
   else if (kind === KIND_DIR) text = inspect(decodeArgs(JSON.parse(payload))[0]);
   else if (kind === KIND_TRACE) {
-    const [argsJson, stack] = JSON.parse(payload) as [string, string];
+    const [argsJson, stack] = JSON.parse(payload) as [unknown, unknown];
+    if (typeof argsJson !== "string" || typeof stack !== "string") throw new Error("malformed console.trace line");
     const message = formatArgs(decodeArgs(JSON.parse(argsJson)));
     text = `Trace${message ? `: ${message}` : ""}${stack}`;
   } else if (kind === KIND_FORMAT) text = formatArgs(decodeArgs(JSON.parse(payload)));
@@ -174,19 +183,84 @@ function cappedException(name: string, message: string, stack: string): Exceptio
   };
 }
 
-/** "V" + [type, tree, jsonText|null] from sandbox describeValue(). */
+/**
+ * Whether JSON text opens at most maxDepth arrays and objects at once (the
+ * text is valid JSON: brackets inside strings are skipped, escapes included).
+ */
+export function jsonDepthWithin(text: string, maxDepth: number): boolean {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 34) { // a string: to its closing quote
+      for (i++; i < text.length; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 92) i++;
+        else if (d === 34) break;
+      }
+    } else if (c === 91 || c === 123) {
+      if (++depth > maxDepth) return false;
+    } else if (c === 93 || c === 125) depth--;
+  }
+  return true;
+}
+
+/** JSON.parse of a sandbox message; undefined when it is too long or not JSON. */
+function parseMessage(message: string): unknown {
+  if (message.length > MAX_DESCRIPTION_CHARS) return undefined;
+  try {
+    return JSON.parse(message.slice(1));
+  } catch {
+    return undefined;
+  }
+}
+
+/** What a message the sandbox could not have made turns into (it never happens unless the sandbox is broken). */
+const UNDESCRIBED_VALUE = "[the value could not be described]";
+const UNDESCRIBED_EXCEPTION: ExceptionDescription = { name: "Error", message: "an exception could not be described", stack: "Error" };
+
+/**
+ * "V" + [type, tree, jsonText|null] from sandbox describeValue(). Checked
+ * again here, whatever made it: json deeper than MAX_JSON_DEPTH or longer
+ * than MAX_JSON_CHARS is dropped (the preview stays), trees are decoded
+ * within TreeDecoder's bounds.
+ */
 export function parseValue(message: string): ValueDescription {
-  const [type, tree, json] = JSON.parse(message.slice(1)) as [string, unknown, string | null];
-  const value: ValueDescription = { type, preview: cutPreview(inspect(decodeTree(tree))) };
-  if (typeof json === "string" && json.length <= MAX_JSON_CHARS) value.json = JSON.parse(json);
+  const parsed = parseMessage(message);
+  if (!Array.isArray(parsed) || typeof parsed[0] !== "string" || parsed[0].length > MAX_TYPE_CHARS) {
+    return { type: "object", preview: UNDESCRIBED_VALUE };
+  }
+  const [type, tree, json] = parsed as [string, unknown, unknown];
+  let preview: string;
+  try {
+    preview = cutPreview(inspect(decodeTree(tree)));
+  } catch {
+    preview = UNDESCRIBED_VALUE;
+  }
+  const value: ValueDescription = { type, preview };
+  if (typeof json === "string" && json.length <= MAX_JSON_CHARS && jsonDepthWithin(json, MAX_JSON_DEPTH)) {
+    try {
+      value.json = JSON.parse(json);
+    } catch {
+      // not JSON: no json
+    }
+  }
   return value;
 }
 
 /** "E" + [1, name, message, stack] | [0, tree] from sandbox describeThrown(). */
 export function parseThrown(message: string): ExceptionDescription {
-  const parsed = JSON.parse(message.slice(1)) as [1, string, string, string] | [0, unknown];
-  if (parsed[0] === 1) return cappedException(parsed[1], parsed[2], cutStack(parsed[3]));
-  return thrownValue(decodeTree(parsed[1]));
+  const parsed = parseMessage(message);
+  if (!Array.isArray(parsed)) return UNDESCRIBED_EXCEPTION;
+  if (parsed[0] === 1) {
+    const [, name, text, stack] = parsed as unknown[];
+    if (typeof name !== "string" || typeof text !== "string" || typeof stack !== "string") return UNDESCRIBED_EXCEPTION;
+    return cappedException(name, text, cutStack(stack));
+  }
+  try {
+    return thrownValue(decodeTree(parsed[1]));
+  } catch {
+    return UNDESCRIBED_EXCEPTION;
+  }
 }
 
 /** A thrown value that is not an Error: named like Node's REPL reports it. */

@@ -26,10 +26,17 @@ type Props = Array<[unknown, Node]>;
 
 const custom = inspect.custom;
 const MAX_HOST_BUFFER = 1 << 20;
+/**
+ * Nodes nested in nodes. The describer stops at 6 levels (a few more with
+ * map entries and error causes); deeper ones, which only a broken or forged
+ * message has, show as [Object] instead of recursing on.
+ */
+const MAX_DECODE_DEPTH = 32;
 
 /** Pre-rendered text, printed verbatim wherever it appears. */
-function rendered(text: string): object {
-  return { [custom]: () => text };
+function rendered(text: unknown): object {
+  const shown = String(text);
+  return { [custom]: () => shown };
 }
 
 const BUILTIN_ERRORS: Record<string, ErrorConstructor | undefined> = {
@@ -66,10 +73,21 @@ function withClass<T extends object>(value: T, cls: unknown, builtin: string, ba
 
 export class TreeDecoder {
   private readonly seen = new Map<number, unknown>();
+  private depth = 0;
 
   decode(node: Node): unknown {
     if (node === null || typeof node !== "object") return node;
-    const n = node as unknown[];
+    if (!Array.isArray(node)) return rendered("<unknown>");
+    if (this.depth >= MAX_DECODE_DEPTH) return rendered("[Object]");
+    this.depth++;
+    try {
+      return this.node(node);
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private node(n: unknown[]): unknown {
     switch (n[0]) {
       case "u": return undefined;
       case "n": return n[1] === "-0" ? -0 : Number(n[1]);

@@ -6,7 +6,7 @@
 import { inspect } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import { SessionRuntime } from "../../src/runtime";
-import { capText } from "../../src/runtime/format";
+import { capText, decodeConsole, parseThrown, parseValue } from "../../src/runtime/format";
 import { exceptionOf, limitedConsole, options, repl, runWith, valueOf } from "./helpers";
 
 const runtimes: SessionRuntime[] = [];
@@ -202,5 +202,136 @@ describe("console '%s' with a custom toString prints it whole, as Node does", ()
     const r = await runWith(rt, "console.log('%s', { toString() { return 'y'.repeat(50 * 1024 * 1024) } })", hooks, DEFAULT_LIMITS);
     expect(r.outcome).toEqual({ kind: "output-limit" });
     expect(lines).toEqual([]);
+  });
+});
+
+/**
+ * User code that overrides built-ins the sandbox uses (toJSON on a prototype,
+ * index accessors, Symbol.hasInstance, RegExp#exec) changes nothing the host
+ * receives: the VALUE, the EXCEPTION and console lines are the true ones.
+ */
+describe("overridden built-ins never reach the sandbox's messages", () => {
+  /** 100,000 nested arrays as JSON text. */
+  const DEEP_JSON = "const DEEP = '['.repeat(1e5) + ']'.repeat(1e5);";
+
+  it("Array.prototype.toJSON: values, exceptions, console lines and syntax errors stay true", async () => {
+    const rt = await fresh(64);
+    await repl(rt, "Array.prototype.toJSON = () => 'forged'");
+    const v = valueOf((await repl(rt, "[1, { a: [2] }]")).outcome);
+    expect(v).toEqual({ type: "array", preview: "[ 1, { a: [ 2 ] } ]", json: [1, { a: [2] }] });
+    expect(valueOf((await repl(rt, "42")).outcome)).toEqual({ type: "number", preview: "42", json: 42 });
+    const e = exceptionOf((await repl(rt, "throw new TypeError('real')")).outcome);
+    expect(e.name).toBe("TypeError");
+    expect(e.message).toBe("real");
+    expect(exceptionOf((await repl(rt, "throw [1, 2]")).outcome).stack).toBe("Uncaught [ 1, 2 ]");
+    const syntax = exceptionOf((await repl(rt, "(")).outcome);
+    expect(syntax.name).toBe("SyntaxError");
+    expect(syntax.message).toMatch(/^Unexpected end of input/);
+    const r = await repl(rt, "console.log([1, 2], { b: 'c' }); console.log('%o', [3]); console.dir([4]); console.trace([5]); 0");
+    expect(r.lines.map((l) => l.text.split("\n")[0])).toEqual(["[ 1, 2 ] { b: 'c' }", "[ 3, [length]: 1 ]", "[ 4 ]", "Trace: [ 5 ]"]);
+  });
+
+  it("Object.prototype.toJSON and String.prototype.toJSON", async () => {
+    const rt = await fresh(64);
+    await repl(rt, "Object.prototype.toJSON = () => ({ forged: true }); String.prototype.toJSON = () => 'forged'");
+    expect(valueOf((await repl(rt, "({ s: 'text', n: [1] })")).outcome)).toEqual({
+      type: "object", preview: "{ s: 'text', n: [ 1 ] }", json: { s: "text", n: [1] },
+    });
+    expect(valueOf((await repl(rt, "'text'")).outcome)).toEqual({ type: "string", preview: "'text'", json: "text" });
+    const e = exceptionOf((await repl(rt, "throw new RangeError('real')")).outcome);
+    expect([e.name, e.message]).toEqual(["RangeError", "real"]);
+    expect((await repl(rt, "console.log({ x: 1 }); 0")).lines.map((l) => l.text)).toEqual(["{ x: 1 }"]);
+  });
+
+  it("a toJSON that throws", async () => {
+    const rt = await fresh(64);
+    await repl(rt, "Array.prototype.toJSON = Object.prototype.toJSON = () => { throw new Error('toJSON ran') }");
+    expect(valueOf((await repl(rt, "[1, 2]")).outcome)).toEqual({ type: "array", preview: "[ 1, 2 ]", json: [1, 2] });
+    const e = exceptionOf((await repl(rt, "throw new Error('real')")).outcome);
+    expect(e.message).toBe("real");
+    expect((await repl(rt, "console.log([7]); 0")).lines.map((l) => l.text)).toEqual(["[ 7 ]"]);
+  });
+
+  it("a toJSON that answers with a 100,000-deep JSON text where the VALUE's json goes", async () => {
+    const rt = await fresh(64);
+    // Replaces the sandbox's own [type, tree, json] array, if JSON.stringify meets it.
+    await repl(rt, `${DEEP_JSON} Array.prototype.toJSON = function () { return this.length === 3 && this[0] === 'array' ? ['array', ['t', 'forged'], DEEP] : this }`);
+    const v = valueOf((await repl(rt, "[1, 2, 3]")).outcome);
+    expect(v).toEqual({ type: "array", preview: "[ 1, 2, 3 ]", json: [1, 2, 3] });
+    await stillUsable(rt);
+  });
+
+  it("a deep real value: json only up to 32 levels, the preview always", async () => {
+    const rt = await fresh(64);
+    const nested = (n: number) => `{ let v = 0; for (let i = 0; i < ${n}; i++) v = [v]; v }`;
+    const deepest = valueOf((await repl(rt, nested(100_000))).outcome);
+    expect(deepest).toEqual({ type: "array", preview: "[ [ [ [Array] ] ] ]" });
+    const over = valueOf((await repl(rt, nested(33))).outcome);
+    expect(over.json).toBeUndefined();
+    expect(over.preview).toBe("[ [ [ [Array] ] ] ]");
+    let expected: unknown = 0;
+    for (let i = 0; i < 32; i++) expected = [expected];
+    expect(valueOf((await repl(rt, nested(32))).outcome).json).toEqual(expected);
+    const objects = valueOf((await repl(rt, "{ let o = {}; for (let i = 0; i < 40; i++) o = { o }; o }")).outcome);
+    expect(objects.json).toBeUndefined();
+    expect(objects.preview).toBe("{ o: { o: { o: [Object] } } }");
+  });
+
+  it("patched JSON.stringify, Array.prototype.push/join, index accessors, RegExp#exec, Symbol.hasInstance", async () => {
+    const rt = await fresh(64);
+    await repl(rt, [
+      "JSON.stringify = () => 'forged'",
+      "Array.prototype.push = Array.prototype.join = function () { return 'forged' }",
+      "Object.defineProperty(Array.prototype, '0', { get() { return 'forged' }, set(v) {}, configurable: true })",
+      "Object.defineProperty(Object.prototype, 'value', { get() { return 'forged' }, configurable: true })",
+      "RegExp.prototype.exec = function () { return null }",
+      "Object.defineProperty(Error, Symbol.hasInstance, { value: () => true })",
+      "Number.prototype.toFixed = () => 'forged'",
+    ].join(";\n"));
+    const v = valueOf((await repl(rt, "const k = class Klass { get x() { return 1 } }; ({ a: [1, 2], m: new Map([[1, 2]]), k })")).outcome);
+    expect(v).toMatchObject({ type: "object", preview: "{ a: [ 1, 2 ], m: Map(1) { 1 => 2 }, k: [class Klass] }" });
+    expect(valueOf((await repl(rt, "[1, 2]")).outcome)).toEqual({ type: "array", preview: "[ 1, 2 ]", json: [1, 2] });
+    const thrown = exceptionOf((await repl(rt, "throw { name: 'NotAnError' }")).outcome);
+    expect(thrown.stack).toBe("Uncaught { name: 'NotAnError' }");
+    const e = exceptionOf((await repl(rt, "throw new Error('real')")).outcome);
+    expect([e.name, e.message]).toEqual(["Error", "real"]);
+    const r = await repl(rt, "console.log([1, 2], 'a', 3); console.time('t'); console.timeEnd('t'); 0");
+    expect(r.lines[0].text).toBe("[ 1, 2 ] a 3");
+    expect(r.lines[1].text).toMatch(/^t: \d+(\.\d+)?ms$/);
+  });
+});
+
+/** The host does not trust what it parses either: the same bounds apply to messages however they were made. */
+describe("the host bounds every message it parses", () => {
+  const deep = (n: number) => "[".repeat(n) + "]".repeat(n);
+
+  it("a VALUE whose json is 100,000 levels deep keeps its preview and loses the json", () => {
+    const v = parseValue(`V${JSON.stringify(["array", 1, deep(100_000)])}`);
+    expect(v).toEqual({ type: "array", preview: "1" });
+    expect(parseValue(`V${JSON.stringify(["array", 1, deep(33)])}`).json).toBeUndefined();
+    expect(parseValue(`V${JSON.stringify(["array", 1, deep(32)])}`).json).toBeDefined();
+    // Brackets inside strings are not levels.
+    expect(parseValue(`V${JSON.stringify(["string", "x", JSON.stringify(deep(100))])}`).json).toBe(deep(100));
+  });
+
+  it("a tree 100,000 levels deep is cut, not recursed into", () => {
+    // ["a", id, class, props, length, items]: an array holding an array, 100,000 times.
+    const tree = `${'["a",1,null,[],1,['.repeat(100_000)}1${"]]".repeat(100_000)}`;
+    const v = parseValue(`V["array",${tree},null]`);
+    expect(v.type).toBe("array");
+    expect(v.preview).toBe("[ [ [ [Array] ] ] ]");
+    expect(parseThrown(`E[0,${tree}]`).stack).toBe("Uncaught [ [ [ [Array] ] ] ]");
+    expect(decodeConsole(1 << 3, `[${tree}]`).text).toBe("[ [ [ [Array] ] ] ]");
+  });
+
+  it("messages of the wrong shape become a plain description, never a throw", () => {
+    for (const bad of ["V", "V\"forged\"", "V{}", "V[1,2,3]", "Vnot json", `V["${"t".repeat(100)}",1,null]`]) {
+      expect(parseValue(bad).preview).toBe("[the value could not be described]");
+    }
+    expect(parseValue('V["number",1,"not json"]')).toEqual({ type: "number", preview: "1" });
+    for (const bad of ["E", "E\"forged\"", "E[1,{},2,3]", "Enot json"]) {
+      expect(parseThrown(bad)).toEqual({ name: "Error", message: "an exception could not be described", stack: "Error" });
+    }
+    expect(() => decodeConsole(1 << 3, '"forged"')).toThrow();
   });
 });

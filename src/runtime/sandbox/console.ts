@@ -49,10 +49,15 @@ function hasBuiltInToString(v) {
     if (p === null) return true;
     if (hasOwn(p, "toString")) break;
   }
-  const d = getOwnDesc(p, "constructor");
-  if (d === undefined || typeof d.value !== "function") return false;
-  const n = getOwnDesc(d.value, "name");
-  return n !== undefined && setHas(builtInNames, n.value);
+  const ctor = dataValue(getOwnDesc(p, "constructor"));
+  if (typeof ctor !== "function") return false;
+  return setHas(builtInNames, dataValue(getOwnDesc(ctor, "name")));
+}
+
+// Not String.prototype.split: it looks Symbol.split up on String.prototype.
+function firstLine(text) {
+  const nl = stringIndexOf(text, "\n");
+  return nl === -1 ? text : stringSlice(text, 0, nl);
 }
 
 // V8's message for a cycle, found on first use (one throw, not one per context).
@@ -61,7 +66,7 @@ function circularText() {
   if (circularMessage === null) {
     const a = create(null);
     defineProp(a, "a", { __proto__: null, value: a, enumerable: true });
-    try { jsonStringify(a); circularMessage = ""; } catch (e) { circularMessage = stringSplit(StringCtor(e.message), "\n")[0]; }
+    try { jsonStringify(a); circularMessage = ""; } catch (e) { circularMessage = firstLine(StringCtor(e.message)); }
   }
   return circularMessage;
 }
@@ -70,18 +75,19 @@ function jsonDirective(v) {
   try {
     return jsonStringify(v);
   } catch (e) {
-    if (e instanceof TypeErrorCtor && stringSplit(StringCtor(e.message), "\n")[0] === circularText()) return "[Circular]";
+    if (ordinaryHasInstance(TypeErrorCtor, e) && firstLine(StringCtor(e.message)) === circularText()) return "[Circular]";
     throw e;
   }
 }
 
 // Mirrors Node's formatWithOptions scan: decides which argument each
 // directive consumes and pre-converts those that would run user code.
+// Answers JSON text of the arguments' trees (see encodeTree).
 function describeArgs(args) {
   const first = args[0];
-  const nodes = [];
+  const nodes = list();
   let depth = 3;
-  const converted = [];
+  const converted = new MapCtor(); // argument index -> its conversion
   if (typeof first === "string" && args.length > 1) {
     let a = 0;
     for (let i = 0; i < first.length - 1; i++) {
@@ -93,23 +99,23 @@ function describeArgs(args) {
       switch (c) {
         case 115: // s
           a++;
-          if (!isPrimitive(arg) && !hasBuiltInToString(arg)) converted[idx] = StringCtor(arg);
+          if (!isPrimitive(arg) && !hasBuiltInToString(arg)) mapSet(converted, idx, StringCtor(arg));
           break;
         case 100: // d
           a++;
-          if (typeof arg !== "bigint" && typeof arg !== "symbol") converted[idx] = NumberCtor(arg);
+          if (typeof arg !== "bigint" && typeof arg !== "symbol") mapSet(converted, idx, NumberCtor(arg));
           break;
         case 105: // i
           a++;
-          if (typeof arg !== "bigint" && typeof arg !== "symbol") converted[idx] = parseIntFn(arg);
+          if (typeof arg !== "bigint" && typeof arg !== "symbol") mapSet(converted, idx, parseIntFn(arg));
           break;
         case 102: // f
           a++;
-          if (typeof arg !== "symbol") converted[idx] = parseFloatFn(arg);
+          if (typeof arg !== "symbol") mapSet(converted, idx, parseFloatFn(arg));
           break;
         case 106: // j
           a++;
-          converted[idx] = ["J", jsonDirective(arg)];
+          mapSet(converted, idx, ["J", jsonDirective(arg)]);
           break;
         case 111: // o
           a++;
@@ -124,16 +130,16 @@ function describeArgs(args) {
   }
   const d = new Describer(depth);
   for (let i = 0; i < args.length; i++) {
-    if (hasOwn(converted, i)) {
-      const cv = converted[i];
+    if (mapHas(converted, i)) {
+      const cv = mapGet(converted, i);
       // A "%s" conversion's string prints whole, as Node prints it.
-      arrayPush(nodes, isArray(cv) ? (cv[1] === undefined ? ["J", null] : cv) : typeof cv === "string" ? cv : d.value(cv, 0));
+      add(nodes, isArray(cv) ? (cv[1] === undefined ? ["J", null] : cv) : typeof cv === "string" ? cv : d.value(cv, 0));
     } else {
       // Top-level strings print raw and whole; only nested ones are capped.
-      arrayPush(nodes, typeof args[i] === "string" ? args[i] : d.value(args[i], 0));
+      add(nodes, typeof args[i] === "string" ? args[i] : d.value(args[i], 0));
     }
   }
-  return jsonStringify(nodes);
+  return encodeTree(nodes, 1);
 }
 
 // What the host still accepts in this run (see RunHooks.consoleBudget), as
@@ -226,7 +232,7 @@ function emit(level, kind, args, extra) {
     payload = args;
   } else {
     payload = describeArgs(args);
-    if (kind === KIND_TRACE) payload = jsonStringify([payload, extra]);
+    if (kind === KIND_TRACE) payload = "[" + jsonStringify(payload) + "," + jsonStringify(extra) + "]";
   }
   const indent = groupIndent;
   const meta = level | (kind << 3) | (indent << 6);
@@ -263,19 +269,24 @@ function allPrimitiveText(args) {
 }
 
 function primitiveText(args) {
-  if (args.length === 1) return formatPrimitive(args[0]);
-  const parts = [];
-  for (let i = 0; i < args.length; i++) arrayPush(parts, formatPrimitive(args[i]));
-  return arrayJoin(parts, " ");
+  if (args.length === 0) return "";
+  let text = formatPrimitive(args[0]);
+  for (let i = 1; i < args.length; i++) text += " " + formatPrimitive(args[i]);
+  return text;
 }
 
 function elapsedText(ms) {
-  if (ms >= 1000) return (ms / 1000).toFixed(3) + "s";
-  return NumberCtor(ms.toFixed(3)) + "ms";
+  if (ms >= 1000) return numberToFixed(ms / 1000, 3) + "s";
+  return StringCtor(NumberCtor(numberToFixed(ms, 3))) + "ms";
 }
 
 function labelOf(label) {
   return label === undefined ? "default" : StringCtor(label);
+}
+
+function group(labels) {
+  if (labels.length > 0) emit(LEVEL.log, KIND_FORMAT, labels);
+  groupIndent = groupIndent < 500 ? groupIndent + 2 : groupIndent;
 }
 
 function makeConsole() {
@@ -313,7 +324,10 @@ function makeConsole() {
       const l = labelOf(label);
       const t = mapGet(timersByLabel, l);
       if (t === undefined) return;
-      emit(LEVEL.log, KIND_FORMAT, [l + ": " + elapsedText(dateNow() - t), ...args]);
+      const all = list();
+      add(all, l + ": " + elapsedText(dateNow() - t));
+      for (let i = 0; i < args.length; i++) add(all, args[i]);
+      emit(LEVEL.log, KIND_FORMAT, all);
     },
     timeEnd(label) {
       const l = labelOf(label);
@@ -322,11 +336,8 @@ function makeConsole() {
       mapDelete(timersByLabel, l);
       emit(LEVEL.log, KIND_TEXT, l + ": " + elapsedText(dateNow() - t));
     },
-    group(...labels) {
-      if (labels.length > 0) emit(LEVEL.log, KIND_FORMAT, labels);
-      groupIndent = groupIndent < 500 ? groupIndent + 2 : groupIndent;
-    },
-    groupCollapsed(...labels) { c.group(...labels); },
+    group(...labels) { group(labels); },
+    groupCollapsed(...labels) { group(labels); },
     groupEnd() { groupIndent = groupIndent >= 2 ? groupIndent - 2 : 0; },
     clear() {},
     timeStamp() {},

@@ -4,6 +4,11 @@
  * node shapes). Properties are read through descriptors so getters never run;
  * sizes are capped the way util.inspect caps its own output.
  */
+import {
+  MAX_EXCEPTION_MESSAGE_BYTES, MAX_EXCEPTION_NAME_BYTES, MAX_EXCEPTION_STACK_BYTES, MAX_JSON_CHARS, MAX_JSON_DEPTH,
+  MAX_TREE_CHARS, MAX_TREE_DEPTH,
+} from "./constants";
+
 export const DESCRIBE_SOURCE = String.raw`
 const MAX_NODES = 5000;
 const MAX_ITEMS = 100;      // util.inspect's maxArrayLength
@@ -14,9 +19,9 @@ const MAX_KEYS = 1000;
 const CONSOLE_CHARS = 2 * 1024 * 1024;
 const PREVIEW_CHARS = 256 * 1024;
 // An Error's stack and message inside a tree, and an exception's parts.
-const MAX_NAME_BYTES = 1024;
-const MAX_MESSAGE_BYTES = 64 * 1024;
-const MAX_STACK_BYTES = 64 * 1024;
+const MAX_NAME_BYTES = ${MAX_EXCEPTION_NAME_BYTES};
+const MAX_MESSAGE_BYTES = ${MAX_EXCEPTION_MESSAGE_BYTES};
+const MAX_STACK_BYTES = ${MAX_EXCEPTION_STACK_BYTES};
 
 // text cut to at most maxBytes of UTF-8 (marker included), without splitting
 // a surrogate pair: "… (N more characters)" says what was left out.
@@ -60,13 +65,19 @@ function isRevokedProxy(v) {
   try { isArray(v); return false; } catch (_) { return true; }
 }
 
+// A descriptor's value, undefined for an accessor: reading d.value of an
+// accessor descriptor would look "value" up on Object.prototype (user code).
+function dataValue(d) {
+  return d !== undefined && hasOwn(d, "value") ? d.value : undefined;
+}
+
 function ctorName(v) {
   let obj = v;
   for (let i = 0; i < 1000 && obj !== null; i++) {
-    const d = getOwnDesc(obj, "constructor");
-    if (d !== undefined && typeof d.value === "function") {
-      const n = getOwnDesc(d.value, "name");
-      if (n !== undefined && typeof n.value === "string" && n.value !== "") return n.value;
+    const c = dataValue(getOwnDesc(obj, "constructor"));
+    if (typeof c === "function") {
+      const n = dataValue(getOwnDesc(c, "name"));
+      if (typeof n === "string" && n !== "") return n;
     }
     obj = getProto(obj);
   }
@@ -79,9 +90,10 @@ function stringTag(v) {
   for (let i = 0; i < 1000 && obj !== null; i++) {
     const d = getOwnDesc(obj, toStringTagSymbol);
     if (d !== undefined) {
-      if (typeof d.value !== "string" || d.value === "") return null;
+      const tag = dataValue(d);
+      if (typeof tag !== "string" || tag === "") return null;
       if (obj === v && d.enumerable) return null;
-      return d.value;
+      return tag;
     }
     obj = getProto(obj);
   }
@@ -92,7 +104,10 @@ function inheritedString(v, key) {
   let obj = v;
   for (let i = 0; i < 1000 && obj !== null; i++) {
     const d = getOwnDesc(obj, key);
-    if (d !== undefined) return typeof d.value === "string" ? d.value : null;
+    if (d !== undefined) {
+      const s = dataValue(d);
+      return typeof s === "string" ? s : null;
+    }
     obj = getProto(obj);
   }
   return null;
@@ -154,7 +169,7 @@ Describer.prototype.value = function (v, level) {
 
 // Enumerable own properties, as util.inspect lists them.
 Describer.prototype.props = function (v, level, skip) {
-  const out = [];
+  const out = list();
   const keys = ownKeys(v);
   let count = 0;
   for (let i = 0; i < keys.length && count < MAX_KEYS; i++) {
@@ -163,7 +178,7 @@ Describer.prototype.props = function (v, level, skip) {
     const d = getOwnDesc(v, k);
     if (d === undefined || !d.enumerable) continue;
     count++;
-    arrayPush(out, [this.key(k), this.slot(d, level)]);
+    add(out, [this.key(k), this.slot(d, level)]);
   }
   return out;
 };
@@ -173,7 +188,16 @@ Describer.prototype.slot = function (d, level) {
   return ["g", d.get && d.set ? "Getter/Setter" : d.get ? "Getter" : "Setter"];
 };
 
-const isIndexKey = (k) => typeof k === "string" && /^(0|[1-9][0-9]*)$/.test(k);
+// "0", "1", ... without a RegExp (RegExp.prototype.exec is user code's to replace).
+function isIndexKey(k) {
+  if (typeof k !== "string" || k.length === 0 || k.length > 10) return false;
+  if (k.length > 1 && charCodeAt(k, 0) === 48) return false;
+  for (let i = 0; i < k.length; i++) {
+    const c = charCodeAt(k, i);
+    if (c < 48 || c > 57) return false;
+  }
+  return k.length < 10 || k <= "4294967294";
+}
 const isIndexOrLength = (k) => k === "length" || isIndexKey(k);
 
 Describer.prototype.object = function (v, level) {
@@ -217,14 +241,14 @@ Describer.prototype.fn = function (v, id, level) {
     else if (t === "[object GeneratorFunction]") kind = "g";
     else if (t === "[object AsyncGeneratorFunction]") kind = "ag";
   }
-  const n = getOwnDesc(v, "name");
-  const name = n !== undefined && typeof n.value === "string" ? n.value : "";
+  const n = dataValue(getOwnDesc(v, "name"));
+  const name = typeof n === "string" ? n : "";
   let base = null;
   if (kind === "c") {
     const proto = getProto(v);
-    if (proto !== null && proto !== Function.prototype) {
-      const pn = getOwnDesc(proto, "name");
-      base = pn !== undefined && typeof pn.value === "string" ? pn.value : "";
+    if (proto !== null && proto !== FunctionProto) {
+      const pn = dataValue(getOwnDesc(proto, "name"));
+      base = typeof pn === "string" ? pn : "";
     }
   }
   return ["f", id, kind, name, this.props(v, level), base];
@@ -232,34 +256,34 @@ Describer.prototype.fn = function (v, id, level) {
 
 Describer.prototype.array = function (v, id, cls, level) {
   const len = v.length;
-  const items = [];
+  const items = list();
   const n = len < MAX_ITEMS ? len : MAX_ITEMS;
   for (let i = 0; i < n; i++) {
     const d = getOwnDesc(v, i);
-    arrayPush(items, d === undefined ? ["h"] : this.slot(d, level));
+    add(items, d === undefined ? ["h"] : this.slot(d, level));
   }
   const props = len <= 10000 ? this.props(v, level, isIndexOrLength) : [];
   return ["a", id, cls, props, len, items];
 };
 
 Describer.prototype.map = function (v, id, cls, level) {
-  const entries = [];
+  const entries = list();
   const it = mapEntries(v);
   for (let i = 0; i < MAX_ITEMS; i++) {
     const step = mapIterNext(it);
     if (step.done) break;
-    arrayPush(entries, [this.value(step.value[0], level + 1), this.value(step.value[1], level + 1)]);
+    add(entries, [this.value(step.value[0], level + 1), this.value(step.value[1], level + 1)]);
   }
   return ["m", id, cls, this.props(v, level), mapSize(v), entries];
 };
 
 Describer.prototype.set = function (v, id, cls, level) {
-  const values = [];
+  const values = list();
   const it = setValues(v);
   for (let i = 0; i < MAX_ITEMS; i++) {
     const step = setIterNext(it);
     if (step.done) break;
-    arrayPush(values, this.value(step.value, level + 1));
+    add(values, this.value(step.value, level + 1));
   }
   return ["s", id, cls, this.props(v, level), setSize(v), values];
 };
@@ -267,28 +291,29 @@ Describer.prototype.set = function (v, id, cls, level) {
 Describer.prototype.error = function (v, id, cls, level) {
   let stack = null;
   try { const s = v.stack; if (typeof s === "string") stack = capText(s, MAX_STACK_BYTES); } catch (_) {}
-  const ownMessage = getOwnDesc(v, "message");
-  const message = ownMessage !== undefined && typeof ownMessage.value === "string" ? capText(ownMessage.value, MAX_MESSAGE_BYTES) : null;
-  const extra = [];
+  const ownMessage = dataValue(getOwnDesc(v, "message"));
+  const message = typeof ownMessage === "string" ? capText(ownMessage, MAX_MESSAGE_BYTES) : null;
+  const extra = list();
   const cause = getOwnDesc(v, "cause");
-  if (cause !== undefined && !cause.enumerable) arrayPush(extra, ["cause", this.slot(cause, level)]);
+  if (cause !== undefined && !cause.enumerable) add(extra, ["cause", this.slot(cause, level)]);
   const errors = getOwnDesc(v, "errors");
-  if (errors !== undefined && !errors.enumerable) arrayPush(extra, ["errors", this.slot(errors, level)]);
+  if (errors !== undefined && !errors.enumerable) add(extra, ["errors", this.slot(errors, level)]);
   return ["e", id, cls, this.props(v, level), inheritedString(v, "name"), message, stack, extra];
 };
 
 Describer.prototype.typed = function (v, id, cls, typeName, level) {
   const len = typedArrayLength(v);
-  const items = [];
-  for (let i = 0; i < len && i < MAX_ITEMS; i++) arrayPush(items, this.value(v[i], level + 1));
+  const items = list();
+  for (let i = 0; i < len && i < MAX_ITEMS; i++) add(items, this.value(v[i], level + 1));
   const props = len <= 10000 ? this.props(v, level, isIndexKey) : [];
   return ["T", id, cls, props, typeName, len, items];
 };
 
 Describer.prototype.buffer = function (v, id, cls, len, shared, level) {
-  const bytes = [];
-  const view = new Uint8ArrayCtor(v, 0, len < MAX_ITEMS ? len : MAX_ITEMS);
-  for (let i = 0; i < view.length; i++) arrayPush(bytes, view[i]);
+  const bytes = list();
+  const n = len < MAX_ITEMS ? len : MAX_ITEMS;
+  const view = new Uint8ArrayCtor(v, 0, n);
+  for (let i = 0; i < n; i++) add(bytes, view[i]);
   return ["B", id, cls, this.props(v, level), len, bytes, shared];
 };
 
@@ -308,14 +333,14 @@ Describer.prototype.boxed = function (v, tag, level) {
 };
 
 Describer.prototype.namespaceProps = function (v, level) {
-  const out = [];
+  const out = list();
   const keys = ownKeys(v);
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i];
     if (typeof k !== "string") continue;
     let d;
-    try { d = getOwnDesc(v, k); } catch (_) { arrayPush(out, [k, ["t", "<uninitialized>"]]); continue; }
-    arrayPush(out, [k, this.slot(d, level)]);
+    try { d = getOwnDesc(v, k); } catch (_) { add(out, [k, ["t", "<uninitialized>"]]); continue; }
+    add(out, [k, this.slot(d, level)]);
   }
   return out;
 };
@@ -337,44 +362,48 @@ function valueType(v) {
   return "object";
 }
 
-const MAX_JSON_CHARS = 1 << 20;
+const MAX_JSON_CHARS = ${MAX_JSON_CHARS};
 // Values (array elements, properties) a JSON candidate may have: the walk
 // stops there, before any work or memory proportional to a big value.
 const MAX_JSON_NODES = 100000;
+// Arrays and objects open at once in a VALUE's json (see ./constants.ts);
+// the host checks it again.
+const MAX_JSON_DEPTH = ${MAX_JSON_DEPTH};
 
 // JSON text for v when a JSON round trip is lossless and the text is at most
 // MAX_JSON_CHARS, else undefined. Built by hand so no toJSON (user code) runs;
 // sizes are checked before each container is walked (an array's length, an
 // object's key count), so a big value is given up on at once.
 function losslessJson(v) {
-  const out = [];
+  const out = list();
   const stack = new SetCtor();
   let size = 0;
   let nodes = 0;
   function walk(x, depth) {
-    if (depth > 200 || size > MAX_JSON_CHARS || ++nodes > MAX_JSON_NODES) return false;
+    if (size > MAX_JSON_CHARS || ++nodes > MAX_JSON_NODES) return false;
     switch (typeof x) {
       case "string": {
         if (size + x.length + 2 > MAX_JSON_CHARS) return false;
         const s = jsonStringify(x);
         size += s.length;
         if (size > MAX_JSON_CHARS) return false;
-        arrayPush(out, s);
+        add(out, s);
         return true;
       }
       case "number": {
         if (x !== x || x === Infinity || x === -Infinity || objIs(x, -0)) return false;
         const s = StringCtor(x);
         size += s.length;
-        arrayPush(out, s);
+        add(out, s);
         return true;
       }
-      case "boolean": size += 5; arrayPush(out, x ? "true" : "false"); return true;
+      case "boolean": size += 5; add(out, x ? "true" : "false"); return true;
       case "object": break;
       default: return false;
     }
-    if (x === null) { size += 4; arrayPush(out, "null"); return true; }
-    if (setHas(stack, x)) return false;
+    if (x === null) { size += 4; add(out, "null"); return true; }
+    // depth: the containers around x, so x opens level depth + 1.
+    if (depth >= MAX_JSON_DEPTH || setHas(stack, x)) return false;
     setAdd(stack, x);
     const ok = isArray(x) ? walkArray(x, depth) : walkObject(x, depth);
     setDelete(stack, x);
@@ -387,14 +416,14 @@ function losslessJson(v) {
     if (typeof len !== "number" || nodes + len > MAX_JSON_NODES || size + 2 * len > MAX_JSON_CHARS + 1) return false;
     if (ownKeys(x).length !== len + 1) return false;
     size += 2;
-    arrayPush(out, "[");
+    add(out, "[");
     for (let i = 0; i < len; i++) {
       const d = getOwnDesc(x, i);
       if (d === undefined || !hasOwn(d, "value")) return false;
-      if (i > 0) { size++; arrayPush(out, ","); }
+      if (i > 0) { size++; add(out, ","); }
       if (!walk(d.value, depth + 1)) return false;
     }
-    arrayPush(out, "]");
+    add(out, "]");
     return true;
   }
   function walkObject(x, depth) {
@@ -405,22 +434,23 @@ function losslessJson(v) {
     // Each property takes a node and at least five characters ('"":0,').
     if (nodes + keys.length > MAX_JSON_NODES || size + 5 * keys.length > MAX_JSON_CHARS + 1) return false;
     size += 2;
-    arrayPush(out, "{");
+    add(out, "{");
     let first = true;
     for (let i = 0; i < keys.length; i++) {
       const k = keys[i];
       if (typeof k !== "string") { if (namespace) continue; return false; }
       const d = getOwnDesc(x, k);
       if (d === undefined || !d.enumerable || !hasOwn(d, "value")) return false;
-      if (!first) { size++; arrayPush(out, ","); }
+      if (!first) { size++; add(out, ","); }
       first = false;
       if (size + k.length + 3 > MAX_JSON_CHARS) return false;
       const ks = jsonStringify(k);
       size += ks.length + 1;
-      arrayPush(out, ks, ":");
+      add(out, ks);
+      add(out, ":");
       if (!walk(d.value, depth + 1)) return false;
     }
-    arrayPush(out, "}");
+    add(out, "}");
     return true;
   }
   try {
@@ -448,13 +478,55 @@ function primitiveJson(v) {
   }
 }
 
+// Every message for the host is JSON text made by encodeTree, never by
+// JSON.stringify on an array or object: that calls a toJSON user code put on
+// Array.prototype or Object.prototype (or on any prototype it meets), and the
+// text would be theirs. jsonStringify of a string primitive looks nothing up.
+// Trees hold only what the shim made (arrays filled by literals or add,
+// strings, numbers, booleans, null) and are shallow by construction: deeper
+// than MAX_TREE_DEPTH, or anything else, is null.
+const MAX_TREE_DEPTH = ${MAX_TREE_DEPTH};
+// A described tree longer than this (it cannot be, with the describer's caps)
+// is replaced: the host refuses longer messages (see ../format.ts).
+const MAX_TREE_CHARS = ${MAX_TREE_CHARS};
+const TOO_LARGE_TREE = '["t","[too large to describe]"]';
+
+function encodeTree(x, depth) {
+  switch (typeof x) {
+    case "string": return jsonStringify(x);
+    case "number": return x === x && x !== Infinity && x !== -Infinity ? StringCtor(x) : "null";
+    case "boolean": return x ? "true" : "false";
+    case "object": break;
+    default: return "null";
+  }
+  if (x === null || depth >= MAX_TREE_DEPTH || !isArray(x)) return "null";
+  const n = x.length;
+  let s = "[";
+  for (let i = 0; i < n; i++) {
+    if (i > 0) s += ",";
+    s += encodeTree(x[i], depth + 1);
+  }
+  return s + "]";
+}
+
+function encodeDescribed(tree) {
+  const text = encodeTree(tree, 1);
+  return text.length <= MAX_TREE_CHARS ? text : TOO_LARGE_TREE;
+}
+
+// "E" + [1, name, message, stack]: each part capped.
+function thrownError(name, message, stack) {
+  return "E[1," + jsonStringify(capText(name, MAX_NAME_BYTES)) + "," + jsonStringify(capText(message, MAX_MESSAGE_BYTES)) +
+    "," + jsonStringify(capText(stack, MAX_STACK_BYTES)) + "]";
+}
+
 // "V" + JSON [type, tree, jsonText|null]: what the host turns into a VALUE.
 function describeValue(v) {
   const primitive = v === null || (typeof v !== "object" && typeof v !== "function");
   if (primitive) PRIMITIVES.chars = 0;
   const tree = primitive ? PRIMITIVES.value(v, 0) : new Describer(3, PREVIEW_CHARS).value(v, 0);
   const json = primitive ? primitiveJson(v) : losslessJson(v);
-  return "V" + jsonStringify([valueType(v), tree, json === undefined ? null : json]);
+  return "V[" + jsonStringify(valueType(v)) + "," + encodeDescribed(tree) + "," + (json === undefined ? "null" : jsonStringify(json)) + "]";
 }
 
 // "E" + JSON: [1, name, message, stack] for errors, [0, tree] for other values.
@@ -463,12 +535,12 @@ function describeThrown(e) {
     if (e !== null && (typeof e === "object" || typeof e === "function") && !isRevokedProxy(e) && isError(e)) {
       const name = capText(safeString(function () { return e.name; }, "Error"), MAX_NAME_BYTES);
       const message = capText(safeString(function () { return e.message; }, ""), MAX_MESSAGE_BYTES);
-      const stack = capText(safeString(function () { return e.stack; }, name + (message ? ": " + message : "")), MAX_STACK_BYTES);
-      return "E" + jsonStringify([1, name, message, stack]);
+      const stack = safeString(function () { return e.stack; }, name + (message ? ": " + message : ""));
+      return thrownError(name, message, stack);
     }
-    return "E" + jsonStringify([0, new Describer(3, PREVIEW_CHARS).value(e, 0)]);
+    return "E[0," + encodeDescribed(new Describer(3, PREVIEW_CHARS).value(e, 0)) + "]";
   } catch (_) {
-    return "E" + jsonStringify([1, "Error", "an exception could not be described", "Error"]);
+    return thrownError("Error", "an exception could not be described", "Error");
   }
 }
 

@@ -9,10 +9,13 @@ export const INTRINSICS_SOURCE = String.raw`
 const G = globalThis;
 const ObjectProto = Object.prototype;
 const ArrayProto = Array.prototype;
+const FunctionProto = Function.prototype;
+const RegExpProto = RegExp.prototype;
 const uncurry = Function.prototype.call.bind.bind(Function.prototype.call);
 const apply = Reflect.apply;
 const ownKeys = Reflect.ownKeys;
 const getProto = Object.getPrototypeOf;
+const setProto = Object.setPrototypeOf;
 const getOwnDesc = Object.getOwnPropertyDescriptor;
 const defineProp = Object.defineProperty;
 const freeze = Object.freeze;
@@ -42,9 +45,7 @@ const hasOwn = uncurry(ObjectProto.hasOwnProperty);
 const stringIncludes = uncurry(String.prototype.includes);
 const stringSlice = uncurry(String.prototype.slice);
 const stringIndexOf = uncurry(String.prototype.indexOf);
-const stringSplit = uncurry(String.prototype.split);
 const charCodeAt = uncurry(String.prototype.charCodeAt);
-const arrayPush = uncurry(ArrayProto.push);
 const arrayJoin = uncurry(ArrayProto.join);
 const arraySlice = uncurry(ArrayProto.slice);
 const mapGet = uncurry(Map.prototype.get);
@@ -79,7 +80,23 @@ const stringValueOf = uncurry(String.prototype.valueOf);
 const booleanValueOf = uncurry(Boolean.prototype.valueOf);
 const symbolValueOf = uncurry(Symbol.prototype.valueOf);
 const bigintValueOf = uncurry(BigInt.prototype.valueOf);
+const numberToFixed = uncurry(Number.prototype.toFixed);
 const toStringTagSymbol = Symbol.toStringTag;
+// instanceof without the constructor's Symbol.hasInstance, which user code can define.
+const ordinaryHasInstance = uncurry(Function.prototype[Symbol.hasInstance]);
+
+// Arrays the shim fills (add) have no prototype: adding an element then runs
+// no setter that user code put on Array.prototype or Object.prototype (an
+// index accessor, a proxy spliced into the chain), and reading one back never
+// reaches a prototype. Array.prototype.push on them is slow; an index store is not.
+function list() {
+  const a = [];
+  setProto(a, null);
+  return a;
+}
+function add(a, v) {
+  a[a.length] = v;
+}
 
 function brand(check, value) {
   try { check(value); return true; } catch (_) { return false; }
@@ -87,11 +104,11 @@ function brand(check, value) {
 const isMap = (v) => brand(mapSize, v);
 const isSet = (v) => brand(setSize, v);
 const isDate = (v) => brand(dateGetTime, v);
-const isRegExp = (v) => brand(regexpSource, v) && v !== RegExp.prototype;
+const isRegExp = (v) => brand(regexpSource, v) && v !== RegExpProto;
 const isWeakMap = (v) => brand((x) => weakMapHas(x, ObjectProto), v);
 const isWeakSet = (v) => brand((x) => weakSetHas(x, ObjectProto), v);
-const isError = (v) => v instanceof ErrorCtor || toTag(v) === "[object Error]";
-const isPromise = (v) => { try { return v instanceof PromiseCtor; } catch (_) { return false; } }; // a revoked proxy throws
+const isError = (v) => ordinaryHasInstance(ErrorCtor, v) || toTag(v) === "[object Error]";
+const isPromise = (v) => { try { return ordinaryHasInstance(PromiseCtor, v); } catch (_) { return false; } }; // a revoked proxy throws
 const isModuleNamespace = (v) => getProto(v) === null && toTag(v) === "[object Module]";
 
 // Names of the context's own global constructors, as Node's util computes

@@ -191,11 +191,11 @@ function buildRequest(input, init) {
     }
   }
   if (body !== null && (method === "GET" || method === "HEAD")) throw fetchTypeError("a GET or HEAD request cannot have a body");
-  const flat = [];
+  const flat = list();
   const it = mapEntries(headers);
   for (let step = mapIterNext(it); !step.done; step = mapIterNext(it)) {
-    arrayPush(flat, step.value[0]);
-    arrayPush(flat, step.value[1]);
+    add(flat, step.value[0]);
+    add(flat, step.value[1]);
   }
   return { __proto__: null, url: url, method: method, headers: flat, body: body, redirect: redirect };
 }
@@ -281,13 +281,13 @@ function* headerPairs(list, kind) {
 }
 
 function makeHeaders(pairs) {
-  const list = [];
+  const flat = list();
   for (let i = 0; i < pairs.length; i++) {
-    arrayPush(list, StringCtor(pairs[i][0]));
-    arrayPush(list, StringCtor(pairs[i][1]));
+    add(flat, StringCtor(pairs[i][0]));
+    add(flat, StringCtor(pairs[i][1]));
   }
   const h = create(Headers.prototype);
-  weakMapSet(headersLists, h, freeze(list));
+  weakMapSet(headersLists, h, freeze(flat));
   return h;
 }
 

@@ -133,9 +133,9 @@ function run(source, wrapped, spec, filename, columnOffset) {
   } catch (e) {
     // A syntax error, made by isolated-vm (the message ends with [file:line:col]);
     // its stack would show the prelude's frames: the message is the whole story.
-    const name = safeString(function () { return e.name; }, "SyntaxError");
-    const message = safeString(function () { return e.message; }, "");
-    return "E" + jsonStringify([1, name, message, name + ": " + message]);
+    const name = capText(safeString(function () { return e.name; }, "SyntaxError"), MAX_NAME_BYTES);
+    const message = capText(safeString(function () { return e.message; }, ""), MAX_MESSAGE_BYTES);
+    return thrownError(name, message, name + ": " + message);
   }
   let value;
   try {
