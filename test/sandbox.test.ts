@@ -4,7 +4,7 @@
  * the host otherwise, whatever the snippet tries.
  */
 import { existsSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   Api,
@@ -16,6 +16,7 @@ import {
   okValue,
   removeDir,
   sleep,
+  writeFiles,
   type Execution,
   type Session,
 } from "./support/fixtures";
@@ -62,8 +63,11 @@ describe("modules", () => {
   let outside: string;
   let session: Session;
   beforeAll(async () => {
-    outside = worktree({ "secret.txt": "outside secret" });
-    dir = worktree({ "data.txt": "hello", "sub/inner.txt": "inner" });
+    // The worktree sits inside `outside`, so every escape below names a file that exists:
+    // a row passes only if the escape is refused, not because there is nothing to read.
+    outside = worktree({ "secret.txt": "outside secret", "x": "outside x", "data.txt": "outside data" });
+    dir = join(outside, "wt");
+    writeFiles(dir, { "data.txt": "hello", "sub/inner.txt": "inner" });
     symlinkSync(join(outside, "secret.txt"), join(dir, "link-out.txt"));
     session = await api.ready({ name: "modules", modules: ["fs", "path", "database", "exec"] }, dir);
   });
@@ -92,6 +96,7 @@ describe("modules", () => {
     ["sub/../../data.txt"],
     ["link-out.txt"],
   ])("fs refuses to read %s: the sandbox catches an error", async (p) => {
+    expect(existsSync(resolve(dir, p)), `${p} names a real file`).toBe(true);
     const e = await api.repl(session.id, `try { const text = require('fs').readFile(${JSON.stringify(p)}); 'read: ' + text.slice(0, 20) } catch (err) { 'denied: ' + (err instanceof Error) }`);
     expect(okValue(e).json).toBe("denied: true");
   });
