@@ -166,4 +166,24 @@ describe("exec module", () => {
       rt.dispose();
     }
   });
+
+  it("a call that times out takes its child's background processes with it, before the run ends", async () => {
+    const rt = await SessionRuntime.create(options({ modules: ["exec"], allowExec: true }));
+    try {
+      // Checked from inside the same run, so only the timeout's kill can have ended the grandchild.
+      expect(await value(rt, `const exec = require('exec');
+        const r = exec(['sh', '-c', 'sleep 30 >/dev/null 2>&1 & echo $!; sleep 30'], { timeoutMs: 200 });
+        const pid = r.stdout.trim();
+        let state = 'unknown';
+        for (let i = 0; i < 100; i++) {
+          state = exec(['sh', '-c', 'cut -d " " -f 3 /proc/$0/stat 2>/dev/null', pid]).stdout.trim();
+          if (state === '' || state === 'Z') break;
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        [r.signal, /^[0-9]+$/.test(pid), state === '' || state === 'Z' ? 'gone' : 'alive: ' + state]`, 10_000))
+        .toEqual(["SIGKILL", true, "gone"]);
+    } finally {
+      rt.dispose();
+    }
+  });
 });
