@@ -4,12 +4,14 @@ import { join } from "node:path";
 import { credentials, Metadata, status } from "@grpc/grpc-js";
 import { HealthCheckResponse, HealthCheckResponse_ServingStatus, HealthClient } from "../gen/grpc/health/v1/health";
 import { TemplateServiceClient, type Template } from "../gen/vmsystem/v1/template";
-import { ExecutionServiceClient, ExecutionStatus, type ListExecutionsResponse, type StreamExecutionResponse, type WatchSessionResponse } from "../gen/vmsystem/v1/execution";
+import { ExecutionKind, ExecutionServiceClient, ExecutionStatus, type StreamExecutionResponse, type WatchSessionResponse } from "../gen/vmsystem/v1/execution";
+import { SessionStatus, type GetRuntimeSummaryResponse, type ListSessionsResponse, type Session } from "../gen/vmsystem/v1/session";
 import { collect, until } from "./support/streams";
 import { describe, expect, it } from "vitest";
 import { testDatabase } from "./support/database";
+import { makeWorktree, removeDir, sleep } from "./support/fixtures";
 import { bufCurl, cli, spawnServer } from "./support/process";
-import { rpcError, unary, useTestServer } from "./support/server";
+import { connect, rpcError, unary, useTestServer, type Clients } from "./support/server";
 
 describe("the server in-process", () => {
   const s = useTestServer();
@@ -68,49 +70,77 @@ describe("vmsystem serve as a process", { timeout: 90_000 }, () => {
     }
   });
 
-  it("after a kill -9, closes the sessions and cancels the executions the dead process left behind", async () => {
+  it("after a kill -9 (one session STARTING, others READY, some running), nothing looks live: sessions CLOSED, executions CANCELLED, new sessions work", async () => {
     const db = testDatabase();
-    const worktree = mkdtempSync(join(tmpdir(), "vmsystem-kill-"));
+    // boot.js keeps its session STARTING for ten minutes: the kill comes first.
+    const worktree = makeWorktree({ "boot.js": "console.log('booting'); await new Promise((r) => setTimeout(r, 600_000))" }, "vmsystem-kill-");
+    const clients: Clients[] = [];
     try {
       const first = await spawnServer(db);
-      const json = async (args: string[]) => {
-        const r = await cli(["--server", first.address, "--output", "json", ...args]);
-        expect(r.code, r.stderr).toBe(0);
-        return JSON.parse(r.stdout);
-      };
-      const t = await json(["template", "create", "--name", "killed", "--wall-ms", "60000", "--cpu-ms", "60000"]);
-      const session = await json(["session", "create", "--template", t.id, "--workspace", "w", "--commit", "c", "--worktree", worktree]);
-      expect(session.status).toBe("SESSION_STATUS_READY");
-      await new Promise((r) => setTimeout(r, 5));
-      const finished = await json(["exec", "repl", "--session", session.id, "1"]);
-      expect(Date.parse(finished.endedAt)).toBeGreaterThan(Date.parse(session.lastActivityAt));
-      // Leave an execution running (stored RUNNING), then kill the server without a chance to clean up.
-      void cli(["--server", first.address, "exec", "repl", "--session", session.id, "while (true) {}"]);
-      const executions = new ExecutionServiceClient(first.address, credentials.createInsecure());
-      const stored = async () => (await unary<ListExecutionsResponse>((cb) => executions.listExecutions({ sessionId: session.id, pageSize: 1, pageToken: "" }, cb))).executions;
-      for (let tries = 0; (await stored())[0]?.status !== ExecutionStatus.EXECUTION_STATUS_RUNNING; tries++) {
-        expect(tries, "the execution is stored RUNNING").toBeLessThan(200);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      executions.close();
+      const c1 = connect(first.address);
+      clients.push(c1);
+      const api = c1.api;
+      const limits = { wallMs: 600_000, cpuMs: 600_000 };
+      const plain = await api.template({ name: "killed", settings: { limits } });
+      const slow = await api.template({ name: "killed-while-starting", settings: { limits }, startupFiles: [{ path: "boot.js" }] });
+      const idle = await api.session(plain.id, worktree);
+      const looping = await api.session(plain.id, worktree);
+      const awaiting = await api.session(plain.id, worktree);
+      await sleep(5);
+      const finished = await api.repl(idle.id, "1");
+      expect(finished.endedAt!.getTime()).toBeGreaterThan(idle.lastActivityAt!.getTime());
+      // Two executions left running (stored RUNNING): one busy on its isolate's thread, one awaiting.
+      c1.executions.executeRepl({ sessionId: looping.id, input: "while (true) {}", requestId: "" }, () => undefined);
+      c1.executions.executeRepl({ sessionId: awaiting.id, input: "console.log('waiting'); await new Promise(() => {})", requestId: "" }, () => undefined);
+      // And a session whose CreateSession is still running its startup file.
+      c1.sessions.createSession({ templateId: slow.id, workspaceId: "w", baseCommitOid: "c", worktreePath: worktree }, () => undefined);
+      const running = async (sessionId: string) => (await api.allExecutions(sessionId)).find((e) => e.status === ExecutionStatus.EXECUTION_STATUS_RUNNING);
+      let starting: Session | undefined;
+      await until(async () => {
+        [starting] = (await unary<ListSessionsResponse>((cb) => c1.sessions.listSessions({ status: SessionStatus.SESSION_STATUS_STARTING, pageSize: 10, pageToken: "" }, cb))).sessions;
+        return Boolean(starting && (await running(starting.id)) && (await running(looping.id)) && (await running(awaiting.id)));
+      }, 20_000);
+      const startup = (await running(starting!.id))!;
+      expect(startup.kind).toBe(ExecutionKind.EXECUTION_KIND_STARTUP);
+      const leftRunning = [startup.id, (await running(looping.id))!.id, (await running(awaiting.id))!.id];
       expect(await first.stop("SIGKILL")).toBe(null);
 
       const second = await spawnServer(db);
-      const again = await cli(["--server", second.address, "--output", "json", "session", "get", session.id]);
-      const after = JSON.parse(again.stdout);
-      expect(after.status).toBe("SESSION_STATUS_CLOSED");
-      expect(after.lastError).toMatch(/restart/);
-      // Kept in memory while the session lived: recovered from its executions.
-      expect(Date.parse(after.lastActivityAt)).toBeGreaterThanOrEqual(Date.parse(finished.endedAt));
-      const list = await cli(["--server", second.address, "--output", "json", "exec", "list", "--session", session.id]);
-      const [running] = JSON.parse(list.stdout).items;
-      expect(running).toMatchObject({ status: "EXECUTION_STATUS_CANCELLED", error: { code: "CANCELLED" } });
-      expect(running.error.message).toMatch(/server restarted/);
-      expect(after.lastActivityAt).toBe(running.startedAt);
-      expect(second.logs.some((l) => l.msg === "recovered from a previous run")).toBe(true);
+      const c2 = connect(second.address);
+      clients.push(c2);
+      const summary = await unary<GetRuntimeSummaryResponse>((cb) => c2.sessions.getRuntimeSummary({}, cb));
+      expect(summary.liveSessionCount).toBe(0);
+      for (const id of [idle.id, looping.id, awaiting.id, starting!.id]) {
+        const after = await c2.api.getSession(id);
+        expect(SessionStatus[after.status], id === starting!.id ? "the STARTING session" : "a READY session").toBe("SESSION_STATUS_CLOSED");
+        expect(after.lastError).toMatch(/server restarted/);
+        expect(after.closedAt).toBeDefined();
+        expect(await rpcError(c2.api.repl(id, "1"))).toMatchObject({ code: status.FAILED_PRECONDITION, reason: "SESSION_NOT_READY" });
+      }
+      for (const liveStatus of [SessionStatus.SESSION_STATUS_STARTING, SessionStatus.SESSION_STATUS_READY]) {
+        const live = await unary<ListSessionsResponse>((cb) => c2.sessions.listSessions({ status: liveStatus, pageSize: 10, pageToken: "" }, cb));
+        expect(live.sessions, SessionStatus[liveStatus]).toEqual([]);
+      }
+      for (const id of leftRunning) {
+        const e = await c2.api.getExecution(id);
+        expect(e).toMatchObject({ status: ExecutionStatus.EXECUTION_STATUS_CANCELLED, error: { code: "CANCELLED" } });
+        expect(e.error!.message).toMatch(/server restarted/);
+      }
+      expect((await c2.api.getExecution(finished.id)).status).toBe(ExecutionStatus.EXECUTION_STATUS_OK);
+      // last_activity_at was kept in memory while the sessions lived: recovered from their executions.
+      expect((await c2.api.getSession(idle.id)).lastActivityAt).toEqual(finished.endedAt);
+      const awaited = (await c2.api.allExecutions(awaiting.id))[0];
+      expect((await c2.api.getSession(awaiting.id)).lastActivityAt).toEqual(awaited.startedAt);
+      expect(second.logs.find((l) => l.msg === "recovered from a previous run")).toMatchObject({ closedSessions: 4, cancelledExecutions: 3 });
+      // The restarted server starts sessions and runs code as usual.
+      const fresh = await c2.api.session(plain.id, worktree);
+      expect(fresh.status).toBe(SessionStatus.SESSION_STATUS_READY);
+      expect((await c2.api.repl(fresh.id, "6 * 7")).result?.json).toBe(42);
+      await c2.api.closeAll();
       expect(await second.stop()).toBe(0);
     } finally {
-      rmSync(worktree, { recursive: true, force: true });
+      for (const c of clients) c.close();
+      removeDir(worktree);
       await db.cleanup();
     }
   });

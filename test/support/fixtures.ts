@@ -54,7 +54,7 @@ export class Api {
   private readonly opened: string[] = [];
   private readonly dirs: string[] = [];
 
-  constructor(readonly s: TestServer) {}
+  constructor(readonly s: Pick<TestServer, "templates" | "sessions" | "executions">) {}
 
   async template(spec: TemplateSpec = {}): Promise<Template> {
     const t = await unary<Template>((cb) => this.s.templates.createTemplate({ name: spec.name ?? "exec-test", engine: "", settings: spec.settings }, cb));

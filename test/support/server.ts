@@ -98,6 +98,23 @@ export function useTestServer(overrides: Partial<ServeConfig> | (() => Partial<S
   return fixture;
 }
 
+export interface Clients extends Pick<TestServer, "templates" | "sessions" | "executions" | "health"> {
+  api: Api;
+  close(): void;
+}
+
+/** Clients for a server in another process (spawnServer), and an Api over them. */
+export function connect(address: string): Clients {
+  const creds = credentials.createInsecure();
+  const clients = {
+    templates: new TemplateServiceClient(address, creds),
+    sessions: new SessionServiceClient(address, creds),
+    executions: new ExecutionServiceClient(address, creds),
+    health: new HealthClient(address, creds),
+  };
+  return { ...clients, api: new Api(clients), close: () => Object.values(clients).forEach((c) => c.close()) };
+}
+
 type Callback<Res> = (err: ServiceError | null, response: Res) => void;
 
 /** Promisifies one generated unary call: `await unary((cb) => s.templates.getTemplate(req, cb))`. */
