@@ -3,8 +3,9 @@ import { defineConfig } from "vitest/config";
 const shared = {
   include: ["test/**/*.test.ts"],
   pool: "forks" as const,
-  // isolated-vm needs this flag on Node >= 20; the threads pool rejects it.
-  execArgv: ["--no-node-snapshot"],
+  // isolated-vm needs the first flag on Node >= 20; the threads pool rejects it.
+  // The second as the server runs (bin/vmsystem): see src/runtime/sandbox/wasm.ts.
+  execArgv: ["--no-node-snapshot", "--disable-wasm-trap-handler"],
   testTimeout: 30_000,
   hookTimeout: 60_000,
 };

@@ -40,6 +40,17 @@ import {
 } from "./types";
 
 const MIN_MEMORY_MB = 8; // isolated-vm refuses less
+/**
+ * Unless Node runs with --disable-wasm-trap-handler (bin/vmsystem does), V8
+ * gives every wasm memory ~10 GB of address space for guard regions, and a
+ * few thousand memories exhaust the process's: then a session may make only
+ * this many (see sandbox/wasm.ts).
+ */
+const WASM_GUARDED_MAX_MEMORIES = 16;
+function wasmGuardRegions(): boolean {
+  const flag = "--disable-wasm-trap-handler";
+  return !process.execArgv.includes(flag) && !(process.env.NODE_OPTIONS ?? "").split(/\s+/).includes(flag);
+}
 const MAX_GEN = 0x7fffffff;
 const PROMISE_RESULT = Object.freeze({ promise: true });
 
@@ -301,6 +312,7 @@ export class SessionRuntime {
       net: this.net !== undefined,
       wasm: this.opts.runtime.wasm === true,
       memMb: Math.max(MIN_MEMORY_MB, this.opts.memMb),
+      wasmMaxMemories: this.opts.runtime.wasm === true && wasmGuardRegions() ? WASM_GUARDED_MAX_MEMORIES : 0,
     };
     this.moduleHook = config.moduleHook;
     const setup = spareSetup ?? preludeSetup(isolate, this.context, this.prelude);

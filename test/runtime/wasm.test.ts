@@ -4,12 +4,15 @@
  * is made: new WebAssembly.Memory, a module's own memory section, or
  * memory.grow from inside wasm code.
  */
+import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SessionRuntime } from "../../src/runtime";
 import { ADD, BIG_MEMORY, growable } from "../support/wasm-bytes";
 import { exceptionOf, options, repl, valueOf } from "./helpers";
 
 const rss = () => process.memoryUsage().rss;
+/** The process's address space (virtual memory), Linux. */
+const vmSize = () => Number(/VmSize:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"))![1]) * 1024;
 
 describe("runtime.wasm off (the default)", () => {
   let rt: SessionRuntime;
@@ -87,6 +90,39 @@ describe("runtime.wasm on", () => {
     // Another session is untouched by this one's spending.
     expect(await value(other, `[1 + 1, new WebAssembly.Instance(new WebAssembly.Module(${ADD})).exports.add(3, 4), new WebAssembly.Memory({ initial: 16 }).buffer.byteLength]`))
       .toEqual([2, 7, 1 << 20]);
+  });
+
+  it("reserves address space for the maxima only (tests run with --disable-wasm-trap-handler, as the server does)", async () => {
+    // With V8's trap handler, each memory would take ~10 GB for guard regions.
+    const fresh = await SessionRuntime.create(options({ memMb: 16, runtime: { esm: false, strict: false, console: true, wasm: true } }));
+    try {
+      const before = vmSize();
+      expect(await value(fresh, "const ms = []; for (let i = 0; i < 256; i++) ms.push(new WebAssembly.Memory({ initial: 1, maximum: 1 })); ms.length")).toBe(256);
+      expect(vmSize() - before).toBeLessThan(1 << 30);
+    } finally {
+      fresh.dispose();
+    }
+  });
+
+  it("caps how many memories a session makes when the server runs without --disable-wasm-trap-handler", async () => {
+    const flag = "--disable-wasm-trap-handler";
+    const at = process.execArgv.indexOf(flag);
+    expect(at).toBeGreaterThan(-1);
+    // The host reads its launch flags when a session starts.
+    process.execArgv.splice(at, 1);
+    let fresh: SessionRuntime;
+    try {
+      fresh = await SessionRuntime.create(options({ memMb: 16, runtime: { esm: false, strict: false, console: true, wasm: true } }));
+    } finally {
+      process.execArgv.splice(at, 0, flag);
+    }
+    try {
+      expect(await value(fresh, `const ms = []; let why = ''; try { for (let i = 0; i < 100; i++) ms.push(new WebAssembly.Memory({ initial: 1, maximum: 1 })) } catch (e) { why = e.message } [ms.length, why]`))
+        .toEqual([16, expect.stringMatching(/at most 16 WebAssembly memories/)]);
+      expect((await thrown(fresh, `new WebAssembly.Instance(new WebAssembly.Module(${growable(1)}))`)).message).toMatch(/at most 16/);
+    } finally {
+      fresh.dispose();
+    }
   });
 
   it("bounds memory.grow inside wasm code by the maximum it imposes or clamps", async () => {

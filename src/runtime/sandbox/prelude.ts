@@ -35,6 +35,8 @@ export interface PreludeConfig {
   /** Keep WebAssembly (runtime.wasm), its memory bounded by memMb; else it is deleted. */
   wasm: boolean;
   memMb: number;
+  /** How many wasm memories a session may make; 0: no cap (see sandbox/wasm.ts). */
+  wasmMaxMemories: number;
 }
 
 /** Operations of the control function: control(op, a, b, c, d, e). */

@@ -14,6 +14,11 @@
  * maximum, and each instantiation reserves the maxima of the memories its
  * module defines, rewritten into the module's bytes before V8 compiles them.
  * Imported memories are Memory objects, which reserved theirs when made.
+ * The same maxima bound the address space V8 reserves, provided the server
+ * runs with --disable-wasm-trap-handler; without it each memory also takes
+ * a guard region of about 10 GB (~13,000 memories exhausted the process's
+ * address space, and with it every session's and the server's own wasm), so
+ * the host then caps how many memories a session makes (maxMemories).
  * Reservations last as long as the session (garbage collection is not
  * observed), except a failed instantiation of a module without a start
  * function, which runs no user code after its memory is made.
@@ -26,7 +31,7 @@
  * does not know is removed.
  */
 export const WASM_SOURCE = String.raw`
-function installWasm(enabled, memMb) {
+function installWasm(enabled, memMb, maxMemories) {
   const WA = G.WebAssembly;
   delete G.WebAssembly;
   if (!enabled || WA === undefined) return;
@@ -53,8 +58,18 @@ function installWasm(enabled, memMb) {
   const BUDGET = memMb * 16;
   const PAGE_LIMIT = 65536; // wasm32's 4 GB
   let reserved = 0;
+  let memories = 0;
   const mb = (pages) => pages / 16;
   const left = () => BUDGET - reserved;
+
+  // Counts that many more memories against maxMemories (0: no cap).
+  function countMemories(what, count) {
+    if (maxMemories > 0 && count > maxMemories - memories) {
+      throw new RangeErrorCtor(what + ": this session may make at most " + maxMemories +
+        " WebAssembly memories (the server runs without --disable-wasm-trap-handler, so each one reserves a large guard region)");
+    }
+    memories += count;
+  }
 
   function budgetError(what, pages, available) {
     return new RangeErrorCtor(what + ": " + mb(pages) + " MB of WebAssembly memory requested, but only " + mb(available) +
@@ -131,7 +146,7 @@ function installWasm(enabled, memMb) {
       throw fail("expected the wasm magic word and version 1");
     }
     const r = { __proto__: null, p: 8 };
-    let start = false, pages = 0, memStart = -1, memEnd = -1, body = null, bodyLength = 0;
+    let start = false, pages = 0, count = 0, memStart = -1, memEnd = -1, body = null, bodyLength = 0;
     while (r.p < n) {
       const sectionStart = r.p;
       const id = b[r.p++];
@@ -144,7 +159,7 @@ function installWasm(enabled, memMb) {
         if (memStart !== -1) throw fail("more than one memory section");
         memStart = sectionStart;
         memEnd = end;
-        const count = readU32(b, r, end);
+        count = readU32(b, r, end);
         if (count < 0 || count > 100) throw fail("bad memory count");
         body = new Uint8ArrayCtor(5 + 11 * count);
         let q = writeU32(body, 0, count);
@@ -169,7 +184,7 @@ function installWasm(enabled, memMb) {
       }
       r.p = end;
     }
-    if (body === null) return { __proto__: null, bytes: b, pages: 0, start: start };
+    if (body === null) return { __proto__: null, bytes: b, pages: 0, count: 0, start: start };
     const size = new Uint8ArrayCtor(5);
     const sizeLength = writeU32(size, 0, bodyLength);
     const out = new Uint8ArrayCtor(memStart + 1 + sizeLength + bodyLength + (n - memEnd));
@@ -178,7 +193,7 @@ function installWasm(enabled, memMb) {
     typedArraySet(out, view(size, 0, sizeLength), memStart + 1);
     typedArraySet(out, view(body, 0, bodyLength), memStart + 1 + sizeLength);
     typedArraySet(out, view(b, memEnd, n - memEnd), memStart + 1 + sizeLength + bodyLength);
-    return { __proto__: null, bytes: out, pages: pages, start: start };
+    return { __proto__: null, bytes: out, pages: pages, count: count, start: start };
   }
 
   // The prototype a subclass asks for, read here rather than by the original
@@ -204,7 +219,7 @@ function installWasm(enabled, memMb) {
   function compileModule(source, what) {
     const plan = planModule(what, sourceBytes(what, source));
     const module = new OrigModule(plan.bytes);
-    weakMapSet(plans, module, { __proto__: null, pages: plan.pages, start: plan.start });
+    weakMapSet(plans, module, { __proto__: null, pages: plan.pages, count: plan.count, start: plan.start });
     return module;
   }
 
@@ -214,11 +229,12 @@ function installWasm(enabled, memMb) {
     const available = left();
     if (plan.pages > available) throw budgetError(what, plan.pages, available);
     // Reserved before V8 reads the imports: user code that runs meanwhile sees it taken.
+    countMemories(what, plan.count);
     reserved += plan.pages;
     try {
       return new OrigInstance(module, imports);
     } catch (e) {
-      if (!plan.start) reserved -= plan.pages;
+      if (!plan.start) { reserved -= plan.pages; memories -= plan.count; }
       throw e;
     }
   }
@@ -255,12 +271,14 @@ function installWasm(enabled, memMb) {
     if (shared && declared < 0) throw new TypeErrorCtor(what + ": Property 'maximum' is required for shared memory");
     const proto = protoFor(new.target, Memory, OrigMemory);
     const max = boundedMax(what, initial, declared, left());
+    countMemories(what, 1);
     reserved += max;
     let memory;
     try {
       memory = new OrigMemory({ __proto__: null, initial: initial, maximum: max, shared: shared });
     } catch (e) {
       reserved -= max; // nothing was allocated
+      memories -= 1;
       throw e;
     }
     if (proto !== null) setProto(memory, proto);
@@ -309,5 +327,5 @@ function installWasm(enabled, memMb) {
   defineProp(G, "WebAssembly", { __proto__: null, value: WA, writable: true, enumerable: false, configurable: true });
 }
 
-installWasm(config.wasm === true, config.memMb);
+installWasm(config.wasm === true, config.memMb, config.wasmMaxMemories);
 `;
