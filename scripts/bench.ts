@@ -176,7 +176,7 @@ async function measureBackend(name: string, serverArgs: string[], consolePerSec:
     const check = () => call((cb) => health.check({ service: "" }, cb));
 
     const t = await call<Template>((cb) =>
-      templates.createTemplate({ name: "bench", engine: "", settings: { limits: { maxEvents: LINES + 10, maxOutputKb: 1024 * 1024, wallMs: 120_000, cpuMs: 120_000 } } }, cb),
+      templates.createTemplate({ name: "bench", engine: "", settings: { limits: { maxEvents: LINES + 10, maxOutputKb: 64 * 1024, wallMs: 120_000, cpuMs: 120_000 } } }, cb),
     );
     const newSession = () => call<Session>((cb) => sessions.createSession({ templateId: t.id, workspaceId: "bench", baseCommitOid: "0", worktreePath: worktree }, cb));
     // Warmed like the REPL below, then timed alternately with the raw floor

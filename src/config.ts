@@ -32,6 +32,12 @@ export function parseDuration(text: string): number {
   return Math.round(Number(match[1]) * UNIT_MS[match[2] ?? "ms"]);
 }
 
+/** The shortest text parseDuration reads back as `ms` (for messages). */
+export function formatDuration(ms: number): string {
+  for (const unit of ["h", "m", "s"]) if (ms % UNIT_MS[unit] === 0 && ms > 0) return `${ms / UNIT_MS[unit]}${unit}`;
+  return `${ms}ms`;
+}
+
 /** A whole number ≥ min, for count and size flags. */
 export function parseWholeNumber(text: string, flag: string, min = 1): number {
   const n = Number(text.trim());

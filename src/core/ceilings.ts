@@ -14,7 +14,7 @@ export interface Ceilings {
 
 /** Safe for one server on a small machine; the README lists them. */
 export const DEFAULT_CEILINGS: Ceilings = {
-  limits: { cpuMs: 300_000, wallMs: 3_600_000, memMb: 1024, maxEvents: 100_000, maxOutputKb: 16_384 },
+  limits: { cpuMs: 600_000, wallMs: 3_600_000, memMb: 1024, maxEvents: 1_000_000, maxOutputKb: 65_536 },
   maxSessions: 500,
 };
 

@@ -16,6 +16,7 @@ export type ErrorReason =
   | "LIBRARY_NOT_FOUND"
   | "UNAUTHENTICATED"
   | "SESSION_LIMIT"
+  | "CANCELLED"
   | "UNAVAILABLE"
   | "UNIMPLEMENTED"
   | "INTERNAL";
@@ -26,8 +27,10 @@ export class DomainError extends Error {
     message: string,
     /** Extra context for ErrorInfo.metadata, e.g. {field: "name"}. */
     readonly metadata: Record<string, string> = {},
+    /** What led to it, for the server log (never sent to clients). */
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
     this.name = "DomainError";
   }
 }
@@ -51,15 +54,4 @@ export function notFound(
 ): DomainError {
   const what = reason.split("_")[0].toLowerCase();
   return new DomainError(reason, `${what} ${clip(id)} not found`, { id: clip(id) });
-}
-
-/**
- * A persistence write or read that failed. Raised by the store so callers see
- * an explicit INTERNAL error (the cause is logged, not sent to clients).
- */
-export class StoreError extends Error {
-  constructor(message: string, readonly cause: unknown) {
-    super(message);
-    this.name = "StoreError";
-  }
 }

@@ -371,9 +371,9 @@ const sortedEntries = (env: Record<string, string>) => Object.entries(env).sort(
 /** Waits for `promise` unless the caller gives up first. */
 function untilAborted(promise: Promise<unknown>, signal?: AbortSignal): Promise<void> {
   if (!signal) return promise.then(() => undefined);
-  if (signal.aborted) return Promise.reject(new DomainError("UNAVAILABLE", "the call was cancelled"));
+  if (signal.aborted) return Promise.reject(callCancelled());
   return new Promise((resolve, reject) => {
-    const onAbort = () => reject(new DomainError("UNAVAILABLE", "the call was cancelled"));
+    const onAbort = () => reject(callCancelled());
     signal.addEventListener("abort", onAbort, { once: true });
     promise.then(() => {
       signal.removeEventListener("abort", onAbort);
@@ -381,3 +381,6 @@ function untilAborted(promise: Promise<unknown>, signal?: AbortSignal): Promise<
     }, reject);
   });
 }
+
+/** The caller's own cancel or deadline ended a wait: CANCELLED, which clients do not retry (UNAVAILABLE they would). */
+const callCancelled = () => new DomainError("CANCELLED", "the call was cancelled by its caller (a cancel or a deadline)");

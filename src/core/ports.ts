@@ -84,11 +84,11 @@ export interface ExecutionStore {
   findByRequestId(sessionId: string, requestId: string): Promise<Execution | undefined>;
   /** Newest first by number, strictly below `beforeNumber`. */
   listBySession(sessionId: string, limit: number, beforeNumber?: number): Promise<Execution[]>;
-  maxNumber(sessionId: string): Promise<number>;
   /**
-   * Stores the execution's remaining events, its final state and the
-   * session's last activity in one transaction: every event is stored before
-   * (and with) the final status. `insert`: the row was never written.
+   * Stores the execution's remaining events and its final state in one
+   * transaction: every event is stored before (and with) the final status.
+   * The session's row is not written (a live session keeps its last
+   * activity in memory). `insert`: the row was never written.
    */
   finish(execution: Execution, finish: ExecutionFinish, remaining: ExecutionEvent[], insert: boolean): Promise<void>;
   /** Appends a batch of events in one transaction, after inserting the RUNNING row when given. */

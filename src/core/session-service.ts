@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { formatDuration } from "../config";
 import type { Logger } from "../log";
 import type { EventBus } from "./event-bus";
 import { checkWithinCeilings, type Ceilings } from "./ceilings";
@@ -211,17 +212,4 @@ export class SessionService {
   disposeAll(): void {
     for (const s of this.deps.registry.all()) this.deps.registry.remove(s.id);
   }
-}
-
-export function parseStatus(value: string | undefined): SessionStatus | undefined {
-  if (!value) return undefined;
-  if (!["STARTING", "READY", "CLOSED", "CRASHED"].includes(value)) throw invalidField("status", `unknown status "${value}"`);
-  return value as SessionStatus;
-}
-
-function formatDuration(ms: number): string {
-  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
-  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
-  if (ms % 1000 === 0) return `${ms / 1000}s`;
-  return `${ms}ms`;
 }

@@ -1,7 +1,5 @@
 import { invalidField } from "./errors";
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** A required, non-blank string of at most `max` characters. */
 export function requireText(field: string, value: string | undefined, max = 200): string {
   if (value === undefined || value.trim() === "") throw invalidField(field, "is required");
@@ -25,10 +23,6 @@ export function requireId(field: string, value: string | undefined): string {
 /** Text that is stored as given: NUL characters cannot be stored in PostgreSQL text, so no backend takes them. */
 export function rejectNul(field: string, value: string | undefined): void {
   if (value?.includes("\u0000")) throw invalidField(field, "must not contain NUL characters (write \\0 in source code)");
-}
-
-export function isUuid(value: string): boolean {
-  return UUID.test(value);
 }
 
 /** seq columns are 32-bit integers: an after_seq past them simply has nothing after it. */

@@ -48,11 +48,6 @@ export class TypeormExecutionStore implements ExecutionStore {
     return rows.map(toExecution);
   }
 
-  async maxNumber(sessionId: string): Promise<number> {
-    const row = await this.repo.createQueryBuilder("e").select("MAX(e.number)", "max").where("e.session_id = :sessionId", { sessionId }).getRawOne<{ max: number | string | null }>();
-    return Number(row?.max ?? 0);
-  }
-
   async finish(execution: Execution, f: ExecutionFinish, remaining: ExecutionEvent[], insert: boolean): Promise<void> {
     const m = f.metrics;
     const row: Statement = insert

@@ -2,6 +2,7 @@ import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import type {
   handleServerStreamingCall,
   handleUnaryCall,
+  MethodDefinition,
   ServerUnaryCall,
   ServerWritableStream,
 } from "@grpc/grpc-js";
@@ -29,6 +30,9 @@ type AnyCall = ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown,
 
 const digest = (text: string) => createHash("sha256").update(text).digest();
 
+/** "vmsystem.v1.ExecutionService/ExecuteRepl", as the log line names it. */
+const methodName = (definition: { path: string }) => definition.path.replace(/^\//, "");
+
 /**
  * Turns plain `(request, ctx) => …` functions into grpc-js handlers. The one
  * place for what every vmsystem RPC shares: request id (`x-request-id`, sent
@@ -43,7 +47,9 @@ export class Rpc {
     this.expected = options.authToken ? digest(options.authToken) : undefined;
   }
 
-  unary<Req, Res>(method: string, fn: (req: Req, ctx: CallContext) => Promise<Res> | Res): handleUnaryCall<Req, Res> {
+  /** `definition` is the generated service's (its path names the method in logs). */
+  unary<Req, Res>(definition: MethodDefinition<Req, Res>, fn: (req: Req, ctx: CallContext) => Promise<Res> | Res): handleUnaryCall<Req, Res> {
+    const method = methodName(definition);
     return (call, callback) => {
       const { ctx, finish, sendMetadata } = this.begin(call, method);
       Promise.resolve()
@@ -66,7 +72,8 @@ export class Rpc {
   }
 
   /** Server streaming: `fn` writes with `send`, which resolves once the stream can take more (backpressure). */
-  stream<Req, Res>(method: string, fn: (req: Req, send: (message: Res) => Promise<void>, ctx: CallContext) => Promise<void>): handleServerStreamingCall<Req, Res> {
+  stream<Req, Res>(definition: MethodDefinition<Req, Res>, fn: (req: Req, send: (message: Res) => Promise<void>, ctx: CallContext) => Promise<void>): handleServerStreamingCall<Req, Res> {
+    const method = methodName(definition);
     return (call) => {
       const { ctx, finish, sendMetadata } = this.begin(call, method);
       // A stream's client may wait long for its first message: the request id goes out now.
@@ -115,9 +122,12 @@ export class Rpc {
     let finished = false;
     // grpc-js also emits "cancelled" once a call has ended normally (after its
     // status went out): only a call still running is cancelled.
-    call.on("cancelled", () => {
+    const cancelled = () => {
       if (!finished) controller.abort(new Error("the client cancelled the call or its deadline passed"));
-    });
+    };
+    call.on("cancelled", cancelled);
+    // Cancelled before its handler ran (the event has already fired): nothing starts.
+    if (call.cancelled) cancelled();
     const ctx: CallContext = { signal: controller.signal, metadata: call.metadata, requestId };
     const finish = (code: status) => {
       finished = true;

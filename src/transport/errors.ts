@@ -20,6 +20,7 @@ const CODE_OF: Record<ErrorReason, status> = {
   LIBRARY_NOT_FOUND: status.INVALID_ARGUMENT,
   UNAUTHENTICATED: status.UNAUTHENTICATED,
   SESSION_LIMIT: status.RESOURCE_EXHAUSTED,
+  CANCELLED: status.CANCELLED,
   UNAVAILABLE: status.UNAVAILABLE,
   UNIMPLEMENTED: status.UNIMPLEMENTED,
   INTERNAL: status.INTERNAL,
@@ -35,6 +36,7 @@ export function toServiceError(err: unknown, log: Logger): Partial<ServiceError>
   let domainError: DomainError;
   if (err instanceof DomainError) {
     domainError = err;
+    if (err.reason === "INTERNAL" && err.cause !== undefined) log.error({ err: err.cause }, err.message);
   } else {
     log.error({ err }, "unexpected error");
     domainError = new DomainError("INTERNAL", "internal error (see the server log)");

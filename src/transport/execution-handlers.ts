@@ -1,4 +1,4 @@
-import type { ExecutionServiceServer, StreamExecutionResponse, TailEventsResponse, WatchSessionResponse } from "../../gen/vmsystem/v1/execution";
+import { ExecutionServiceService, type ExecutionServiceServer } from "../../gen/vmsystem/v1/execution";
 import { invalidField } from "../core/errors";
 import { replSpec, runFileSpec, type ExecutionService } from "../core/execution-service";
 import type { LiveEvents } from "../core/live-events";
@@ -8,38 +8,37 @@ import { requireId } from "../core/validate";
 
 /** ExecutionService over gRPC: decode, call core, encode. */
 export function executionHandlers(service: ExecutionService, live: LiveEvents, rpc: Rpc): ExecutionServiceServer {
-  const m = (name: string) => `vmsystem.v1.ExecutionService/${name}`;
   return {
-    executeRepl: rpc.unary(m("ExecuteRepl"), async (req, ctx) => {
+    executeRepl: rpc.unary(ExecutionServiceService.executeRepl, async (req, ctx) => {
       const { execution, events } = await service.executeRepl(req, { signal: ctx.signal });
       return executionToProto(execution, events);
     }),
-    executeRunFile: rpc.unary(m("ExecuteRunFile"), async (req, ctx) => {
+    executeRunFile: rpc.unary(ExecutionServiceService.executeRunFile, async (req, ctx) => {
       const { execution, events } = await service.executeRunFile(req, { signal: ctx.signal });
       return executionToProto(execution, events);
     }),
-    getExecution: rpc.unary(m("GetExecution"), async (req) => {
+    getExecution: rpc.unary(ExecutionServiceService.getExecution, async (req) => {
       const { execution, events } = await service.get(req.executionId);
       return executionToProto(execution, events);
     }),
-    listExecutions: rpc.unary(m("ListExecutions"), async (req) => {
+    listExecutions: rpc.unary(ExecutionServiceService.listExecutions, async (req) => {
       const page = await service.list({ sessionId: req.sessionId, pageSize: req.pageSize, pageToken: req.pageToken });
       return { executions: page.items.map((e) => executionToProto(e)), nextPageToken: page.nextPageToken };
     }),
-    listEvents: rpc.unary(m("ListEvents"), async (req) => ({
+    listEvents: rpc.unary(ExecutionServiceService.listEvents, async (req) => ({
       events: (await service.listEvents({ executionId: req.executionId, afterSeq: req.afterSeq, limit: req.limit })).map(eventToProto),
     })),
-    cancelExecution: rpc.unary(m("CancelExecution"), async (req) => {
+    cancelExecution: rpc.unary(ExecutionServiceService.cancelExecution, async (req) => {
       const { execution, events } = await service.cancel(req.executionId);
       return executionToProto(execution, events);
     }),
-    tailEvents: rpc.stream<Parameters<ExecutionServiceServer["tailEvents"]>[0]["request"], TailEventsResponse>(m("TailEvents"), (req, send, ctx) =>
+    tailEvents: rpc.stream(ExecutionServiceService.tailEvents, (req, send, ctx) =>
       live.tail(req, ctx.signal, (event) => send({ event: eventToProto(event) })),
     ),
-    watchSession: rpc.stream<Parameters<ExecutionServiceServer["watchSession"]>[0]["request"], WatchSessionResponse>(m("WatchSession"), (req, send, ctx) =>
+    watchSession: rpc.stream(ExecutionServiceService.watchSession, (req, send, ctx) =>
       live.watch(req, ctx.signal, (event) => send({ event: eventToProto(event) })),
     ),
-    streamExecution: rpc.stream<Parameters<ExecutionServiceServer["streamExecution"]>[0]["request"], StreamExecutionResponse>(m("StreamExecution"), (req, send, ctx) => {
+    streamExecution: rpc.stream(ExecutionServiceService.streamExecution, (req, send, ctx) => {
       const sessionId = requireId("session_id", req.sessionId);
       const spec = req.repl
         ? replSpec({ input: req.repl.input, requestId: req.requestId })

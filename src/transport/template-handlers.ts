@@ -1,4 +1,4 @@
-import type { TemplateServiceServer } from "../../gen/vmsystem/v1/template";
+import { TemplateServiceService, type TemplateServiceServer } from "../../gen/vmsystem/v1/template";
 import type { TemplateService } from "../core/template-service";
 import type { Rpc } from "./call";
 import {
@@ -12,60 +12,59 @@ import {
 
 /** TemplateService over gRPC: decode, call core, encode. */
 export function templateHandlers(service: TemplateService, rpc: Rpc): TemplateServiceServer {
-  const m = (name: string) => `vmsystem.v1.TemplateService/${name}`;
   return {
-    createTemplate: rpc.unary(m("CreateTemplate"), async (req) =>
+    createTemplate: rpc.unary(TemplateServiceService.createTemplate, async (req) =>
       templateToProto(await service.create({ name: req.name, engine: req.engine, settings: settingsFromProto(req.settings) })),
     ),
-    getTemplate: rpc.unary(m("GetTemplate"), async (req) => templateToProto(await service.get(req.templateId))),
-    listTemplates: rpc.unary(m("ListTemplates"), async (req) => {
+    getTemplate: rpc.unary(TemplateServiceService.getTemplate, async (req) => templateToProto(await service.get(req.templateId))),
+    listTemplates: rpc.unary(TemplateServiceService.listTemplates, async (req) => {
       const page = await service.list({ pageSize: req.pageSize, pageToken: req.pageToken });
       return { templates: page.items.map(templateToProto), nextPageToken: page.nextPageToken };
     }),
-    deleteTemplate: rpc.unary(m("DeleteTemplate"), async (req) => {
+    deleteTemplate: rpc.unary(TemplateServiceService.deleteTemplate, async (req) => {
       await service.delete(req.templateId);
       return {};
     }),
-    updateTemplateSettings: rpc.unary(m("UpdateTemplateSettings"), async (req) =>
+    updateTemplateSettings: rpc.unary(TemplateServiceService.updateTemplateSettings, async (req) =>
       templateToProto(await service.updateSettings(req.templateId, settingsFromProto(req.settings), req.updateMask ?? [])),
     ),
-    addStartupFile: rpc.unary(m("AddStartupFile"), async (req) =>
+    addStartupFile: rpc.unary(TemplateServiceService.addStartupFile, async (req) =>
       startupFileToProto(await service.addStartupFile({ templateId: req.templateId, path: req.path, orderIndex: req.orderIndex, mode: req.mode })),
     ),
-    listStartupFiles: rpc.unary(m("ListStartupFiles"), async (req) => ({
+    listStartupFiles: rpc.unary(TemplateServiceService.listStartupFiles, async (req) => ({
       startupFiles: (await service.listStartupFiles(req.templateId)).map(startupFileToProto),
     })),
-    removeStartupFile: rpc.unary(m("RemoveStartupFile"), async (req) => {
+    removeStartupFile: rpc.unary(TemplateServiceService.removeStartupFile, async (req) => {
       await service.removeStartupFile(req.templateId, req.startupFileId);
       return {};
     }),
-    addCapability: rpc.unary(m("AddCapability"), async (req) =>
+    addCapability: rpc.unary(TemplateServiceService.addCapability, async (req) =>
       capabilityToProto(
         await service.addCapability({ templateId: req.templateId, kind: req.kind, name: req.name, enabled: req.enabled, config: req.config }),
       ),
     ),
-    listCapabilities: rpc.unary(m("ListCapabilities"), async (req) => ({
+    listCapabilities: rpc.unary(TemplateServiceService.listCapabilities, async (req) => ({
       capabilities: (await service.listCapabilities(req.templateId)).map(capabilityToProto),
     })),
-    removeCapability: rpc.unary(m("RemoveCapability"), async (req) => {
+    removeCapability: rpc.unary(TemplateServiceService.removeCapability, async (req) => {
       await service.removeCapability(req.templateId, req.capabilityId);
       return {};
     }),
-    addModule: rpc.unary(m("AddModule"), async (req) => moduleToProto(await service.addModule(req.templateId, req.name))),
-    removeModule: rpc.unary(m("RemoveModule"), async (req) => {
+    addModule: rpc.unary(TemplateServiceService.addModule, async (req) => moduleToProto(await service.addModule(req.templateId, req.name))),
+    removeModule: rpc.unary(TemplateServiceService.removeModule, async (req) => {
       await service.removeModule(req.templateId, req.name);
       return {};
     }),
-    listModules: rpc.unary(m("ListModules"), async (req) => ({ modules: (await service.listModules(req.templateId)).map(moduleToProto) })),
-    listAvailableModules: rpc.unary(m("ListAvailableModules"), () => ({ modules: service.listAvailableModules() })),
-    addLibrary: rpc.unary(m("AddLibrary"), async (req) => libraryToProto(await service.addLibrary(req.templateId, req.name))),
-    removeLibrary: rpc.unary(m("RemoveLibrary"), async (req) => {
+    listModules: rpc.unary(TemplateServiceService.listModules, async (req) => ({ modules: (await service.listModules(req.templateId)).map(moduleToProto) })),
+    listAvailableModules: rpc.unary(TemplateServiceService.listAvailableModules, () => ({ modules: service.listAvailableModules() })),
+    addLibrary: rpc.unary(TemplateServiceService.addLibrary, async (req) => libraryToProto(await service.addLibrary(req.templateId, req.name))),
+    removeLibrary: rpc.unary(TemplateServiceService.removeLibrary, async (req) => {
       await service.removeLibrary(req.templateId, req.name);
       return {};
     }),
-    listLibraries: rpc.unary(m("ListLibraries"), async (req) => ({
+    listLibraries: rpc.unary(TemplateServiceService.listLibraries, async (req) => ({
       libraries: (await service.listLibraries(req.templateId)).map(libraryToProto),
     })),
-    listAvailableLibraries: rpc.unary(m("ListAvailableLibraries"), () => ({ libraries: service.listAvailableLibraries() })),
+    listAvailableLibraries: rpc.unary(TemplateServiceService.listAvailableLibraries, () => ({ libraries: service.listAvailableLibraries() })),
   };
 }
