@@ -293,14 +293,16 @@ class ResolverSettings(_message.Message):
     def __init__(self, roots: _Optional[_Iterable[str]] = ..., extensions: _Optional[_Iterable[str]] = ..., allow_absolute_repo_imports: bool = ...) -> None: ...
 
 class RuntimeSettings(_message.Message):
-    __slots__ = ["console", "esm", "strict"]
+    __slots__ = ["console", "esm", "strict", "wasm"]
     CONSOLE_FIELD_NUMBER: _ClassVar[int]
     ESM_FIELD_NUMBER: _ClassVar[int]
     STRICT_FIELD_NUMBER: _ClassVar[int]
+    WASM_FIELD_NUMBER: _ClassVar[int]
     console: bool
     esm: bool
     strict: bool
-    def __init__(self, esm: bool = ..., strict: bool = ..., console: bool = ...) -> None: ...
+    wasm: bool
+    def __init__(self, esm: bool = ..., strict: bool = ..., console: bool = ..., wasm: bool = ...) -> None: ...
 
 class StartupFile(_message.Message):
     __slots__ = ["created_at", "id", "mode", "order_index", "path", "template_id"]
