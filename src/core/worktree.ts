@@ -4,13 +4,15 @@
  * transport maps (INVALID_PATH, FILE_NOT_FOUND) with the request's field.
  */
 import { lexicalTarget, PathError, readWorktreeFile, relativeStaysInside, resolveWorktree, type WorktreeFile } from "../runtime/paths";
-import { DomainError } from "./errors";
+import { clip, DomainError } from "./errors";
 
 export type { WorktreeFile };
 
-function domainError(e: unknown, field: string): unknown {
+function domainError(e: unknown, field: string, path: string): unknown {
   if (!(e instanceof PathError)) return e;
-  return new DomainError(e.code === "FILE_NOT_FOUND" ? "FILE_NOT_FOUND" : "INVALID_PATH", e.message, { field });
+  // FILE_NOT_FOUND names the missing path, as NOT_FOUND errors name what is missing.
+  if (e.code === "FILE_NOT_FOUND") return new DomainError("FILE_NOT_FOUND", e.message, { [field]: clip(path) });
+  return new DomainError("INVALID_PATH", e.message, { field });
 }
 
 /** A session's worktree (absolute, an existing directory, not `/` or a system tree, under an allowed root): its real path. */
@@ -18,7 +20,7 @@ export async function checkWorktree(path: string, allowedRoots: string[]): Promi
   try {
     return await resolveWorktree(path, allowedRoots);
   } catch (e) {
-    throw domainError(e, "worktree_path");
+    throw domainError(e, "worktree_path", path);
   }
 }
 
@@ -28,7 +30,7 @@ export function checkRelativePath(worktree: string, path: string, field = "path"
   try {
     lexicalTarget(worktree, path);
   } catch (e) {
-    throw domainError(e, field);
+    throw domainError(e, field, path);
   }
 }
 
@@ -38,7 +40,7 @@ export async function readRunFile(worktree: string, path: string, field = "path"
   try {
     return await readWorktreeFile(worktree, path);
   } catch (e) {
-    throw domainError(e, field);
+    throw domainError(e, field, path);
   }
 }
 
