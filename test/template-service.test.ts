@@ -17,7 +17,7 @@ describe("CreateTemplate / GetTemplate", () => {
     expect(t.settings).toEqual({
       limits: { cpuMs: 5000, wallMs: 30000, memMb: 128, maxEvents: 1000, maxOutputKb: 512 },
       resolver: { roots: [], extensions: [".js", ".mjs"], allowAbsoluteRepoImports: false },
-      runtime: { esm: false, strict: false, console: true },
+      runtime: { esm: false, strict: false, console: true, wasm: false },
     });
     expect(t.createdAt).toBeInstanceOf(Date);
     expect(await get(t.id)).toEqual(t);
@@ -26,7 +26,7 @@ describe("CreateTemplate / GetTemplate", () => {
   it("merges stated settings over the defaults", async () => {
     const t = await create({ name: "custom", engine: "isolated-vm", settings: { limits: { cpuMs: 250 }, runtime: { esm: true }, resolver: { roots: ["lib"], extensions: [] } } });
     expect(t.settings?.limits).toMatchObject({ cpuMs: 250, wallMs: 30000 });
-    expect(t.settings?.runtime).toEqual({ esm: true, strict: false, console: true });
+    expect(t.settings?.runtime).toEqual({ esm: true, strict: false, console: true, wasm: false });
     expect(t.settings?.resolver?.roots).toEqual(["lib"]);
     expect(t.settings?.resolver?.extensions).toEqual([".js", ".mjs"]);
   });
