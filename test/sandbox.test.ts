@@ -33,7 +33,8 @@ const dirs: string[] = [];
 beforeAll(async () => {
   process.env[ALLOWED_VAR] = "allowed-value";
   process.env[SECRET_VAR] = "secret-value";
-  s = await startTestServer();
+  // --env-allow names what an env capability may copy at all; the capability then picks from it.
+  s = await startTestServer({ envAllow: [ALLOWED_VAR, SECRET_VAR, "VMSYSTEM_TEST_UNSET_VAR"] });
   api = new Api(s);
 });
 afterAll(async () => {
