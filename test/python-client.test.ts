@@ -1,11 +1,11 @@
 import { mkdtempSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { ExecutionStatus, type ListExecutionsResponse } from "../gen/vmsystem/v1/execution";
 import { SessionStatus, type Session } from "../gen/vmsystem/v1/session";
 import { ROOT, run, type CliResult } from "./support/process";
-import { startTestServer, unary, type TestServer } from "./support/server";
+import { unary, useTestServer } from "./support/server";
 import { contiguous } from "./support/streams";
 
 // The Python client in examples/python/ (stubs generated from proto/ and
@@ -19,7 +19,7 @@ const GENERATE = join(ROOT, "examples", "python", "generate.sh");
 // Keep gen/ free of __pycache__ (the freshness check compares it).
 const PY_ENV = { PYTHONDONTWRITEBYTECODE: "1", VMSYSTEM_AUTH_TOKEN: "" };
 
-let s: TestServer;
+const s = useTestServer();
 let missing: string | undefined; // why the Python side cannot run here
 let noProtoc: string | undefined; // why stubs cannot be regenerated here
 
@@ -28,10 +28,6 @@ beforeAll(async () => {
   if (probe.code !== 0) missing = `${PYTHON} cannot import grpc/google.protobuf (apt-get install python3-grpcio python3-protobuf): ${probe.stderr.trim().split("\n").pop()}`;
   const tools = await run("bash", ["-c", "command -v protoc && command -v grpc_python_plugin"]);
   if (tools.code !== 0) noProtoc = "protoc or grpc_python_plugin missing (apt-get install protobuf-compiler protobuf-compiler-grpc)";
-  s = await startTestServer();
-});
-afterAll(async () => {
-  await s?.close();
 });
 
 /** Skips with the reason outside CI; in CI the prerequisites are installed, so their absence is a failure. */

@@ -8,7 +8,7 @@ import { ExecutionServiceService, ExecutionStatus, type Execution, type ListEven
 import { SessionServiceService, SessionStatus, type Session } from "../gen/vmsystem/v1/session";
 import { TemplateServiceService, type Template } from "../gen/vmsystem/v1/template";
 import { ROOT, run, type CliResult } from "./support/process";
-import { startTestServer, unary, type TestServer } from "./support/server";
+import { unary, useTestServer } from "./support/server";
 import { collect, contiguous, until } from "./support/streams";
 
 // scripts/*.sh against the real server: each script's JSON, its errors and
@@ -18,14 +18,12 @@ import { collect, contiguous, until } from "./support/streams";
 const SCRIPTS = join(ROOT, "scripts");
 const BUF = join(ROOT, "node_modules", ".bin", "buf");
 
-let s: TestServer;
+const s = useTestServer();
 let work: string;
-beforeAll(async () => {
-  s = await startTestServer();
+beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), "vmsystem-scripts-"));
 });
-afterAll(async () => {
-  await s?.close();
+afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
@@ -429,9 +427,9 @@ describe("the documented shell examples, run as written", () => {
 });
 
 describe("scripts/*.sh over TLS and with a token (VMSYSTEM_TLS_CA, VMSYSTEM_AUTH_TOKEN)", () => {
-  let tls: TestServer;
   let dir: string;
   const TOKEN = "script-token";
+  // Registered before the server's hooks: the certificate exists before it starts.
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "vmsystem-scripts-tls-"));
     await run("openssl", [
@@ -439,12 +437,9 @@ describe("scripts/*.sh over TLS and with a token (VMSYSTEM_TLS_CA, VMSYSTEM_AUTH
       "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
       "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"),
     ]);
-    tls = await startTestServer({ tlsCert: join(dir, "cert.pem"), tlsKey: join(dir, "key.pem"), authToken: TOKEN });
   });
-  afterAll(async () => {
-    await tls?.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const tls = useTestServer(() => ({ tlsCert: join(dir, "cert.pem"), tlsKey: join(dir, "key.pem"), authToken: TOKEN }));
 
   it("create-template.sh, rpc.sh list and describe.sh connect with TLS trusting the CA and send the token", async () => {
     const env = { VMSYSTEM_SERVER: `localhost:${tls.app.port}`, VMSYSTEM_TLS_CA: join(dir, "cert.pem"), VMSYSTEM_AUTH_TOKEN: TOKEN };
