@@ -5,32 +5,24 @@
  * (measured ~200k lines/s through Reference#applyIgnored, 1.5M+ through the
  * ring); now the sandbox sends a message only when the host may be idle.
  *
- * One SharedArrayBuffer holds the control slots (Int32, see run-driver.ts's
- * CTL_*) and, after them, the ring (UTF-16 units). A record is
+ * One SharedArrayBuffer holds the control slots (Int32, CTL_* in
+ * sandbox/constants.ts) and, after them, the ring (UTF-16 units). A record is
  * [meta lo, meta hi, gen lo, gen hi, length lo, length hi, ...text] and never
  * wraps: where it would not fit before the end, a WRAP unit says "continue at
  * 0". Positions are int32 counters (wrapping), masked into the ring.
  *
- * The sandbox (sandbox/console.ts) writes a record, publishes the new write
+ * The sandbox (sandbox/src/console.js) writes a record, publishes the new write
  * position, then notifies the host if the host said it was idle. The host
  * drains from its read position to the write position, says it is idle, and
  * looks once more (a record written meanwhile either saw the idle flag and
  * notified, or is drained now). The sandbox only writes while a run is
  * active; its data is untrusted all the same, so every record is bounds-checked.
  */
-export const CTL_RING_WRITE = 5;
-export const CTL_RING_READ = 6;
-export const CTL_HOST_IDLE = 7;
-/** Bytes before the ring: the control slots. */
-export const RING_OFFSET = 32;
-/**
- * UTF-16 units, a power of two: 128 KiB a session (its pages resident only
- * once written). A line longer than half of it takes the synchronous path;
- * 32K to 128K units measured the same lines/s.
- */
-export const RING_UNITS = 1 << 16;
-export const RING_HEADER = 6;
-export const RING_WRAP = 0xffff;
+import {
+  CTL_HOST_IDLE, CTL_RING_READ, CTL_RING_WRITE, RING_HEADER, RING_OFFSET, RING_UNITS, RING_WRAP,
+} from "./sandbox/constants";
+
+export { CTL_HOST_IDLE, CTL_RING_READ, CTL_RING_WRITE, RING_HEADER, RING_OFFSET, RING_UNITS, RING_WRAP };
 
 export type RingLine = (gen: number, meta: number, text: string) => void;
 

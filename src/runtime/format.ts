@@ -6,18 +6,18 @@
 import { inspect } from "node:util";
 import { TreeDecoder, decodeTree } from "./inspect-tree";
 import {
+  KIND_DIR, KIND_FORMAT, KIND_TEXT, KIND_TRACE, LEVEL_DEBUG, LEVEL_ERROR, LEVEL_INFO, LEVEL_LOG, LEVEL_WARN,
   MAX_EXCEPTION_MESSAGE_BYTES, MAX_EXCEPTION_NAME_BYTES, MAX_EXCEPTION_STACK_BYTES, MAX_JSON_CHARS, MAX_JSON_DEPTH, MAX_TREE_CHARS,
+  META_INDENT_SHIFT, META_KIND_SHIFT,
 } from "./sandbox/constants";
 import { cutStack } from "./stack";
 import type { ConsoleLevel, ExceptionDescription, ValueDescription } from "./types";
 
 export { MAX_EXCEPTION_MESSAGE_BYTES, MAX_EXCEPTION_NAME_BYTES, MAX_EXCEPTION_STACK_BYTES, MAX_JSON_CHARS, MAX_JSON_DEPTH };
 
-const LEVELS: readonly ConsoleLevel[] = ["log", "info", "warn", "error", "debug"];
-const KIND_TEXT = 0;
-const KIND_FORMAT = 1;
-const KIND_TRACE = 2;
-const KIND_DIR = 3;
+const LEVELS: Readonly<Record<number, ConsoleLevel>> = {
+  [LEVEL_LOG]: "log", [LEVEL_INFO]: "info", [LEVEL_WARN]: "warn", [LEVEL_ERROR]: "error", [LEVEL_DEBUG]: "debug",
+};
 const PREVIEW_BYTES = 4096;
 /**
  * The longest "V…"/"E…" message taken in: a tree, a json text (escaped once
@@ -133,11 +133,11 @@ export interface ConsoleLine {
   text: string;
 }
 
-/** meta = level | kind << 3 | groupIndent << 6 (see sandbox/console.ts). */
+/** meta = level | kind << META_KIND_SHIFT | groupIndent << META_INDENT_SHIFT (see sandbox/src/console.js). */
 export function decodeConsole(meta: number, payload: string): ConsoleLine {
-  const level = LEVELS[meta & 7] ?? "log";
-  const kind = (meta >> 3) & 7;
-  const indent = meta >> 6;
+  const level = LEVELS[meta & ((1 << META_KIND_SHIFT) - 1)] ?? "log";
+  const kind = (meta >> META_KIND_SHIFT) & ((1 << (META_INDENT_SHIFT - META_KIND_SHIFT)) - 1);
+  const indent = meta >> META_INDENT_SHIFT;
   let text: string;
   if (kind === KIND_TEXT) text = payload;
   else if (kind === KIND_DIR) text = inspect(decodeArgs(JSON.parse(payload))[0]);

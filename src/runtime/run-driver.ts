@@ -27,11 +27,8 @@ const PING_GRACE_MS = 250;
 const MAX_BUDGET = 0x7fffffff;
 
 /** Slots of the control memory shared with the sandbox (Int32Array; 5 to 7: the console ring's). */
-export const CTL_GEN = 0;
-export const CTL_STOP = 1;
-export const CTL_LINES_LEFT = 3;
-export const CTL_BYTES_LEFT = 4;
-export const CTL_SLOTS = 8;
+import { CTL_BYTES_LEFT, CTL_GEN, CTL_LINES_LEFT, CTL_SLOTS, CTL_STOP } from "./sandbox/constants";
+export { CTL_BYTES_LEFT, CTL_GEN, CTL_LINES_LEFT, CTL_SLOTS, CTL_STOP };
 
 export type Stop =
   | { kind: "timeout"; limit: "wall" | "cpu" }

@@ -1,7 +1,57 @@
 /**
- * Numbers the sandbox and the host must agree on: the sandbox's sources have
- * them substituted in (see ./prelude.ts), the host reads them from here.
+ * What the sandbox and the host must agree on. The host imports this module;
+ * the sandbox's sources (./src/*.js) get every number exported here as a
+ * `const` of the same name in front of them (see preludeSource in
+ * ./prelude.ts), and ./src/host.d.ts declares them from here for the type
+ * checker. No imports: the sandbox's type check (lib ES2023, no Node types)
+ * reads this file too.
  */
+
+/** Operations of the prelude's control function: control(op, a, b, c, d, e). */
+export const OP_RUN = 0;
+export const OP_BEGIN = 1;
+export const OP_SETTLE_MODULE = 2;
+export const OP_FIRE_TIMER = 3;
+export const OP_SETTLE_FETCH = 4;
+
+/** Int32 slots of the control memory shared with the sandbox (see ../run-driver.ts and ../console-ring.ts). */
+export const CTL_GEN = 0;
+export const CTL_STOP = 1;
+export const CTL_LINES_LEFT = 3;
+export const CTL_BYTES_LEFT = 4;
+export const CTL_RING_WRITE = 5;
+export const CTL_RING_READ = 6;
+export const CTL_HOST_IDLE = 7;
+export const CTL_SLOTS = 8;
+/** Bytes before the console ring: the control slots. */
+export const RING_OFFSET = 32;
+/**
+ * UTF-16 units of the console ring, a power of two: 128 KiB a session (its
+ * pages resident only once written). A line longer than half of it takes the
+ * synchronous path; 32K to 128K units measured the same lines/s.
+ */
+export const RING_UNITS = 1 << 16;
+/** A ring record: [meta lo, meta hi, gen lo, gen hi, length lo, length hi, ...text]. */
+export const RING_HEADER = 6;
+/** A unit that says "the next record starts at 0". */
+export const RING_WRAP = 0xffff;
+
+/**
+ * A console line's meta: level | kind << META_KIND_SHIFT | group indentation
+ * << META_INDENT_SHIFT. KIND_TEXT lines are the text itself; the others are
+ * JSON of described arguments (see ../format.ts).
+ */
+export const LEVEL_LOG = 0;
+export const LEVEL_INFO = 1;
+export const LEVEL_WARN = 2;
+export const LEVEL_ERROR = 3;
+export const LEVEL_DEBUG = 4;
+export const KIND_TEXT = 0;
+export const KIND_FORMAT = 1;
+export const KIND_TRACE = 2;
+export const KIND_DIR = 3;
+export const META_KIND_SHIFT = 3;
+export const META_INDENT_SHIFT = 6;
 
 /** A VALUE's json is kept only when its text is at most this long (SPEC: responses stay readable). */
 export const MAX_JSON_CHARS = 1 << 20;
@@ -24,3 +74,22 @@ export const MAX_TREE_CHARS = 4 * 1024 * 1024;
 export const MAX_EXCEPTION_NAME_BYTES = 1024;
 export const MAX_EXCEPTION_MESSAGE_BYTES = 64 * 1024;
 export const MAX_EXCEPTION_STACK_BYTES = 64 * 1024;
+
+/** The prelude's configuration, copied into the isolate once per context. */
+export interface PreludeConfig {
+  console: boolean;
+  modules: string[];
+  allowExec: boolean;
+  globals: Record<string, unknown>;
+  /** Random global name the module entry wrapper calls when the graph has finished. */
+  moduleHook: string;
+  /** The base `env` global of every run (a run-file may bring its own). */
+  env: Record<string, string>;
+  /** Install fetch (the template has an enabled `net` capability). */
+  net: boolean;
+  /** Keep WebAssembly (runtime.wasm), its memory bounded by memMb; else it is deleted. */
+  wasm: boolean;
+  memMb: number;
+  /** How many wasm memories a session may make; 0: no cap (see src/wasm.js). */
+  wasmMaxMemories: number;
+}

@@ -11,176 +11,34 @@
  * (References to host functions), the SharedArrayBuffer of the control slots
  * and the console ring (see ../console-ring.ts), config, and
  * the context itself (user scripts run from inside, see run()).
+ *
+ * Its body is the JavaScript files in ./src (type-checked on their own, see
+ * ./src/tsconfig.json), joined in SOURCE_FILES order after the constants
+ * they share with the host (./constants.ts). The files are read next to this
+ * module: `npm run build` copies them beside the compiled one.
  */
-import { RING_OFFSET, RING_UNITS } from "../console-ring";
-import { CONSOLE_SOURCE } from "./console";
-import { DESCRIBE_SOURCE } from "./describe";
-import { INTRINSICS_SOURCE } from "./intrinsics";
-import { NET_SOURCE } from "./net";
-import { REQUIRE_SOURCE } from "./require";
-import { TIMERS_SOURCE } from "./timers";
-import { WASM_SOURCE } from "./wasm";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { NET_LIMITS } from "../net";
+import * as shared from "./constants";
 
-export interface PreludeConfig {
-  console: boolean;
-  modules: string[];
-  allowExec: boolean;
-  globals: Record<string, unknown>;
-  /** Random global name the module entry wrapper calls when the graph has finished. */
-  moduleHook: string;
-  /** The base `env` global of every run (a run-file may bring its own). */
-  env: Record<string, string>;
-  /** Install fetch (the template has an enabled `net` capability). */
-  net: boolean;
-  /** Keep WebAssembly (runtime.wasm), its memory bounded by memMb; else it is deleted. */
-  wasm: boolean;
-  memMb: number;
-  /** How many wasm memories a session may make; 0: no cap (see sandbox/wasm.ts). */
-  wasmMaxMemories: number;
-}
+export type { PreludeConfig } from "./constants";
+export { OP_BEGIN, OP_FIRE_TIMER, OP_RUN, OP_SETTLE_FETCH, OP_SETTLE_MODULE } from "./constants";
 
-/** Operations of the control function: control(op, a, b, c, d, e). */
-export const OP_RUN = 0;
-export const OP_BEGIN = 1;
-export const OP_SETTLE_MODULE = 2;
-export const OP_FIRE_TIMER = 3;
-export const OP_SETTLE_FETCH = 4;
+/** Run in this order: each may use what the ones before it defined. */
+const SOURCE_FILES = [
+  "intrinsics.js",
+  "wasm.js", // WebAssembly is deleted or bounded before anything else runs
+  "describe.js",
+  "console.js",
+  "timers.js",
+  "require.js",
+  "net.js",
+  "control.js",
+];
 
-const CONTROL_SOURCE = String.raw`
-function deepFreeze(v) {
-  if (v !== null && typeof v === "object" && !Object.isFrozen(v)) {
-    freeze(v);
-    const keys = ownKeys(v);
-    for (let i = 0; i < keys.length; i++) deepFreeze(v[keys[i]]);
-  }
-  return v;
-}
-
-function defineRunGlobal(name, value) {
-  defineProp(G, name, { __proto__: null, value: value, writable: true, configurable: true, enumerable: false });
-}
-
-defineProp(G, "console", { __proto__: null,
-  value: config.console ? makeConsole() : makeSilentConsole(),
-  writable: true, configurable: true, enumerable: false });
-installTimers();
-if (config.modules.length > 0) {
-  defineProp(G, "require", { __proto__: null, value: makeRequire(config.modules, config.allowExec),
-    writable: true, configurable: true, enumerable: false });
-}
-if (config.net) {
-  defineProp(G, "fetch", { __proto__: null, value: makeFetch(), writable: true, configurable: true, enumerable: false });
-}
-{
-  const names = ownKeys(config.globals);
-  for (let i = 0; i < names.length; i++) {
-    const n = names[i];
-    defineProp(G, n, { __proto__: null, value: deepFreeze(config.globals[n]),
-      writable: false, configurable: false, enumerable: true });
-  }
-}
-
-async function settle(value, wrapped) {
-  try {
-    if (wrapped) {
-      const r = await value;
-      value = r === undefined ? undefined : r.value;
-    }
-    if (value !== null && typeof value === "object" && isPromise(value)) value = await value;
-    return describeValue(value);
-  } catch (e) {
-    return describeThrown(e);
-  }
-}
-
-// argv and env are fresh globals in every run: "" means the REPL's (no
-// arguments, the base env), anything else is JSON [argv, env] of a run-file.
-// JSON.parse makes plain data properties: no setter user code put on
-// Object.prototype runs.
-const BASE_ENV = jsonStringify(config.env);
-function beginRun(spec) {
-  mapClear(timers);
-  mapClear(fetchPending);
-  // A module run that failed or was stopped left its wait pending: end it.
-  delete G[config.moduleHook];
-  if (abandonModule !== null) { abandonModule(); abandonModule = null; }
-  groupIndent = 0;
-  let argv, env;
-  if (spec === "") {
-    argv = [];
-    env = jsonParse(BASE_ENV);
-  } else {
-    const parsed = jsonParse(spec);
-    argv = parsed[0];
-    env = parsed[1];
-  }
-  defineRunGlobal("argv", argv);
-  defineRunGlobal("env", env);
-}
-
-// Starts a run, compiles the user's source and runs it, all from inside the
-// isolate and on its thread: one call from the host per run, no compile on
-// the server's thread (which would also move the isolate between threads),
-// and what the code throws is caught here as the real value (isolated-vm
-// would copy only Error objects). The host's call carries the timeout, which
-// covers compiling, runSync and microtasks. A value that needs no waiting is
-// answered at once, else a promise of the answer.
-const RUN_OPTIONS = freeze({ __proto__: null, reference: true });
-const RELEASE = freeze({ __proto__: null, release: true });
-function run(source, wrapped, spec, filename, columnOffset) {
-  beginRun(spec);
-  let script;
-  try {
-    script = isolate.compileScriptSync(source, { __proto__: null, filename: filename, columnOffset: columnOffset });
-  } catch (e) {
-    // A syntax error, made by isolated-vm (the message ends with [file:line:col]);
-    // its stack would show the prelude's frames: the message is the whole story.
-    const name = capText(safeString(function () { return e.name; }, "SyntaxError"), MAX_NAME_BYTES);
-    const message = capText(safeString(function () { return e.message; }, ""), MAX_MESSAGE_BYTES);
-    return thrownError(name, message, name + ": " + message);
-  }
-  let value;
-  try {
-    value = script.runSync(context, RUN_OPTIONS).deref(RELEASE);
-  } catch (e) {
-    return describeThrown(e);
-  } finally {
-    try { script.release(); } catch (_) { /* terminated */ }
-  }
-  if (wrapped || (value !== null && typeof value === "object" && isPromise(value))) return settle(value, wrapped);
-  try {
-    return describeValue(value);
-  } catch (e) {
-    return describeThrown(e);
-  }
-}
-
-// isolated-vm's Module#evaluate drops the evaluation promise, so a module
-// with top-level await would look finished too early. The host evaluates a
-// wrapper (import * as ns from <entry>; <hook>(ns)) whose body runs only once
-// the whole graph has finished; the hook lives on globalThis for that run only.
-let abandonModule = null;
-async function settleModule() {
-  let resolve;
-  const done = new PromiseCtor((r) => { resolve = r; });
-  abandonModule = () => resolve(null);
-  defineProp(G, config.moduleHook, { __proto__: null, configurable: true, writable: false, enumerable: false,
-    value: function (ns) { delete G[config.moduleHook]; abandonModule = null; resolve([ns]); } });
-  const box = await done; // boxed: a namespace exporting "then" must not be treated as a thenable
-  return box === null ? "" : settle(box[0], false);
-}
-
-return function control(op, a, b, c, d, e) {
-  switch (op) {
-    case ${OP_RUN}: return run(a, b, c, d, e);
-    case ${OP_BEGIN}: beginRun(a); return "";
-    case ${OP_SETTLE_MODULE}: return settleModule();
-    case ${OP_FIRE_TIMER}: return fireTimer(a, b);
-    case ${OP_SETTLE_FETCH}: return settleFetch(a, b, c, d);
-    default: return "";
-  }
-};
-`;
+/** The folder of the sandbox's sources, beside this module in src/ and in dist/. */
+export const SANDBOX_SOURCE_DIR = join(__dirname, "src");
 
 /**
  * Finds the names of the global constructors every fresh context has (what
@@ -198,22 +56,38 @@ export const BUILT_IN_NAMES_PROBE = String.raw`(() => {
   return JSON.stringify(out);
 })()`;
 
+let body: string | undefined;
+
+/** The sources, joined: read once per process. */
+function sandboxBody(): string {
+  body ??= SOURCE_FILES.map((file) => readFileSync(join(SANDBOX_SOURCE_DIR, file), "utf8")).join("\n");
+  return body;
+}
+
+/** `const NAME = value;` for what the sandbox's sources take from the host (declared for them in ./src/host.d.ts). */
+function constantsHeader(builtInNames: readonly string[]): string {
+  const lines = Object.entries(shared)
+    .filter(([, value]) => typeof value === "number")
+    .map(([name, value]) => `const ${name} = ${value};`);
+  const net = {
+    maxPending: NET_LIMITS.maxPending,
+    maxUrlChars: NET_LIMITS.maxUrlChars,
+    maxHeaders: NET_LIMITS.maxHeaders,
+    maxHeaderBytes: NET_LIMITS.maxHeaderBytes,
+    maxRequestBodyBytes: NET_LIMITS.maxRequestBodyBytes,
+  };
+  lines.push(`const NET_LIMITS = ${JSON.stringify(net)};`, `const BUILT_IN_NAMES = ${JSON.stringify(builtInNames)};`);
+  return lines.join("\n");
+}
+
 /** The prelude as one function expression (the completion value of its script). */
 export function preludeSource(builtInNames: readonly string[]): string {
   return [
     "(function (consoleSink, consoleSync, timerHost, hostCall, execHost, netHost, ctlBuffer, config, context, isolate) {",
     '"use strict";',
-    `const ctl = new Int32Array(ctlBuffer, 0, ${RING_OFFSET / 4});`,
-    `const ring = new Uint16Array(ctlBuffer, ${RING_OFFSET}, ${RING_UNITS});`,
-    `const BUILT_IN_NAMES = ${JSON.stringify(builtInNames)};`,
-    INTRINSICS_SOURCE,
-    WASM_SOURCE, // runs here: WebAssembly is deleted or bounded before anything else
-    DESCRIBE_SOURCE,
-    CONSOLE_SOURCE,
-    TIMERS_SOURCE,
-    REQUIRE_SOURCE,
-    NET_SOURCE,
-    CONTROL_SOURCE,
+    constantsHeader(builtInNames),
+    sandboxBody(),
+    "return control;",
     "})",
   ].join("\n");
 }

@@ -1,11 +1,11 @@
+// @ts-check
 /**
- * In-isolate source: setTimeout & co. The isolate keeps the callbacks; the
+ * setTimeout & co. The isolate keeps the callbacks; the
  * host owns the clocks (messages via timerHost) and calls fireTimer(id) back
  * with a timeout, so a busy timer callback is stopped like any other code.
  * Timers belong to one run: the host drops its clocks when the run ends and
  * beginRun() forgets the callbacks.
  */
-export const TIMERS_SOURCE = String.raw`
 const timers = new MapCtor();
 let nextTimerId = 1;
 const MAX_DELAY = 2147483647;
@@ -15,7 +15,7 @@ function schedule(fn, ms, args, repeat) {
     throw new TypeErrorCtor("The \"callback\" argument must be of type function");
   }
   const id = nextTimerId++;
-  const gen = AtomicsLoad(ctl, 0);
+  const gen = AtomicsLoad(ctl, CTL_GEN);
   if (gen === 0) return id; // no run is active: the callback would never be due
   let delay = NumberCtor(ms);
   if (!(delay >= 1 && delay <= MAX_DELAY)) delay = 1;
@@ -26,7 +26,7 @@ function schedule(fn, ms, args, repeat) {
 
 function cancel(id) {
   if (typeof id !== "number" || !mapDelete(timers, id)) return;
-  const gen = AtomicsLoad(ctl, 0);
+  const gen = AtomicsLoad(ctl, CTL_GEN);
   if (gen !== 0) timerHost.applyIgnored(undefined, [gen, id, -1, 0]);
 }
 
@@ -41,7 +41,7 @@ function installTimers() {
 // string. A call that arrives after its run ended (the host asked just before
 // the end) runs nothing.
 function fireTimer(id, gen) {
-  if (AtomicsLoad(ctl, 0) !== gen) return "";
+  if (AtomicsLoad(ctl, CTL_GEN) !== gen) return "";
   const t = mapGet(timers, id);
   if (t === undefined) return "";
   if (!t.repeat) mapDelete(timers, id);
@@ -52,4 +52,3 @@ function fireTimer(id, gen) {
   }
   return "";
 }
-`;

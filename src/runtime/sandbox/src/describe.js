@@ -1,15 +1,10 @@
+// @ts-check
 /**
- * In-isolate source: turns any sandbox value into a small tagged tree the host
- * rebuilds and hands to Node's util.inspect (see ../inspect-tree.ts for the
+ * Turns any sandbox value into a small tagged tree the host
+ * rebuilds and hands to Node's util.inspect (see ../../inspect-tree.ts for the
  * node shapes). Properties are read through descriptors so getters never run;
  * sizes are capped the way util.inspect caps its own output.
  */
-import {
-  MAX_EXCEPTION_MESSAGE_BYTES, MAX_EXCEPTION_NAME_BYTES, MAX_EXCEPTION_STACK_BYTES, MAX_JSON_CHARS, MAX_JSON_DEPTH,
-  MAX_TREE_CHARS, MAX_TREE_DEPTH,
-} from "./constants";
-
-export const DESCRIBE_SOURCE = String.raw`
 const MAX_NODES = 5000;
 const MAX_ITEMS = 100;      // util.inspect's maxArrayLength
 const MAX_STRING = 10000;   // util.inspect's maxStringLength
@@ -18,10 +13,6 @@ const MAX_KEYS = 1000;
 // (the preview is 4 KB; console lines are bounded by the output limits anyway).
 const CONSOLE_CHARS = 2 * 1024 * 1024;
 const PREVIEW_CHARS = 256 * 1024;
-// An Error's stack and message inside a tree, and an exception's parts.
-const MAX_NAME_BYTES = ${MAX_EXCEPTION_NAME_BYTES};
-const MAX_MESSAGE_BYTES = ${MAX_EXCEPTION_MESSAGE_BYTES};
-const MAX_STACK_BYTES = ${MAX_EXCEPTION_STACK_BYTES};
 
 // text cut to at most maxBytes of UTF-8 (marker included), without splitting
 // a surrogate pair: "… (N more characters)" says what was left out.
@@ -290,9 +281,9 @@ Describer.prototype.set = function (v, id, cls, level) {
 
 Describer.prototype.error = function (v, id, cls, level) {
   let stack = null;
-  try { const s = v.stack; if (typeof s === "string") stack = capText(s, MAX_STACK_BYTES); } catch (_) {}
+  try { const s = v.stack; if (typeof s === "string") stack = capText(s, MAX_EXCEPTION_STACK_BYTES); } catch (_) {}
   const ownMessage = dataValue(getOwnDesc(v, "message"));
-  const message = typeof ownMessage === "string" ? capText(ownMessage, MAX_MESSAGE_BYTES) : null;
+  const message = typeof ownMessage === "string" ? capText(ownMessage, MAX_EXCEPTION_MESSAGE_BYTES) : null;
   const extra = list();
   const cause = getOwnDesc(v, "cause");
   if (cause !== undefined && !cause.enumerable) add(extra, ["cause", this.slot(cause, level)]);
@@ -362,13 +353,9 @@ function valueType(v) {
   return "object";
 }
 
-const MAX_JSON_CHARS = ${MAX_JSON_CHARS};
 // Values (array elements, properties) a JSON candidate may have: the walk
 // stops there, before any work or memory proportional to a big value.
 const MAX_JSON_NODES = 100000;
-// Arrays and objects open at once in a VALUE's json (see ./constants.ts);
-// the host checks it again.
-const MAX_JSON_DEPTH = ${MAX_JSON_DEPTH};
 
 // JSON text for v when a JSON round trip is lossless and the text is at most
 // MAX_JSON_CHARS, else undefined. Built by hand so no toJSON (user code) runs;
@@ -485,10 +472,8 @@ function primitiveJson(v) {
 // Trees hold only what the shim made (arrays filled by literals or add,
 // strings, numbers, booleans, null) and are shallow by construction: deeper
 // than MAX_TREE_DEPTH, or anything else, is null.
-const MAX_TREE_DEPTH = ${MAX_TREE_DEPTH};
-// A described tree longer than this (it cannot be, with the describer's caps)
-// is replaced: the host refuses longer messages (see ../format.ts).
-const MAX_TREE_CHARS = ${MAX_TREE_CHARS};
+// A tree longer than MAX_TREE_CHARS (it cannot be, with the describer's
+// caps) is replaced: the host refuses longer messages (see ../../format.ts).
 const TOO_LARGE_TREE = '["t","[too large to describe]"]';
 
 function encodeTree(x, depth) {
@@ -516,8 +501,8 @@ function encodeDescribed(tree) {
 
 // "E" + [1, name, message, stack]: each part capped.
 function thrownError(name, message, stack) {
-  return "E[1," + jsonStringify(capText(name, MAX_NAME_BYTES)) + "," + jsonStringify(capText(message, MAX_MESSAGE_BYTES)) +
-    "," + jsonStringify(capText(stack, MAX_STACK_BYTES)) + "]";
+  return "E[1," + jsonStringify(capText(name, MAX_EXCEPTION_NAME_BYTES)) + "," + jsonStringify(capText(message, MAX_EXCEPTION_MESSAGE_BYTES)) +
+    "," + jsonStringify(capText(stack, MAX_EXCEPTION_STACK_BYTES)) + "]";
 }
 
 // "V" + JSON [type, tree, jsonText|null]: what the host turns into a VALUE.
@@ -533,8 +518,8 @@ function describeValue(v) {
 function describeThrown(e) {
   try {
     if (e !== null && (typeof e === "object" || typeof e === "function") && !isRevokedProxy(e) && isError(e)) {
-      const name = capText(safeString(function () { return e.name; }, "Error"), MAX_NAME_BYTES);
-      const message = capText(safeString(function () { return e.message; }, ""), MAX_MESSAGE_BYTES);
+      const name = capText(safeString(function () { return e.name; }, "Error"), MAX_EXCEPTION_NAME_BYTES);
+      const message = capText(safeString(function () { return e.message; }, ""), MAX_EXCEPTION_MESSAGE_BYTES);
       const stack = safeString(function () { return e.stack; }, name + (message ? ": " + message : ""));
       return thrownError(name, message, stack);
     }
@@ -553,4 +538,3 @@ function safeString(get, fallback) {
     return fallback;
   }
 }
-`;

@@ -1,25 +1,22 @@
+// @ts-check
 /**
- * In-isolate source: the console shim. Each call becomes one line (gen, meta,
- * payload) for the host: written to the console ring (shared memory, see
- * ../console-ring.ts) while it certainly fits the run's output budget and the
- * ring, else sent synchronously. All-primitive calls are formatted
+ * The console shim. Each call becomes one line (gen, meta, payload) for the
+ * host: written to the console ring (shared memory, see ../../console-ring.ts)
+ * while it certainly fits the run's output budget and the ring, else sent
+ * synchronously. All-primitive calls are formatted
  * here (the common, hot case); anything else travels as a tagged tree and the
  * host formats it with Node's util. Where Node's format directives would run
  * user code (toString, valueOf, toJSON), that part is done here first.
  *
- * ctl (SharedArrayBuffer, shared with the host): [0] generation of the active
- * run (0 = none: output is dropped), [1] stop flag (output limit reached),
- * [3] and [4] the console budget (lines, UTF-8 bytes) the host published
- * last, [5] to [7] the ring's write and read positions and the host's idle
- * flag. A call whose line might not fit the budget is delivered synchronously
- * instead (consoleSync), so the call that crosses a limit throws; the host
- * drains the ring first, so lines keep their order.
+ * ctl (SharedArrayBuffer, shared with the host): CTL_GEN generation of the
+ * active run (0 = none: output is dropped), CTL_STOP (output limit reached),
+ * CTL_LINES_LEFT and CTL_BYTES_LEFT the console budget (lines, UTF-8 bytes)
+ * the host published last, CTL_RING_* the ring's write and read positions
+ * and CTL_HOST_IDLE the host's idle flag. A call whose line might not fit
+ * the budget is delivered synchronously instead (consoleSync), so the call
+ * that crosses a limit throws; the host drains the ring first, so lines
+ * keep their order.
  */
-import { CTL_HOST_IDLE, CTL_RING_READ, CTL_RING_WRITE, RING_HEADER, RING_WRAP } from "../console-ring";
-
-export const CONSOLE_SOURCE = String.raw`
-const LEVEL = { log: 0, info: 1, warn: 2, error: 3, debug: 4 };
-const KIND_TEXT = 0, KIND_FORMAT = 1, KIND_TRACE = 2, KIND_DIR = 3;
 let groupIndent = 0;
 const counts = new MapCtor();
 const timersByLabel = new MapCtor();
@@ -143,7 +140,7 @@ function describeArgs(args) {
 }
 
 // What the host still accepts in this run (see RunHooks.consoleBudget), as
-// published in ctl[3] (lines) and ctl[4] (UTF-8 bytes) when the run started
+// published in CTL_LINES_LEFT and CTL_BYTES_LEFT when the run started
 // or after the latest synchronous delivery, minus an upper bound of what was
 // sent since. A line goes fire-and-forget only when it certainly fits.
 let budgetGen = 0;
@@ -192,14 +189,14 @@ function treeBound(payload, indent) {
 const RING_MASK = ring.length - 1;
 function ringWrite(gen, meta, text) {
   const n = text.length;
-  const size = ${RING_HEADER} + n;
+  const size = RING_HEADER + n;
   if (size > (ring.length >> 1)) return false;
-  let w = AtomicsLoad(ctl, ${CTL_RING_WRITE});
+  let w = AtomicsLoad(ctl, CTL_RING_WRITE);
   let pos = w & RING_MASK;
   const pad = pos + size > ring.length ? ring.length - pos : 0;
-  if (((w + pad + size - AtomicsLoad(ctl, ${CTL_RING_READ})) | 0) > ring.length) return false;
+  if (((w + pad + size - AtomicsLoad(ctl, CTL_RING_READ)) | 0) > ring.length) return false;
   if (pad !== 0) {
-    ring[pos] = ${RING_WRAP};
+    ring[pos] = RING_WRAP;
     w = (w + pad) | 0;
     pos = 0;
   }
@@ -209,10 +206,10 @@ function ringWrite(gen, meta, text) {
   ring[pos + 3] = gen >>> 16;
   ring[pos + 4] = n & 0xffff;
   ring[pos + 5] = n >>> 16;
-  const start = pos + ${RING_HEADER};
+  const start = pos + RING_HEADER;
   for (let i = 0; i < n; i++) ring[start + i] = charCodeAt(text, i);
-  AtomicsStore(ctl, ${CTL_RING_WRITE}, (w + size) | 0);
-  if (AtomicsExchange(ctl, ${CTL_HOST_IDLE}, 0) === 1) consoleSink.applyIgnored(undefined, []);
+  AtomicsStore(ctl, CTL_RING_WRITE, (w + size) | 0);
+  if (AtomicsExchange(ctl, CTL_HOST_IDLE, 0) === 1) consoleSink.applyIgnored(undefined, []);
   return true;
 }
 
@@ -221,9 +218,9 @@ function limitError() {
 }
 
 function emit(level, kind, args, extra) {
-  const gen = AtomicsLoad(ctl, 0);
+  const gen = AtomicsLoad(ctl, CTL_GEN);
   if (gen === 0) return;
-  if (AtomicsLoad(ctl, 1) !== 0) throw limitError();
+  if (AtomicsLoad(ctl, CTL_STOP) !== 0) throw limitError();
   let payload;
   if (kind === KIND_FORMAT && allPrimitiveText(args)) {
     kind = KIND_TEXT;
@@ -235,11 +232,11 @@ function emit(level, kind, args, extra) {
     if (kind === KIND_TRACE) payload = "[" + jsonStringify(payload) + "," + jsonStringify(extra) + "]";
   }
   const indent = groupIndent;
-  const meta = level | (kind << 3) | (indent << 6);
+  const meta = level | (kind << META_KIND_SHIFT) | (indent << META_INDENT_SHIFT);
   if (gen !== budgetGen) {
     budgetGen = gen;
-    linesLeft = AtomicsLoad(ctl, 3);
-    bytesLeft = AtomicsLoad(ctl, 4);
+    linesLeft = AtomicsLoad(ctl, CTL_LINES_LEFT);
+    bytesLeft = AtomicsLoad(ctl, CTL_BYTES_LEFT);
   }
   if (linesLeft > 0) {
     let need = kind === KIND_TEXT ? textBound(payload, indent) : treeBound(payload, indent);
@@ -259,8 +256,8 @@ function emit(level, kind, args, extra) {
     // the host is going away: the line is lost, as a fire-and-forget one would be
   }
   if (answer !== 1) throw limitError();
-  linesLeft = AtomicsLoad(ctl, 3);
-  bytesLeft = AtomicsLoad(ctl, 4);
+  linesLeft = AtomicsLoad(ctl, CTL_LINES_LEFT);
+  bytesLeft = AtomicsLoad(ctl, CTL_BYTES_LEFT);
 }
 
 function allPrimitiveText(args) {
@@ -285,38 +282,38 @@ function labelOf(label) {
 }
 
 function group(labels) {
-  if (labels.length > 0) emit(LEVEL.log, KIND_FORMAT, labels);
+  if (labels.length > 0) emit(LEVEL_LOG, KIND_FORMAT, labels);
   groupIndent = groupIndent < 500 ? groupIndent + 2 : groupIndent;
 }
 
 function makeConsole() {
   const c = {
-    log(...args) { emit(LEVEL.log, KIND_FORMAT, args); },
-    info(...args) { emit(LEVEL.info, KIND_FORMAT, args); },
-    warn(...args) { emit(LEVEL.warn, KIND_FORMAT, args); },
-    error(...args) { emit(LEVEL.error, KIND_FORMAT, args); },
-    debug(...args) { emit(LEVEL.debug, KIND_FORMAT, args); },
-    dirxml(...args) { emit(LEVEL.log, KIND_FORMAT, args); },
-    table(...args) { emit(LEVEL.log, KIND_FORMAT, args); },
-    dir(value) { emit(LEVEL.log, KIND_DIR, [value]); },
+    log(...args) { emit(LEVEL_LOG, KIND_FORMAT, args); },
+    info(...args) { emit(LEVEL_INFO, KIND_FORMAT, args); },
+    warn(...args) { emit(LEVEL_WARN, KIND_FORMAT, args); },
+    error(...args) { emit(LEVEL_ERROR, KIND_FORMAT, args); },
+    debug(...args) { emit(LEVEL_DEBUG, KIND_FORMAT, args); },
+    dirxml(...args) { emit(LEVEL_LOG, KIND_FORMAT, args); },
+    table(...args) { emit(LEVEL_LOG, KIND_FORMAT, args); },
+    dir(value) { emit(LEVEL_LOG, KIND_DIR, [value]); },
     trace(...args) {
       const holder = {};
       captureStackTrace(holder, c.trace);
       const stack = typeof holder.stack === "string" ? holder.stack : "";
       const nl = stringIndexOf(stack, "\n");
-      emit(LEVEL.error, KIND_TRACE, args, nl === -1 ? "" : stringSlice(stack, nl));
+      emit(LEVEL_ERROR, KIND_TRACE, args, nl === -1 ? "" : stringSlice(stack, nl));
     },
     assert(condition, ...args) {
       if (condition) return;
       if (args.length === 0) args = ["Assertion failed"];
       else args[0] = "Assertion failed: " + StringCtor(args[0]);
-      emit(LEVEL.warn, KIND_FORMAT, args);
+      emit(LEVEL_WARN, KIND_FORMAT, args);
     },
     count(label) {
       const l = labelOf(label);
       const n = (mapGet(counts, l) || 0) + 1;
       mapSet(counts, l, n);
-      emit(LEVEL.log, KIND_TEXT, l + ": " + n);
+      emit(LEVEL_LOG, KIND_TEXT, l + ": " + n);
     },
     countReset(label) { mapDelete(counts, labelOf(label)); },
     time(label) { mapSet(timersByLabel, labelOf(label), dateNow()); },
@@ -327,14 +324,14 @@ function makeConsole() {
       const all = list();
       add(all, l + ": " + elapsedText(dateNow() - t));
       for (let i = 0; i < args.length; i++) add(all, args[i]);
-      emit(LEVEL.log, KIND_FORMAT, all);
+      emit(LEVEL_LOG, KIND_FORMAT, all);
     },
     timeEnd(label) {
       const l = labelOf(label);
       const t = mapGet(timersByLabel, l);
       if (t === undefined) return;
       mapDelete(timersByLabel, l);
-      emit(LEVEL.log, KIND_TEXT, l + ": " + elapsedText(dateNow() - t));
+      emit(LEVEL_LOG, KIND_TEXT, l + ": " + elapsedText(dateNow() - t));
     },
     group(...labels) { group(labels); },
     groupCollapsed(...labels) { group(labels); },
@@ -355,4 +352,3 @@ function makeSilentConsole() {
   for (let i = 0; i < keys.length; i++) c[keys[i]] = function () {};
   return c;
 }
-`;

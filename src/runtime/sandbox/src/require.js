@@ -1,12 +1,12 @@
+// @ts-check
 /**
- * In-isolate source: require() for granted host modules. Each module is a
+ * require() for granted host modules. Each module is a
  * frozen object of thin wrappers; arguments and results are structured-cloned
  * through one host dispatcher, which never throws across the boundary (it
  * returns {ok, value} or {ok: false, error}) so no host stack reaches the
  * sandbox. exec goes through applySyncPromise: the isolate waits, the host
  * event loop does not (its answer is JSON text: that call cannot copy results).
  */
-export const REQUIRE_SOURCE = String.raw`
 const MODULE_METHODS = {
   fs: ["readFile", "writeFile", "appendFile", "readdir", "exists", "stat", "mkdir", "rm"],
   path: ["basename", "dirname", "extname", "format", "isAbsolute", "join", "normalize", "parse", "relative", "resolve", "toNamespacedPath"],
@@ -71,6 +71,7 @@ function makeRequire(granted, allowExec) {
     let ok = false;
     for (let i = 0; i < granted.length; i++) if (granted[i] === n) ok = true;
     if (!ok || !hasOwn(MODULE_METHODS, n) && n !== "exec") {
+      /** @type {Error & { code?: string }} */
       const e = new ErrorCtor("Cannot find module '" + n + "': it is not granted to this session");
       e.code = "MODULE_NOT_FOUND";
       throw e;
@@ -82,4 +83,3 @@ function makeRequire(granted, allowExec) {
     return cache[n];
   };
 }
-`;

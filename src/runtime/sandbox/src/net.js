@@ -1,7 +1,8 @@
+// @ts-check
 /**
- * In-isolate source: fetch() for sessions whose template has an enabled
+ * fetch() for sessions whose template has an enabled
  * `net` capability (the host checks every host against its allow list, see
- * ../net.ts). Like timers, a request belongs to one run: fetch() builds a
+ * ../../net.ts). Like timers, a request belongs to one run: fetch() builds a
  * request of plain strings here (user getters, toString and iterators run
  * now, in the sandbox), sends it to the host fire-and-forget (netHost), and
  * returns a promise the host settles later by calling settleFetch() with a
@@ -12,14 +13,11 @@
  * Responses, their headers and every error are made here, from sandbox
  * prototypes: only JSON text and a body string cross the boundary.
  */
-import { NET_LIMITS } from "../net";
-
-export const NET_SOURCE = String.raw`
-const FETCH_MAX_PENDING = ${NET_LIMITS.maxPending};
-const FETCH_MAX_URL = ${NET_LIMITS.maxUrlChars};
-const FETCH_MAX_HEADERS = ${NET_LIMITS.maxHeaders};
-const FETCH_MAX_HEADER_BYTES = ${NET_LIMITS.maxHeaderBytes};
-const FETCH_MAX_BODY = ${NET_LIMITS.maxRequestBodyBytes};
+const FETCH_MAX_PENDING = NET_LIMITS.maxPending;
+const FETCH_MAX_URL = NET_LIMITS.maxUrlChars;
+const FETCH_MAX_HEADERS = NET_LIMITS.maxHeaders;
+const FETCH_MAX_HEADER_BYTES = NET_LIMITS.maxHeaderBytes;
+const FETCH_MAX_BODY = NET_LIMITS.maxRequestBodyBytes;
 const fetchPending = new MapCtor();
 let nextFetchId = 1;
 const stringToLower = uncurry(String.prototype.toLowerCase);
@@ -28,12 +26,12 @@ const WeakMapCtor = WeakMap;
 const weakMapGet = uncurry(WeakMap.prototype.get);
 const weakMapSet = uncurry(WeakMap.prototype.set);
 const isArrayBufferView = ArrayBuffer.isView;
-const typedArrayBuffer = uncurry(getOwnDesc(TypedArrayProto, "buffer").get);
-const typedArrayOffset = uncurry(getOwnDesc(TypedArrayProto, "byteOffset").get);
-const typedArrayBytes = uncurry(getOwnDesc(TypedArrayProto, "byteLength").get);
-const dataViewBuffer = uncurry(getOwnDesc(DataView.prototype, "buffer").get);
-const dataViewOffset = uncurry(getOwnDesc(DataView.prototype, "byteOffset").get);
-const dataViewBytes = uncurry(getOwnDesc(DataView.prototype, "byteLength").get);
+const typedArrayBuffer = uncurry(getterOf(TypedArrayProto, "buffer"));
+const typedArrayOffset = uncurry(getterOf(TypedArrayProto, "byteOffset"));
+const typedArrayBytes = uncurry(getterOf(TypedArrayProto, "byteLength"));
+const dataViewBuffer = uncurry(getterOf(DataView.prototype, "buffer"));
+const dataViewOffset = uncurry(getterOf(DataView.prototype, "byteOffset"));
+const dataViewBytes = uncurry(getterOf(DataView.prototype, "byteLength"));
 const iteratorSymbol = Symbol.iterator;
 const propertyIsEnumerable = uncurry(ObjectProto.propertyIsEnumerable);
 const NORMALIZED_METHODS = ["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH"];
@@ -204,7 +202,7 @@ function makeFetch() {
   // A method: like the real fetch it has no prototype and is no constructor.
   return {
     fetch(input, init) {
-      const gen = AtomicsLoad(ctl, 0);
+      const gen = AtomicsLoad(ctl, CTL_GEN);
       if (gen === 0) return rejected(new ErrorCtor("fetch: no execution is running"));
       let req;
       try {
@@ -216,6 +214,7 @@ function makeFetch() {
         return rejected(new ErrorCtor("fetch: too many requests in flight (at most " + FETCH_MAX_PENDING + " at a time)"));
       }
       const id = nextFetchId++;
+      /** @type {{ __proto__: null, resolve: ((value: unknown) => void) | null, reject: ((reason: unknown) => void) | null }} */
       const pending = { __proto__: null, resolve: null, reject: null };
       const promise = new PromiseCtor((resolve, reject) => { pending.resolve = resolve; pending.reject = reject; });
       try {
@@ -346,7 +345,7 @@ function makeResponse(meta, body) {
 // {ok, value: {status, statusText, url, redirected, headers}} or {ok: false,
 // error: {name, message, code}}; body is the response text. Answers "".
 function settleFetch(id, gen, meta, body) {
-  if (AtomicsLoad(ctl, 0) !== gen) return "";
+  if (AtomicsLoad(ctl, CTL_GEN) !== gen) return "";
   const p = mapGet(fetchPending, id);
   if (p === undefined) return "";
   mapDelete(fetchPending, id);
@@ -355,4 +354,3 @@ function settleFetch(id, gen, meta, body) {
   else p.reject(hostError(r.error));
   return "";
 }
-`;

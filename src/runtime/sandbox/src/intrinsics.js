@@ -1,23 +1,37 @@
+// @ts-check
 /**
- * In-isolate source (part of the prelude closure). Captures the built-ins the
- * shim relies on before any user code runs, so user code that patches
- * prototypes can garble its own output but cannot redirect the shim or reach
- * what the shim holds. Brand checks use internal-slot getters (they throw on
- * the wrong type) instead of toString tags, which user code can fake.
+ * Runs first in the prelude. Captures the built-ins the shim relies on before
+ * any user code runs, so user code that patches prototypes can garble its own
+ * output but cannot redirect the shim or reach what the shim holds. Brand
+ * checks use internal-slot getters (they throw on the wrong type) instead of
+ * toString tags, which user code can fake.
  */
-export const INTRINSICS_SOURCE = String.raw`
 const G = globalThis;
+// The control slots and the console ring (see ../../console-ring.ts), in the memory the host shares.
+const ctl = new Int32Array(ctlBuffer, 0, RING_OFFSET / 4);
+const ring = new Uint16Array(ctlBuffer, RING_OFFSET, RING_UNITS);
 const ObjectProto = Object.prototype;
 const ArrayProto = Array.prototype;
 const FunctionProto = Function.prototype;
 const RegExpProto = RegExp.prototype;
-const uncurry = Function.prototype.call.bind.bind(Function.prototype.call);
+/**
+ * f.call, bound: uncurry(f)(self, ...args) is f.call(self, ...args), whatever
+ * user code does to Function.prototype later. (A getter taken from a
+ * descriptor is typed as possibly missing: the built-ins here have them.)
+ * @type {{
+ *   <F extends (...args: any[]) => any>(f: F): (self: any, ...args: Parameters<F>) => ReturnType<F>;
+ *   (f: Function | undefined): (self: any, ...args: any[]) => any;
+ * }}
+ */
+const uncurry = /** @type {any} */ (Function.prototype.call.bind).bind(Function.prototype.call);
 const apply = Reflect.apply;
 const ownKeys = Reflect.ownKeys;
 const getProto = Object.getPrototypeOf;
 const setProto = Object.setPrototypeOf;
 const getOwnDesc = Object.getOwnPropertyDescriptor;
-const defineProp = Object.defineProperty;
+// The getter of a built-in accessor (one that certainly exists).
+const getterOf = (obj, key) => /** @type {PropertyDescriptor} */ (getOwnDesc(obj, key)).get;
+const defineProp = /** @type {(o: any, key: PropertyKey, desc: any) => any} */ (Object.defineProperty);
 const freeze = Object.freeze;
 const create = Object.create;
 const isArray = Array.isArray;
@@ -35,9 +49,9 @@ const TypeErrorCtor = TypeError;
 const RangeErrorCtor = RangeError;
 const PromiseCtor = Promise;
 const captureStackTrace = Error.captureStackTrace;
-const AtomicsLoad = Atomics.load;
-const AtomicsStore = Atomics.store;
-const AtomicsExchange = Atomics.exchange;
+const AtomicsLoad = /** @type {(a: Int32Array, i: number) => number} */ (Atomics.load);
+const AtomicsStore = /** @type {(a: Int32Array, i: number, v: number) => number} */ (Atomics.store);
+const AtomicsExchange = /** @type {(a: Int32Array, i: number, v: number) => number} */ (Atomics.exchange);
 const dateNow = Date.now;
 const toTag = uncurry(ObjectProto.toString);
 const fnToString = uncurry(Function.prototype.toString);
@@ -56,22 +70,22 @@ const mapClear = uncurry(Map.prototype.clear);
 const setHas = uncurry(Set.prototype.has);
 const setAdd = uncurry(Set.prototype.add);
 const setDelete = uncurry(Set.prototype.delete);
-const mapSize = uncurry(getOwnDesc(Map.prototype, "size").get);
-const setSize = uncurry(getOwnDesc(Set.prototype, "size").get);
+const mapSize = uncurry(getterOf(Map.prototype, "size"));
+const setSize = uncurry(getterOf(Set.prototype, "size"));
 const mapEntries = uncurry(Map.prototype.entries);
 const setValues = uncurry(Set.prototype.values);
 const mapIterNext = uncurry(getProto(new Map().entries()).next);
 const setIterNext = uncurry(getProto(new Set().values()).next);
 const dateGetTime = uncurry(Date.prototype.getTime);
-const regexpSource = uncurry(getOwnDesc(RegExp.prototype, "source").get);
-const regexpFlags = uncurry(getOwnDesc(RegExp.prototype, "flags").get);
+const regexpSource = uncurry(getterOf(RegExp.prototype, "source"));
+const regexpFlags = uncurry(getterOf(RegExp.prototype, "flags"));
 const TypedArrayProto = getProto(Uint8Array.prototype);
-const typedArrayTag = uncurry(getOwnDesc(TypedArrayProto, Symbol.toStringTag).get);
-const typedArrayLength = uncurry(getOwnDesc(TypedArrayProto, "length").get);
-const arrayBufferLength = uncurry(getOwnDesc(ArrayBuffer.prototype, "byteLength").get);
-const sharedBufferLength = uncurry(getOwnDesc(SharedArrayBuffer.prototype, "byteLength").get);
+const typedArrayTag = uncurry(getterOf(TypedArrayProto, Symbol.toStringTag));
+const typedArrayLength = uncurry(getterOf(TypedArrayProto, "length"));
+const arrayBufferLength = uncurry(getterOf(ArrayBuffer.prototype, "byteLength"));
+const sharedBufferLength = uncurry(getterOf(SharedArrayBuffer.prototype, "byteLength"));
 const Uint8ArrayCtor = Uint8Array;
-const symbolDescription = uncurry(getOwnDesc(Symbol.prototype, "description").get);
+const symbolDescription = uncurry(getterOf(Symbol.prototype, "description"));
 const symbolToString = uncurry(Symbol.prototype.toString);
 const weakMapHas = uncurry(WeakMap.prototype.has);
 const weakSetHas = uncurry(WeakSet.prototype.has);
@@ -124,4 +138,3 @@ const COPY_BOTH = freeze({ __proto__: null,
   arguments: freeze({ __proto__: null, copy: true }),
   result: freeze({ __proto__: null, copy: true }) });
 const COPY_ARGS = freeze({ __proto__: null, arguments: freeze({ __proto__: null, copy: true }) });
-`;

@@ -1,6 +1,6 @@
+// @ts-check
 /**
- * In-isolate source (part of the prelude closure, after the intrinsics): the
- * WebAssembly API, which is deleted unless the template sets runtime.wasm,
+ * Runs right after the intrinsics, before anything else: the WebAssembly API, which is deleted unless the template sets runtime.wasm,
  * and bounded when it is on.
  *
  * Why it is bounded here: wasm memories live outside the V8 heap that the
@@ -30,7 +30,6 @@
  * point to the wrappers, and streaming or any other entry point this code
  * does not know is removed.
  */
-export const WASM_SOURCE = String.raw`
 function installWasm(enabled, memMb, maxMemories) {
   const WA = G.WebAssembly;
   delete G.WebAssembly;
@@ -40,19 +39,18 @@ function installWasm(enabled, memMb, maxMemories) {
   const OrigInstance = WA.Instance;
   const OrigMemory = WA.Memory;
   const CompileErrorCtor = WA.CompileError;
-  const construct = Reflect.construct;
   const setProto = Object.setPrototypeOf;
   const WeakMapCtor = WeakMap;
   const weakMapGet = uncurry(WeakMap.prototype.get);
   const weakMapSet = uncurry(WeakMap.prototype.set);
   const isView = ArrayBuffer.isView;
   const typedArraySet = uncurry(TypedArrayProto.set);
-  const typedArrayBuffer = uncurry(getOwnDesc(TypedArrayProto, "buffer").get);
-  const typedArrayOffset = uncurry(getOwnDesc(TypedArrayProto, "byteOffset").get);
-  const typedArrayBytes = uncurry(getOwnDesc(TypedArrayProto, "byteLength").get);
-  const dataViewBuffer = uncurry(getOwnDesc(DataView.prototype, "buffer").get);
-  const dataViewOffset = uncurry(getOwnDesc(DataView.prototype, "byteOffset").get);
-  const dataViewBytes = uncurry(getOwnDesc(DataView.prototype, "byteLength").get);
+  const typedArrayBuffer = uncurry(getterOf(TypedArrayProto, "buffer"));
+  const typedArrayOffset = uncurry(getterOf(TypedArrayProto, "byteOffset"));
+  const typedArrayBytes = uncurry(getterOf(TypedArrayProto, "byteLength"));
+  const dataViewBuffer = uncurry(getterOf(DataView.prototype, "buffer"));
+  const dataViewOffset = uncurry(getterOf(DataView.prototype, "byteOffset"));
+  const dataViewBytes = uncurry(getterOf(DataView.prototype, "byteLength"));
 
   // 64 KiB pages: 16 to the MB.
   const BUDGET = memMb * 16;
@@ -328,4 +326,3 @@ function installWasm(enabled, memMb, maxMemories) {
 }
 
 installWasm(config.wasm === true, config.memMb, config.wasmMaxMemories);
-`;
