@@ -71,8 +71,8 @@ describe("runtime.wasm on", () => {
     // The wrappers stand where the originals stood.
     expect(await value(rt, `const m = new WebAssembly.Module(${ADD}); [m instanceof WebAssembly.Module,
       Object.getPrototypeOf(m).constructor === WebAssembly.Module, WebAssembly.Module.exports(m)[0].name,
-      new WebAssembly.Instance(m).constructor === WebAssembly.Instance, typeof WebAssembly.compileStreaming]`))
-      .toEqual([true, true, "add", true, "undefined"]);
+      new WebAssembly.Instance(m).constructor === WebAssembly.Instance, typeof WebAssembly.compileStreaming, Object.keys(WebAssembly)]`))
+      .toEqual([true, true, "add", true, "undefined", ["compile", "validate", "instantiate"]]);
   });
 
   it("refuses 64 MB of memory in a 16 MB session, however it is asked for, and the server's RSS stays low", async () => {

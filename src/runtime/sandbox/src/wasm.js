@@ -308,7 +308,7 @@ function installWasm(enabled, memMb, maxMemories) {
     defineProp(wrapper, "length", { __proto__: null, value: 1, writable: false, enumerable: false, configurable: true });
     defineProp(wrapper, "prototype", { __proto__: null, value: original.prototype, writable: false, enumerable: false, configurable: false });
     defineProp(original.prototype, "constructor", { __proto__: null, value: wrapper, writable: true, enumerable: false, configurable: true });
-    defineProp(WA, name, { __proto__: null, value: wrapper, writable: true, enumerable: false, configurable: true });
+    defineProp(WA, name, { __proto__: null, value: wrapper }); // the original's attributes stay
   }
 
   const KEPT = new SetCtor(["Module", "Instance", "Memory", "compile", "instantiate", "validate",
@@ -320,8 +320,8 @@ function installWasm(enabled, memMb, maxMemories) {
   adopt("Module", Module, OrigModule);
   adopt("Instance", Instance, OrigInstance);
   adopt("Memory", Memory, OrigMemory);
-  defineProp(WA, "compile", { __proto__: null, value: compile, writable: true, enumerable: false, configurable: true });
-  defineProp(WA, "instantiate", { __proto__: null, value: instantiate, writable: true, enumerable: false, configurable: true });
+  defineProp(WA, "compile", { __proto__: null, value: compile });
+  defineProp(WA, "instantiate", { __proto__: null, value: instantiate });
   defineProp(G, "WebAssembly", { __proto__: null, value: WA, writable: true, enumerable: false, configurable: true });
 }
 
