@@ -11,6 +11,7 @@ import { defaultSettings } from "./core/settings";
 import { TemplateService } from "./core/template-service";
 import { killWith, type Logger } from "./log";
 import { SessionRuntime } from "./runtime";
+import { protectServerPaths } from "./runtime/paths";
 import { describeDatabase, openDatabase } from "./store/data-source";
 import { TypeormExecutionStore } from "./store/execution-store";
 import { TypeormSessionStore } from "./store/session-store";
@@ -39,6 +40,8 @@ export async function startApp(config: ServeConfig, log: Logger): Promise<Runnin
     dataDir: config.dataDir,
     onCheckpointError: (message) => log.error({ message }, "background checkpoint of the database failed (the database's own checkpoints go on)"),
   }).catch(failed);
+  // No session reaches the server's own files through its worktree.
+  const unprotect = protectServerPaths([config.dataDir, ...(config.tlsKey ? [config.tlsKey] : []), ...(config.tlsCert ? [config.tlsCert] : [])]);
   let server: GrpcServer;
   let pipeline: ExecutionPipeline;
   let sessions: SessionService;
@@ -72,6 +75,7 @@ export async function startApp(config: ServeConfig, log: Logger): Promise<Runnin
     server = await startGrpcServer(config, { templates, sessions, executions, live }, log);
   } catch (err) {
     await db.destroy();
+    unprotect();
     return failed(err);
   }
   log.info({ listen: config.listen, port: server.port, database: describeDatabase(config), tls: Boolean(config.tlsCert), auth: Boolean(config.authToken) }, "serving");
@@ -98,6 +102,7 @@ export async function startApp(config: ServeConfig, log: Logger): Promise<Runnin
         SessionRuntime.closeSpares();
         await warming;
         await db.destroy();
+        unprotect();
         log.info("stopped");
       })()),
   };

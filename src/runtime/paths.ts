@@ -50,6 +50,39 @@ export function shown(path: string): string {
 
 const outside = (path: string, how = "is outside the worktree") => new PathError("INVALID_PATH", "EACCES", `path '${shown(path)}' ${how}`);
 
+// ---- the server's own files ----
+
+/**
+ * Real paths of the server's own data (its data directory, TLS files). A
+ * worktree may contain them (a server started in the checkout it serves),
+ * but no path through it reaches them: `fs` could otherwise rewrite the
+ * embedded database, and `database.configure` open it. Process-wide because
+ * it is what this process must keep: set by the server at start.
+ */
+const serverPaths = new Set<string>();
+
+/** Protects these paths (those that exist) until the returned function is called. */
+export function protectServerPaths(paths: string[]): () => void {
+  const added: string[] = [];
+  for (const p of paths) {
+    let real: string;
+    try {
+      real = fs.realpathSync.native(p);
+    } catch {
+      continue;
+    }
+    if (!serverPaths.has(real)) added.push(real);
+    serverPaths.add(real);
+  }
+  return () => added.forEach((p) => serverPaths.delete(p));
+}
+
+const isServerPath = (real: string) => [...serverPaths].some((p) => isInside(p, real));
+
+function refuseServerPath(real: string, path: string): void {
+  if (serverPaths.size > 0 && isServerPath(real)) throw new PathError("INVALID_PATH", "EACCES", `path '${shown(path)}' is the server's own data`);
+}
+
 // ---- 1. text ----
 
 /**
@@ -181,6 +214,7 @@ function* locate(root: string, abs: string, path: string, follow: boolean): Step
   if (existing === abs && !follow) {
     const real = join(yield* call<string>(["realpath", dirname(abs)]), basename(abs));
     if (!isInside(root, real)) throw outside(path, "leads outside the worktree through a symlink");
+    refuseServerPath(real, path);
     return { real, stats };
   }
   let real: string;
@@ -192,6 +226,7 @@ function* locate(root: string, abs: string, path: string, follow: boolean): Step
   }
   if (existing !== abs) real = join(real, relative(existing, abs));
   if (!isInside(root, real)) throw outside(path, "leads outside the worktree through a symlink");
+  refuseServerPath(real, path);
   if (existing !== abs) return { real };
   if (stats.isSymbolicLink()) stats = yield* call<fs.Stats>(["lstat", real]);
   return { real, stats };
@@ -216,6 +251,7 @@ function* openChecked(root: string, real: string, path: string, flags: number): 
       // no /proc (not Linux): the checks before the open stand alone
     }
     if (where !== undefined && !isInside(root, where.replace(/ \(deleted\)$/, ""))) throw outside(path, "leads outside the worktree");
+    if (where !== undefined) refuseServerPath(where, path);
     return fd;
   } catch (e) {
     yield* call(["close", fd]);
@@ -359,6 +395,7 @@ export async function resolveWorktree(path: string, allowedRoots: string[]): Pro
     throw badWorktree(path, "does not exist");
   }
   if (system(real)) throw refused();
+  if (isServerPath(real)) throw badWorktree(path, "is inside the server's own data directory");
   if (!stats.isDirectory()) throw badWorktree(path, "is not a directory");
   if (allowedRoots.length > 0) {
     const roots = await Promise.all(allowedRoots.map((r) => fs.promises.realpath(r).catch(() => normalize(r))));
