@@ -1,7 +1,7 @@
 /**
  * What the sandbox and the host must agree on. The host imports this module;
- * the sandbox's sources (./src/*.js) get every number exported here as a
- * `const` of the same name in front of them (see preludeSource in
+ * the sandbox's sources (./src/*.js) get every number (string, boolean)
+ * exported here as a `const` of the same name in front of them (see preludeSource in
  * ./prelude.ts), and ./src/host.d.ts declares them from here for the type
  * checker. No imports: the sandbox's type check (lib ES2023, no Node types)
  * reads this file too.

@@ -67,8 +67,8 @@ function sandboxBody(): string {
 /** `const NAME = value;` for what the sandbox's sources take from the host (declared for them in ./src/host.d.ts). */
 function constantsHeader(builtInNames: readonly string[]): string {
   const lines = Object.entries(shared)
-    .filter(([, value]) => typeof value === "number")
-    .map(([name, value]) => `const ${name} = ${value};`);
+    .filter(([, value]) => typeof value === "number" || typeof value === "string" || typeof value === "boolean")
+    .map(([name, value]) => `const ${name} = ${JSON.stringify(value)};`);
   const net = {
     maxPending: NET_LIMITS.maxPending,
     maxUrlChars: NET_LIMITS.maxUrlChars,

@@ -61,7 +61,6 @@ const stringSlice = uncurry(String.prototype.slice);
 const stringIndexOf = uncurry(String.prototype.indexOf);
 const charCodeAt = uncurry(String.prototype.charCodeAt);
 const arrayJoin = uncurry(ArrayProto.join);
-const arraySlice = uncurry(ArrayProto.slice);
 const mapGet = uncurry(Map.prototype.get);
 const mapSet = uncurry(Map.prototype.set);
 const mapHas = uncurry(Map.prototype.has);

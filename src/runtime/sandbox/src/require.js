@@ -12,7 +12,8 @@ const MODULE_METHODS = {
   path: ["basename", "dirname", "extname", "format", "isAbsolute", "join", "normalize", "parse", "relative", "resolve", "toNamespacedPath"],
   database: ["configure", "exec", "query", "close"],
 };
-const ERROR_TYPES = { Error: ErrorCtor, TypeError: TypeErrorCtor, RangeError: RangeErrorCtor };
+// No prototype: a name the host sends that is not one of these finds nothing user code put on Object.prototype.
+const ERROR_TYPES = { __proto__: null, Error: ErrorCtor, TypeError: TypeErrorCtor, RangeError: RangeErrorCtor };
 
 function hostError(info) {
   const Ctor = ERROR_TYPES[info.name] || ErrorCtor;
