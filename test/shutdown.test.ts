@@ -8,8 +8,9 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { StreamExecutionResponse } from "../gen/vmsystem/v1/execution";
 import { testDatabase, type TestDatabase } from "./support/database";
-import { Api, ExecutionStatus, makeWorktree, removeDir, statusName } from "./support/fixtures";
-import { startTestServer, type TestServer } from "./support/server";
+import type { ListSessionsResponse } from "../gen/vmsystem/v1/session";
+import { Api, ExecutionStatus, makeWorktree, removeDir, SessionStatus, statusName } from "./support/fixtures";
+import { startTestServer, unary, type TestServer } from "./support/server";
 import { collect, until } from "./support/streams";
 
 const GRACE_MS = 3000;
@@ -68,5 +69,23 @@ describe("graceful stop", () => {
     // The streams stayed open through the grace and reported each end.
     expect(await inside.run.done).toEqual({ ok: true });
     expect(inside.run.messages[inside.run.messages.length - 1].finished?.status).toBe(ExecutionStatus.EXECUTION_STATUS_OK);
+  });
+
+  it("leaves a session whose startup file it cancelled for the next start to close as restarted, not CRASHED", async () => {
+    db = testDatabase();
+    worktree = makeWorktree({ "boot.js": "await new Promise(() => {})" });
+    const first = await start({ shutdownGraceMs: 200 });
+    const t = await first.api.template({ name: "slow-start", settings: { runtime: { esm: true } }, startupFiles: [{ path: "boot.js", mode: "module" }] });
+    const creating = first.api.session(t.id, worktree).catch((e: Error) => e);
+    const starting = () => unary<ListSessionsResponse>((cb) => first.s.sessions.listSessions({ status: SessionStatus.SESSION_STATUS_STARTING, pageSize: 0, pageToken: "" }, cb));
+    await until(async () => (await starting()).sessions.length > 0);
+    await first.s.app.stop();
+    await creating;
+
+    const second = await start();
+    const { sessions } = await unary<ListSessionsResponse>((cb) => second.s.sessions.listSessions({ status: SessionStatus.SESSION_STATUS_UNSPECIFIED, pageSize: 0, pageToken: "" }, cb));
+    expect(sessions).toHaveLength(1);
+    expect(SessionStatus[sessions[0].status]).toBe("SESSION_STATUS_CLOSED");
+    expect(sessions[0].lastError).toMatch(/restarted/);
   });
 });

@@ -53,6 +53,8 @@ const EVENT_PAGE = 10_000;
  */
 export class ExecutionPipeline {
   private readonly now: () => number;
+  /** Set once the server stops: its cancels are not the code's failures. */
+  private shuttingDown = false;
   /** Executions whose finishing write failed, with a function that retries it. */
   private readonly unfinished = new Map<string, () => Promise<boolean>>();
 
@@ -77,6 +79,11 @@ export class ExecutionPipeline {
     }
   }
 
+  /** The server is stopping: what it cancels from now on ends no session. */
+  beginShutdown(): void {
+    this.shuttingDown = true;
+  }
+
   /**
    * (Re)creates the session's isolate and runs its startup files; the caller
    * holds the lock. Ends READY, or CRASHED with last_error.
@@ -95,6 +102,9 @@ export class ExecutionPipeline {
       // Closed while starting (CloseSession cancelled the file running and writes CLOSED), or crashed by a file.
       if (live.closing || live.crashed) break;
       const { execution } = await this.run(live, { kind: "STARTUP", path: file.path, mode: file.mode }, {});
+      // Cancelled by the server's own shutdown: the file did not fail. The
+      // session stays STARTING, which the next start closes as restarted.
+      if (execution.status !== "OK" && this.shuttingDown) return;
       if (execution.status !== "OK" && !live.closing && !live.crashed) return this.crash(live, `startup file ${file.path} failed: ${execution.error?.message ?? execution.status}`);
     }
     if (live.closing) return live.runtime.dispose();
@@ -280,7 +290,7 @@ export class ExecutionPipeline {
     live.lastActivityAt = endedAt;
     const then = execution.kind === "STARTUP" && ending.then === "restart" ? "nothing" : ending.then;
     if (then === "crash") await this.crash(live, error?.message ?? "crashed");
-    else if (then === "restart" && !live.closing) await this.restart(live);
+    else if (then === "restart" && !live.closing && !this.shuttingDown) await this.restart(live);
     return stored;
   }
 

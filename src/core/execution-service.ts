@@ -59,6 +59,7 @@ export class ExecutionService {
 
   /** Cancels every running execution and waits for them (server shutdown). */
   async cancelAll(): Promise<void> {
+    this.pipeline.beginShutdown();
     const running = this.registry.all().flatMap((s) => (s.current ? [s.current] : []));
     for (const r of running) r.abort.abort();
     await Promise.all(running.map((r) => r.done));
