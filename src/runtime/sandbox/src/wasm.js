@@ -14,6 +14,10 @@
  * maximum, and each instantiation reserves the maxima of the memories its
  * module defines, rewritten into the module's bytes before V8 compiles them.
  * Imported memories are Memory objects, which reserved theirs when made.
+ * A module's compiled code lives outside the heap as well (measured: about
+ * 16 KB per module plus 1.5-1.8 times its size; 40,000 tiny modules would
+ * have taken 650 MB), so each compile counts 16 KB plus twice the module's
+ * size against the same budget.
  * The same maxima bound the address space V8 reserves, provided the server
  * runs with --disable-wasm-trap-handler; without it each memory also takes
  * a guard region of about 10 GB (~13,000 memories exhausted the process's
@@ -52,13 +56,17 @@ function installWasm(enabled, memMb, maxMemories) {
   const dataViewOffset = uncurry(getterOf(DataView.prototype, "byteOffset"));
   const dataViewBytes = uncurry(getterOf(DataView.prototype, "byteLength"));
 
-  // 64 KiB pages: 16 to the MB.
-  const BUDGET = memMb * 16;
-  const PAGE_LIMIT = 65536; // wasm32's 4 GB
+  const round = Math.round;
+  const floor = Math.floor;
+  // In bytes; memories in 64 KiB pages.
+  const BUDGET = memMb * 1048576;
+  const PAGE = 65536;
+  const PAGE_LIMIT = 65536; // pages: wasm32's 4 GB
+  const MODULE_COST = 16384;
   let reserved = 0;
   let memories = 0;
-  const mb = (pages) => pages / 16;
-  const left = () => BUDGET - reserved;
+  const mb = (bytes) => round(bytes / 10485.76) / 100;
+  const leftPages = () => floor((BUDGET - reserved) / PAGE);
 
   // Counts that many more memories against maxMemories (0: no cap).
   function countMemories(what, count) {
@@ -69,9 +77,9 @@ function installWasm(enabled, memMb, maxMemories) {
     memories += count;
   }
 
-  function budgetError(what, pages, available) {
-    return new RangeErrorCtor(what + ": " + mb(pages) + " MB of WebAssembly memory requested, but only " + mb(available) +
-      " MB of this session's budget is left (WebAssembly memory counts against limits.mem_mb = " + memMb + " MB)");
+  function budgetError(what, bytes, available, kind) {
+    return new RangeErrorCtor(what + ": " + mb(bytes) + " MB of " + (kind || "WebAssembly memory") + " requested, but only " + mb(available) +
+      " MB of this session's budget is left (WebAssembly memory and compiled code count against limits.mem_mb = " + memMb + " MB)");
   }
 
   // The maximum a memory gets: what it declares (declared < 0: nothing),
@@ -80,7 +88,7 @@ function installWasm(enabled, memMb, maxMemories) {
     let max = available < PAGE_LIMIT ? available : PAGE_LIMIT;
     if (declared >= 0 && declared < max) max = declared;
     // A maximum below initial is V8's error to report.
-    if (initial > max && !(declared >= 0 && declared < initial)) throw budgetError(what, initial, available);
+    if (initial > max && !(declared >= 0 && declared < initial)) throw budgetError(what, initial * PAGE, BUDGET - reserved);
     return max;
   }
 
@@ -161,7 +169,7 @@ function installWasm(enabled, memMb, maxMemories) {
         if (count < 0 || count > 100) throw fail("bad memory count");
         body = new Uint8ArrayCtor(5 + 11 * count);
         let q = writeU32(body, 0, count);
-        let available = left();
+        let available = leftPages();
         for (let i = 0; i < count; i++) {
           if (r.p >= end) throw fail("memory section is truncated");
           const flags = b[r.p++];
@@ -215,24 +223,33 @@ function installWasm(enabled, memMb, maxMemories) {
   const plans = new WeakMapCtor();
 
   function compileModule(source, what) {
-    const plan = planModule(what, sourceBytes(what, source));
-    const module = new OrigModule(plan.bytes);
-    weakMapSet(plans, module, { __proto__: null, pages: plan.pages, count: plan.count, start: plan.start });
-    return module;
+    const bytes = sourceBytes(what, source);
+    const cost = MODULE_COST + 2 * typedArrayLength(bytes);
+    if (cost > BUDGET - reserved) throw budgetError(what, cost, BUDGET - reserved, "compiled WebAssembly code (16 KB plus twice the module's size)");
+    reserved += cost;
+    try {
+      const plan = planModule(what, bytes);
+      const module = new OrigModule(plan.bytes);
+      weakMapSet(plans, module, { __proto__: null, pages: plan.pages, count: plan.count, start: plan.start });
+      return module;
+    } catch (e) {
+      reserved -= cost; // nothing was compiled
+      throw e;
+    }
   }
 
   function instantiateModule(module, imports, what) {
     const plan = weakMapGet(plans, module);
     if (plan === undefined) throw new TypeErrorCtor(what + ": Argument 0 must be a WebAssembly.Module");
-    const available = left();
-    if (plan.pages > available) throw budgetError(what, plan.pages, available);
+    const available = leftPages();
+    if (plan.pages > available) throw budgetError(what, plan.pages * PAGE, BUDGET - reserved);
     // Reserved before V8 reads the imports: user code that runs meanwhile sees it taken.
     countMemories(what, plan.count);
-    reserved += plan.pages;
+    reserved += plan.pages * PAGE;
     try {
       return new OrigInstance(module, imports);
     } catch (e) {
-      if (!plan.start) { reserved -= plan.pages; memories -= plan.count; }
+      if (!plan.start) { reserved -= plan.pages * PAGE; memories -= plan.count; }
       throw e;
     }
   }
@@ -268,14 +285,14 @@ function installWasm(enabled, memMb, maxMemories) {
     const shared = !!descriptor.shared;
     if (shared && declared < 0) throw new TypeErrorCtor(what + ": Property 'maximum' is required for shared memory");
     const proto = protoFor(new.target, Memory, OrigMemory);
-    const max = boundedMax(what, initial, declared, left());
+    const max = boundedMax(what, initial, declared, leftPages());
     countMemories(what, 1);
-    reserved += max;
+    reserved += max * PAGE;
     let memory;
     try {
       memory = new OrigMemory({ __proto__: null, initial: initial, maximum: max, shared: shared });
     } catch (e) {
-      reserved -= max; // nothing was allocated
+      reserved -= max * PAGE; // nothing was allocated
       memories -= 1;
       throw e;
     }
