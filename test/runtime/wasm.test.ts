@@ -7,7 +7,7 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SessionRuntime } from "../../src/runtime";
-import { ADD, BIG_MEMORY, growable } from "../support/wasm-bytes";
+import { ADD, BIG_MEMORY, growable, NEEDS_IMPORT } from "../support/wasm-bytes";
 import { exceptionOf, options, repl, valueOf } from "./helpers";
 
 const rss = () => process.memoryUsage().rss;
@@ -140,6 +140,19 @@ describe("runtime.wasm on", () => {
       } finally {
         fresh.dispose();
       }
+    }
+  });
+
+  it("gives back what a failed link reserved: retrying with the imports fixed works", async () => {
+    const fresh = await SessionRuntime.create(options({ memMb: 16, runtime: { esm: false, strict: false, console: true, wasm: true } }));
+    try {
+      // Its memory has no maximum, so each attempt reserves all that is left.
+      expect(await value(fresh, `const needs = new WebAssembly.Module(${NEEDS_IMPORT}); const names = [];
+        for (let i = 0; i < 20; i++) try { new WebAssembly.Instance(needs, { env: {} }) } catch (e) { names.push(e.name) }
+        [...new Set(names), new WebAssembly.Instance(needs, { env: { f() {} } }) instanceof WebAssembly.Instance]`))
+        .toEqual(["LinkError", true]);
+    } finally {
+      fresh.dispose();
     }
   });
 
