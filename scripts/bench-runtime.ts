@@ -11,7 +11,7 @@ import { mkdtempSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import ivm from "isolated-vm";
-import { SessionRuntime, type RunHooks, type RuntimeOptions } from "../src/runtime";
+import { LocalRuntimes, type RunHooks, type RuntimeOptions, type SessionRuntime } from "../src/runtime";
 import { stats, timeEach, timeOnce } from "./timing";
 
 const LINES = 100_000;
@@ -42,6 +42,7 @@ async function linesPerSecond(rt: SessionRuntime, code: string, hooks: (count: (
 }
 
 async function main(): Promise<void> {
+  const runtimes = new LocalRuntimes();
   const worktree = realpathSync(mkdtempSync(join(tmpdir(), "bench-runtime-")));
   const options: RuntimeOptions = {
     memMb: 128,
@@ -53,7 +54,7 @@ async function main(): Promise<void> {
     allowExec: false,
   };
   const t0 = performance.now();
-  const rt = await SessionRuntime.create(options);
+  const rt = await runtimes.create(options);
   const firstCreateMs = performance.now() - t0;
   try {
     const rawCreate = await timeEach(60, async () => {
@@ -61,19 +62,19 @@ async function main(): Promise<void> {
       await isolate.createContext();
       isolate.dispose();
     });
-    const create = await timeEach(60, async () => (await SessionRuntime.create(options)).dispose());
+    const create = await timeEach(60, async () => (await runtimes.create(options)).dispose());
     // A session's first execution: what V8 compiles lazily and the prelude's code cache lacks shows here.
     const firstRepl: number[] = [];
     const secondRepl: number[] = [];
     for (let i = 0; i < 30; i++) {
-      const fresh = await SessionRuntime.create(options);
+      const fresh = await runtimes.create(options);
       const snippet = () => fresh.runRepl("console.log('x', { a: 1 }); ({ n: 1 })", LIMITS, budgeted(() => undefined));
       firstRepl.push(await timeOnce(snippet));
       secondRepl.push(await timeOnce(snippet));
       fresh.dispose();
     }
     const withLibraries = await timeEach(6, async () =>
-      (await SessionRuntime.create({ ...options, libraries: ["lodash", "dayjs", "ramda", "moment"] })).dispose(),
+      (await runtimes.create({ ...options, libraries: ["lodash", "dayjs", "ramda", "moment"] })).dispose(),
     );
     const plain = await linesPerSecond(rt, `for (let i = 0; i < ${LINES}; i++) console.log(i)`, budgeted);
     const objects = await linesPerSecond(rt, `for (let i = 0; i < ${LINES}; i++) console.log('row', { i, sq: i * i })`, budgeted);
@@ -99,6 +100,7 @@ async function main(): Promise<void> {
     console.log(`a new runtime's first runRepl:          median ${ms(median(firstRepl))} (its second: ${ms(median(secondRepl))})`);
   } finally {
     rt.dispose();
+    await runtimes.close();
     rmSync(worktree, { recursive: true, force: true });
   }
 }

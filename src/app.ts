@@ -10,7 +10,7 @@ import { SessionService } from "./core/session-service";
 import { defaultSettings } from "./core/settings";
 import { TemplateService } from "./core/template-service";
 import { killWith, type Logger } from "./log";
-import { SessionRuntime } from "./runtime";
+import { LocalRuntimes } from "./runtime";
 import { protectServerPaths } from "./runtime/paths";
 import { describeDatabase, openDatabase } from "./store/data-source";
 import { TypeormExecutionStore } from "./store/execution-store";
@@ -26,7 +26,17 @@ export interface RunningApp {
 
 /** Wires store → core → transport and starts serving. */
 export async function startApp(config: ServeConfig, log: Logger): Promise<RunningApp> {
-  const warming = SessionRuntime.warmUp();
+  // The sessions' runtimes, in this process. After a catastrophic error
+  // V8's state is undefined: exit so a supervisor restarts us (stale
+  // sessions are closed on the next start). Not process.exit(): it hangs on
+  // the stuck isolate thread (see killWith).
+  const runtimes = new LocalRuntimes({
+    onCatastrophicError: (message) => {
+      log.fatal({ message }, "isolated-vm catastrophic error");
+      killWith(log);
+    },
+  });
+  const warming = runtimes.warmUp();
   // A failed start ends the process: not while the warm-up's isolate runs,
   // since process.exit() can then crash (SIGSEGV) or hang in isolated-vm's
   // exit handlers (seen now and then with a bad database URL, which fails at
@@ -59,14 +69,8 @@ export async function startApp(config: ServeConfig, log: Logger): Promise<Runnin
       executions: executionStore,
       bus,
       grants: { allowExec: config.allowExec, envAllow: config.envAllow ?? [] },
+      runtimes,
       log,
-      onCatastrophicError: (message) => {
-        // V8 state is undefined after this: exit so a supervisor restarts us
-        // (stale sessions are closed on the next start). Not process.exit():
-        // it hangs on the stuck isolate thread (see killWith).
-        log.fatal({ message }, "isolated-vm catastrophic error");
-        killWith(log);
-      },
     });
     sessions = new SessionService({ templates, sessions: sessionStore, executions: executionStore, registry, pipeline, bus, worktreeRoots: config.worktreeRoots, ceilings, log });
     await sessions.recoverFromRestart();
@@ -99,8 +103,7 @@ export async function startApp(config: ServeConfig, log: Logger): Promise<Runnin
           server.forceClose();
         }
         sessions.disposeAll();
-        SessionRuntime.closeSpares();
-        await warming;
+        await runtimes.close();
         await db.destroy();
         unprotect();
         log.info("stopped");

@@ -1,13 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { RuntimeError, type RunResult } from "../runtime/types";
-import { SessionRuntime } from "../runtime/session-runtime";
 import type { Logger } from "../log";
 import { DomainError, invalidField, notFound } from "./errors";
 import type { EventBus } from "./event-bus";
 import { endingOf, type Failure } from "./execution-ending";
 import { EventRecorder } from "./event-recorder";
 import type { Execution, ExecutionEvent, ExecutionKind, ExecutionWithEvents, StartupMode } from "./model";
-import type { ExecutionFinish, ExecutionStore, SessionPatch, SessionStore } from "./ports";
+import type { ExecutionFinish, ExecutionStore, Runtimes, SessionPatch, SessionRuntimePort, SessionStore } from "./ports";
 import { runtimeOptionsFor, type HostGrants } from "./runtime-options";
 import type { LiveSession, SessionRegistry } from "./session-registry";
 import { checkRelativePath, readRunFile, type WorktreeFile } from "./worktree";
@@ -38,9 +37,8 @@ export interface PipelineDeps {
   executions: ExecutionStore;
   bus: EventBus;
   grants: HostGrants;
+  runtimes: Runtimes;
   log: Logger;
-  /** isolated-vm lost control of V8: the process must log and exit. */
-  onCatastrophicError?: (message: string) => void;
   now?: () => number;
 }
 
@@ -90,11 +88,9 @@ export class ExecutionPipeline {
    */
   async boot(live: LiveSession): Promise<void> {
     live.status = "STARTING";
+    let runtime: SessionRuntimePort;
     try {
-      live.runtime = await SessionRuntime.create({
-        ...runtimeOptionsFor(live.template, live.worktree, this.deps.grants),
-        onCatastrophicError: this.deps.onCatastrophicError,
-      });
+      runtime = live.runtime = await this.deps.runtimes.create(runtimeOptionsFor(live.template, live.worktree, this.deps.grants));
     } catch (err) {
       return this.crash(live, `the runtime could not start: ${err instanceof Error ? err.message : String(err)}`);
     }
@@ -107,7 +103,7 @@ export class ExecutionPipeline {
       if (execution.status !== "OK" && this.shuttingDown) return;
       if (execution.status !== "OK" && !live.closing && !live.crashed) return this.crash(live, `startup file ${file.path} failed: ${execution.error?.message ?? execution.status}`);
     }
-    if (live.closing) return live.runtime.dispose();
+    if (live.closing) return runtime.dispose();
     if (live.crashed) return;
     live.status = "READY";
     live.lastActivityAt = this.now();
@@ -116,10 +112,10 @@ export class ExecutionPipeline {
 
   /**
    * Has an isolate made for the next session with this memory limit, once
-   * the current call has answered (SessionRuntime.keepSpare).
+   * the current call has answered (Runtimes.keepSpare).
    */
   keepSpare(memMb: number): void {
-    SessionRuntime.keepSpare({ memMb, onCatastrophicError: this.deps.onCatastrophicError });
+    this.deps.runtimes.keepSpare(memMb);
   }
 
   /** Writes a session status change (inserting the row on its first write). */

@@ -1,3 +1,5 @@
+import type { WorktreeFile } from "../runtime/paths";
+import type { RunFileOptions, RunHooks, RunLimits, RunResult, RuntimeOptions } from "../runtime/types";
 import type { Cursor } from "./pagination";
 import type {
   Capability,
@@ -97,4 +99,27 @@ export interface ExecutionStore {
   listEvents(executionId: string, afterSeq: number, limit: number): Promise<ExecutionEvent[]>;
   /** Marks RUNNING executions CANCELLED (their process is gone); returns how many. */
   cancelOrphans(message: string, now: number): Promise<number>;
+}
+
+/**
+ * A session's isolate, wherever it runs (in this process today: see
+ * runtime/local-runtimes.ts). The pipeline knows runtimes only through this.
+ */
+export interface SessionRuntimePort {
+  readonly disposed: boolean;
+  runRepl(code: string, limits: RunLimits, hooks: RunHooks): Promise<RunResult>;
+  /** `file`: a worktree-relative path, or the file as already checked and read. */
+  runFile(file: string | WorktreeFile, limits: RunLimits, hooks: RunHooks, options?: RunFileOptions): Promise<RunResult>;
+  /** As of the latest refresh; never waits for running code. */
+  heapUsedBytes(): number;
+  dispose(): void;
+}
+
+/** Makes sessions' runtimes; the server owns one, as it owns the store. */
+export interface Runtimes {
+  create(options: RuntimeOptions): Promise<SessionRuntimePort>;
+  /** Has a runtime's isolate made ahead for the next create with this memory limit, once the current call has answered. */
+  keepSpare(memMb: number): void;
+  /** Frees what is held for future creates. */
+  close(): Promise<void>;
 }

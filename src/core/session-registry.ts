@@ -1,4 +1,4 @@
-import type { SessionRuntime } from "../runtime/session-runtime";
+import type { SessionRuntimePort } from "./ports";
 import { DomainError } from "./errors";
 import type { ExecutionEvent, Session, SessionStatus, TemplateSnapshot } from "./model";
 
@@ -15,7 +15,7 @@ export interface RunningExecution {
 
 /** A session that lives in this process: its runtime, lock and counters. */
 export class LiveSession {
-  runtime: SessionRuntime | undefined;
+  runtime: SessionRuntimePort | undefined;
   status: SessionStatus = "STARTING";
   restartCount = 0;
   /** The next execution number (1, 2, 3… per session). */

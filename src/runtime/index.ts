@@ -1,5 +1,6 @@
 /** The sandbox runtime: what the rest of the service uses. */
-export { SessionRuntime } from "./session-runtime";
+export { LocalRuntimes } from "./local-runtimes";
+export type { SessionRuntime } from "./session-runtime";
 export { AVAILABLE_MODULES, JS_BUILTIN_NAMES, LIBRARY_CATALOGUE } from "./catalogue";
 export type { LibraryInfo, ModuleInfo } from "./catalogue";
 export { RuntimeError } from "./types";

@@ -7,7 +7,7 @@
  *  - setup runs on the calling thread with isolated-vm's synchronous calls: a
  *    fresh isolate has nothing else to wait for, and each thread hop costs
  *    more than the work. Every context compiles the prelude from one V8
- *    code cache, made once per process after a warm-up run (warmPrelude).
+ *    code cache, made once after a warm-up run (LocalRuntimes).
  *  - after a create has answered, the next one's isolate, context and
  *    compiled prelude are made ahead (IsolateSpares), one per memory limit.
  *  - a REPL run (or an eval-mode file) is one call into the isolate: the
@@ -18,12 +18,10 @@
  */
 import { randomBytes } from "node:crypto";
 import ivm from "isolated-vm";
-import { compileSync, fillSync, type CodeCache } from "./code-cache";
 import { ConsoleRing } from "./console-ring";
-import { IsolateSpares, type Spare } from "./isolate-spares";
-import { isKnownLibrary, loadLibraries } from "./libraries";
+import { loadLibraries } from "./libraries";
 import { ModuleGraph, ModuleResolver } from "./module-loader";
-import { HostModules, MODULE_NAMES } from "./modules";
+import { HostModules } from "./modules";
 import { SandboxError } from "./modules/errors";
 import { fetchAnswer, hostFetch, NetPolicy, parseFetchRequest, type FetchResult } from "./net";
 import { readWorktreeFile, type WorktreeFile } from "./paths";
@@ -31,15 +29,12 @@ import { prepareReplSource } from "./repl-source";
 import {
   CTL_GEN, CTL_SLOTS, CTL_STOP, RunDriver, SandboxException, type DriverHost,
 } from "./run-driver";
-import {
-  BUILT_IN_NAMES_PROBE, OP_BEGIN, OP_FIRE_TIMER, OP_RUN, OP_SETTLE_FETCH, OP_SETTLE_MODULE, preludeSource, type PreludeConfig,
-} from "./sandbox/prelude";
-import { PRELUDE_FILENAME } from "./stack";
+import { MIN_MEMORY_MB, preludeSetup, type PreludeCode } from "./prelude-code";
+import { OP_BEGIN, OP_FIRE_TIMER, OP_RUN, OP_SETTLE_FETCH, OP_SETTLE_MODULE, type PreludeConfig } from "./sandbox/prelude";
 import {
   RuntimeError, type RunFileOptions, type RunHooks, type RunLimits, type RunResult, type RuntimeOptions,
 } from "./types";
 
-const MIN_MEMORY_MB = 8; // isolated-vm refuses less
 /**
  * Unless Node runs with --disable-wasm-trap-handler (bin/vmsystem does), V8
  * gives every wasm memory ~10 GB of address space for guard regions, and a
@@ -68,89 +63,6 @@ function withoutCallerStack<T>(reference: ivm.Reference, args: unknown[], option
 const RESOLVED = Promise.resolve();
 /** Heap statistics are refreshed after a run only when the figure is older than this. */
 const HEAP_REFRESH_MS = 1000;
-
-/** The prelude's source (it embeds this V8's built-in names) and its code cache: one per process. */
-interface PreludeCode {
-  source: string;
-  cache: CodeCache;
-}
-
-let prelude: Promise<PreludeCode> | undefined;
-
-const WARM_UP_MEMORY_MB = 32;
-/** No modules or libraries: the worktree is never touched. */
-const WARM_UP_OPTIONS: RuntimeOptions = {
-  memMb: WARM_UP_MEMORY_MB,
-  worktreePath: "/",
-  runtime: { esm: false, strict: false, console: true, wasm: false },
-  resolver: { roots: [], extensions: [".js"], allowAbsoluteRepoImports: false },
-  modules: [],
-  libraries: [],
-  allowExec: false,
-};
-const WARM_UP_LIMITS: RunLimits = { cpuMs: 5000, wallMs: 5000 };
-const WARM_UP_HOOKS: RunHooks = { onConsole: () => true, consoleBudget: () => ({ events: 1000, bytes: 1 << 20 }) };
-const WARM_UP_INPUTS = [
-  "1 + 1",
-  "var a = 'text'; let b = [1, { c: 2 }]; class K {} b",
-  "console.log('line', 1, true); console.error({ e: [1, 2] }, new Map([[1, 2]])); ({ k: new K(), f() {} })",
-  "throw new TypeError('warm-up')",
-  "const p = await new Promise((r) => setTimeout(() => r(a), 0)); p",
-  "Promise.reject(new Error('rejected'))",
-  "(",
-];
-
-/** This V8's global constructor names (the prelude embeds them: see BUILT_IN_NAMES_PROBE). */
-function builtInNames(isolate: ivm.Isolate): string[] {
-  const probe = isolate.createContextSync();
-  try {
-    return JSON.parse(probe.evalSync(BUILT_IN_NAMES_PROBE) as string) as string[];
-  } finally {
-    probe.release();
-  }
-}
-
-function newIsolate(memMb: number, onCatastrophicError?: (message: string) => void): ivm.Isolate {
-  return new ivm.Isolate({ memoryLimit: memMb, ...(onCatastrophicError ? { onCatastrophicError } : {}) });
-}
-
-/** The prelude's compiled setup function in a context: what init() starts from. */
-function preludeSetup(isolate: ivm.Isolate, context: ivm.Context, code: PreludeCode): ivm.Reference {
-  const script = compileSync(isolate, code.source, PRELUDE_FILENAME, code.cache);
-  try {
-    return script.runSync(context, { reference: true }) as ivm.Reference;
-  } finally {
-    script.release();
-  }
-}
-
-/**
- * A spare (see IsolateSpares): isolate, context and the prelude's setup
- * function, compiled and defined but not called (that takes the session's
- * configuration); running the prelude's script changes nothing else.
- */
-interface SpareRuntime extends Spare {
-  context: ivm.Context;
-  setup?: ivm.Reference;
-}
-
-/**
- * The prelude once made: set once, never replaced (spares are asked for only
- * after a create, which waits for it; a spare made before has no setup).
- */
-let preludeMade: PreludeCode | undefined;
-
-const spares = new IsolateSpares<SpareRuntime>((memMb, onCatastrophicError) => {
-  const isolate = newIsolate(memMb, onCatastrophicError);
-  try {
-    const context = isolate.createContextSync();
-    const code = preludeMade;
-    return { isolate, context, setup: code && preludeSetup(isolate, context, code) };
-  } catch (e) {
-    isolate.dispose();
-    throw e;
-  }
-});
 
 function stringRecord(value: Record<string, unknown> | undefined): Record<string, string> {
   const out: Record<string, string> = {};
@@ -209,50 +121,11 @@ export class SessionRuntime {
   }
 
   /**
-   * Makes the prelude's code cache now rather than in the first create (its
-   * failure is left to create). Resolves once the throwaway isolate is gone.
+   * A runtime on `isolate` (made by LocalRuntimes, which owns the prelude's
+   * code and the spares; a spare brings its context and compiled setup).
+   * Disposed again if its start fails.
    */
-  static warmUp(): Promise<void> {
-    return SessionRuntime.preludeCode().then(
-      () => undefined,
-      () => undefined,
-    );
-  }
-
-  /**
-   * Has an isolate, context and compiled prelude made for the next session
-   * start with these options once the current work has answered (see IsolateSpares).
-   */
-  static keepSpare(opts: Pick<RuntimeOptions, "memMb" | "onCatastrophicError">): void {
-    spares.replenish(Math.max(MIN_MEMORY_MB, opts.memMb), opts.onCatastrophicError);
-  }
-
-  /** Frees the spare isolates (at shutdown). */
-  static closeSpares(): void {
-    spares.close();
-  }
-
-  private static preludeCode(): Promise<PreludeCode> {
-    // Made once per process; tried again if that failed.
-    return (prelude ??= SessionRuntime.warmPrelude().then(
-      (code) => (preludeMade = code),
-      (e: unknown) => {
-        prelude = undefined;
-        throw e;
-      },
-    ));
-  }
-
-  static async create(opts: RuntimeOptions): Promise<SessionRuntime> {
-    const unknownModule = opts.modules.find((m) => !(MODULE_NAMES as readonly string[]).includes(m));
-    if (unknownModule !== undefined) throw new RuntimeError("INVALID_OPTIONS", `unknown module '${unknownModule}'`);
-    const unknownLibrary = opts.libraries.find((l) => !isKnownLibrary(l));
-    if (unknownLibrary !== undefined) throw new RuntimeError("INVALID_OPTIONS", `unknown library '${unknownLibrary}'`);
-
-    const code = await SessionRuntime.preludeCode();
-    const memMb = Math.max(MIN_MEMORY_MB, opts.memMb);
-    const spare = spares.take(memMb, opts.onCatastrophicError);
-    const isolate = spare?.isolate ?? newIsolate(memMb, opts.onCatastrophicError);
+  static async open(opts: RuntimeOptions, isolate: ivm.Isolate, code: PreludeCode, spare?: { context: ivm.Context; setup?: ivm.Reference }): Promise<SessionRuntime> {
     const runtime = new SessionRuntime(opts, isolate, code, spare?.context);
     try {
       await runtime.init(spare?.setup);
@@ -260,29 +133,6 @@ export class SessionRuntime {
     } catch (e) {
       runtime.dispose();
       throw e;
-    }
-  }
-
-  /**
-   * V8 compiles a function when it is first called, and a code cache holds
-   * only what was compiled when it was made. Made right after a context's setup,
-   * it left every new session compiling the run, describe and console code on
-   * its first execution (measured: the first REPL of a session took 2.6 ms, the
-   * next ones 0.4). So a throwaway runtime first runs inputs that take the
-   * common paths, then the cache is made.
-   */
-  private static async warmPrelude(): Promise<PreludeCode> {
-    const isolate = newIsolate(WARM_UP_MEMORY_MB);
-    const code: PreludeCode = { source: "", cache: { data: undefined } };
-    const runtime = new SessionRuntime(WARM_UP_OPTIONS, isolate, code);
-    try {
-      code.source = preludeSource(builtInNames(isolate));
-      await runtime.init();
-      for (const input of WARM_UP_INPUTS) await runtime.runRepl(input, WARM_UP_LIMITS, WARM_UP_HOOKS);
-      fillSync(isolate, code.source, PRELUDE_FILENAME, code.cache);
-      return code;
-    } finally {
-      runtime.dispose();
     }
   }
 

@@ -41,11 +41,6 @@ export interface RuntimeOptions {
    * net.ts for the entry forms; an empty list denies everything). Absent: no fetch.
    */
   net?: { allowHosts: string[] };
-  /**
-   * isolated-vm's "V8 lost control" hook. The process should log and exit;
-   * the runtime layer leaves that decision to its caller.
-   */
-  onCatastrophicError?: (message: string) => void;
 }
 
 export interface RunLimits {

@@ -6,13 +6,13 @@
  * recorder does and publishes the matching budget.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SessionRuntime } from "../../src/runtime";
+import type { SessionRuntime } from "../../src/runtime";
 import { RING_HEADER, RING_UNITS } from "../../src/runtime/console-ring";
-import { exceptionOf, limitedConsole, options, repl, runWith, valueOf } from "./helpers";
+import { exceptionOf, limitedConsole, options, repl, runWith, valueOf, runtimes } from "./helpers";
 
 describe("the console call that crosses an output limit", () => {
   let rt: SessionRuntime;
-  beforeAll(async () => { rt = await SessionRuntime.create(options()); });
+  beforeAll(async () => { rt = await runtimes.create(options()); });
   afterAll(() => rt.dispose());
 
   const value = async (code: string) => valueOf((await repl(rt, code)).outcome).json;

@@ -1,11 +1,11 @@
 import { format } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SessionRuntime } from "../../src/runtime";
-import { exceptionOf, options, repl, valueOf } from "./helpers";
+import type { SessionRuntime } from "../../src/runtime";
+import { exceptionOf, options, repl, valueOf, runtimes } from "./helpers";
 
 describe("console", () => {
   let rt: SessionRuntime;
-  beforeAll(async () => { rt = await SessionRuntime.create(options()); });
+  beforeAll(async () => { rt = await runtimes.create(options()); });
   afterAll(() => rt.dispose());
 
   const texts = async (code: string) => (await repl(rt, code)).lines.map((l) => l.text);
@@ -96,7 +96,7 @@ describe("console", () => {
   });
 
   it("console: false installs a silent console", async () => {
-    const quiet = await SessionRuntime.create(options({ runtime: { esm: false, strict: false, console: false } }));
+    const quiet = await runtimes.create(options({ runtime: { esm: false, strict: false, console: false } }));
     try {
       const r = await repl(quiet, "console.log('x'); console.error('y'); typeof console.log");
       expect(r.lines).toEqual([]);

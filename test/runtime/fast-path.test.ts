@@ -5,12 +5,12 @@
  * of the process (the prelude's code cache, the built-in names).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SessionRuntime } from "../../src/runtime";
-import { exceptionOf, LIMITS, options, repl, valueOf } from "./helpers";
+import type { SessionRuntime } from "../../src/runtime";
+import { exceptionOf, LIMITS, options, repl, valueOf, runtimes } from "./helpers";
 
 describe("runs on the fast path", () => {
   let rt: SessionRuntime;
-  beforeAll(async () => { rt = await SessionRuntime.create(options({ env: { BASE: "b" } })); });
+  beforeAll(async () => { rt = await runtimes.create(options({ env: { BASE: "b" } })); });
   afterAll(() => rt.dispose());
 
   it("large inputs (compiled asynchronously) behave like small ones", async () => {
@@ -65,7 +65,7 @@ describe("runs on the fast path", () => {
 
   it("every context gets the same shim (code cache and built-in names reused)", async () => {
     const probe = "[typeof console.log, String(Object.getOwnPropertyNames(globalThis).includes('setTimeout'))]";
-    const fresh = await Promise.all([1, 2, 3].map(() => SessionRuntime.create(options())));
+    const fresh = await Promise.all([1, 2, 3].map(() => runtimes.create(options())));
     try {
       for (const other of fresh) {
         expect(valueOf((await repl(other, probe)).outcome).json).toEqual(["function", "true"]);
@@ -79,7 +79,7 @@ describe("runs on the fast path", () => {
   });
 
   it("heapUsedBytes answers at once from the latest figure and refreshes in the background", async () => {
-    const other = await SessionRuntime.create(options());
+    const other = await runtimes.create(options());
     try {
       const before = other.heapUsedBytes();
       expect(before).toBeGreaterThan(0);

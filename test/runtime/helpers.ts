@@ -2,15 +2,19 @@ import { mkdtempSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll } from "vitest";
-import { SessionRuntime } from "../../src/runtime";
+import { LocalRuntimes, type SessionRuntime } from "../../src/runtime";
 import type { ConsoleLevel, RunHooks, RunLimits, RunOutcome, RunResult, RuntimeOptions } from "../../src/runtime";
 
 export const LIMITS: RunLimits = { cpuMs: 5_000, wallMs: 10_000 };
 
+/** The runtimes of one test file (each file evaluates this module afresh). */
+export const runtimes = new LocalRuntimes();
+
 // Each test file evaluates this module afresh, so this hook runs after the file's tests.
 const made: string[] = [];
-afterAll(() => {
+afterAll(async () => {
   for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+  await runtimes.close();
 });
 
 export function tempWorktree(prefix = "vmsystem-rt-"): string {

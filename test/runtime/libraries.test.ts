@@ -2,12 +2,12 @@ import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AVAILABLE_MODULES, JS_BUILTIN_NAMES, LIBRARY_CATALOGUE, SessionRuntime } from "../../src/runtime";
-import { options, repl, valueOf } from "./helpers";
+import { options, repl, valueOf, runtimes } from "./helpers";
 
 describe("libraries", () => {
   let rt: SessionRuntime;
   beforeAll(async () => {
-    rt = await SessionRuntime.create(options({ libraries: ["lodash", "dayjs", "ramda", "moment"] }));
+    rt = await runtimes.create(options({ libraries: ["lodash", "dayjs", "ramda", "moment"] }));
   });
   afterAll(() => rt.dispose());
 
@@ -23,15 +23,15 @@ describe("libraries", () => {
   });
 
   it("are absent unless asked for, and unknown names are refused", async () => {
-    const bare = await SessionRuntime.create(options());
+    const bare = await runtimes.create(options());
     try {
       expect(valueOf((await repl(bare, "[typeof _, typeof dayjs, typeof R, typeof moment]")).outcome).json)
         .toEqual(["undefined", "undefined", "undefined", "undefined"]);
     } finally {
       bare.dispose();
     }
-    await expect(SessionRuntime.create(options({ libraries: ["jquery"] }))).rejects.toMatchObject({ code: "INVALID_OPTIONS" });
-    await expect(SessionRuntime.create(options({ modules: ["net"] }))).rejects.toMatchObject({ code: "INVALID_OPTIONS" });
+    await expect(runtimes.create(options({ libraries: ["jquery"] }))).rejects.toMatchObject({ code: "INVALID_OPTIONS" });
+    await expect(runtimes.create(options({ modules: ["net"] }))).rejects.toMatchObject({ code: "INVALID_OPTIONS" });
   });
 });
 

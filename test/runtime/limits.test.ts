@@ -1,15 +1,15 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { RuntimeError, SessionRuntime } from "../../src/runtime";
-import { exceptionOf, options, repl, valueOf } from "./helpers";
+import { exceptionOf, options, repl, valueOf, runtimes as local } from "./helpers";
 
-const runtimes: SessionRuntime[] = [];
+const made: SessionRuntime[] = [];
 async function fresh(memMb = 64): Promise<SessionRuntime> {
-  const rt = await SessionRuntime.create(options({ memMb }));
-  runtimes.push(rt);
+  const rt = await local.create(options({ memMb }));
+  made.push(rt);
   await repl(rt, "var kept = 'state'");
   return rt;
 }
-afterEach(() => { while (runtimes.length) runtimes.pop()!.dispose(); });
+afterEach(() => { while (made.length) made.pop()!.dispose(); });
 
 async function expectStateKept(rt: SessionRuntime) {
   expect(rt.disposed).toBe(false);

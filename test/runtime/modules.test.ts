@@ -1,8 +1,8 @@
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SessionRuntime } from "../../src/runtime";
-import { exceptionOf, options, repl, tempWorktree, valueOf } from "./helpers";
+import type { SessionRuntime } from "../../src/runtime";
+import { exceptionOf, options, repl, tempWorktree, valueOf, runtimes } from "./helpers";
 
 const outside = tempWorktree("vmsystem-outside-");
 writeFileSync(join(outside, "secret.txt"), "top secret");
@@ -13,7 +13,7 @@ const thrown = async (rt: SessionRuntime, code: string) => exceptionOf((await re
 
 describe("require", () => {
   it("only knows granted modules", async () => {
-    const rt = await SessionRuntime.create(options({ modules: ["path"] }));
+    const rt = await runtimes.create(options({ modules: ["path"] }));
     try {
       expect(await value(rt, "typeof require('path').join")).toBe("function");
       for (const name of ["fs", "child_process", "database", "exec", "__proto__"]) {
@@ -33,7 +33,7 @@ describe("fs module", () => {
     writeFileSync(join(worktree, "hello.txt"), "hello");
     symlinkSync(outside, join(worktree, "out"));
     symlinkSync(join(outside, "missing.txt"), join(worktree, "dangling"));
-    rt = await SessionRuntime.create(options({ worktreePath: worktree, modules: ["fs"] }));
+    rt = await runtimes.create(options({ worktreePath: worktree, modules: ["fs"] }));
     await repl(rt, "var fs = require('fs')");
   });
   afterAll(() => rt.dispose());
@@ -79,7 +79,7 @@ describe("fs module", () => {
   });
 
   it("can be read-only", async () => {
-    const ro = await SessionRuntime.create(options({ worktreePath: worktree, modules: ["fs"], fsWritable: false }));
+    const ro = await runtimes.create(options({ worktreePath: worktree, modules: ["fs"], fsWritable: false }));
     try {
       expect(await value(ro, "require('fs').readFile('hello.txt')")).toBe("hello");
       for (const code of ["writeFile('x', 'y')", "appendFile('hello.txt', 'y')", "mkdir('d')", "rm('hello.txt')"]) {
@@ -95,7 +95,7 @@ describe("fs module", () => {
 describe("path module", () => {
   it("is Node's path.posix with the worktree as cwd", async () => {
     const worktree = tempWorktree();
-    const rt = await SessionRuntime.create(options({ worktreePath: worktree, modules: ["path"] }));
+    const rt = await runtimes.create(options({ worktreePath: worktree, modules: ["path"] }));
     try {
       expect(await value(rt, `const path = require('path');
         [path.join('a', '../b', 'c.js'), path.basename('/x/y.txt', '.txt'), path.extname('f.tar.gz'),
@@ -112,7 +112,7 @@ describe("path module", () => {
 describe("database module", () => {
   it("runs SQL in memory and in a worktree file", async () => {
     const worktree = tempWorktree();
-    const rt = await SessionRuntime.create(options({ worktreePath: worktree, modules: ["database"] }));
+    const rt = await runtimes.create(options({ worktreePath: worktree, modules: ["database"] }));
     try {
       expect(await value(rt, `const db = require('database');
         db.configure();
@@ -136,7 +136,7 @@ describe("database module", () => {
 
 describe("exec module", () => {
   it("is refused with a clear error unless the server allows it", async () => {
-    const rt = await SessionRuntime.create(options({ modules: ["exec"], allowExec: false }));
+    const rt = await runtimes.create(options({ modules: ["exec"], allowExec: false }));
     try {
       expect((await thrown(rt, "require('exec')")).message).toMatch(/--allow-exec/);
     } finally {
@@ -147,7 +147,7 @@ describe("exec module", () => {
   it("runs argv without a shell in the worktree", async () => {
     const worktree = tempWorktree();
     mkdirSync(join(worktree, "sub"));
-    const rt = await SessionRuntime.create(options({ worktreePath: worktree, modules: ["exec"], allowExec: true, env: { GREETING: "hey" } }));
+    const rt = await runtimes.create(options({ worktreePath: worktree, modules: ["exec"], allowExec: true, env: { GREETING: "hey" } }));
     try {
       expect(await value(rt, "const exec = require('exec'); exec(['echo', 'hi', '$HOME'])")).toEqual({ code: 0, signal: null, stdout: "hi $HOME\n", stderr: "" });
       expect(await value(rt, "exec.run(['cat'], { input: 'from stdin' }).stdout")).toBe("from stdin");
@@ -168,7 +168,7 @@ describe("exec module", () => {
   });
 
   it("a call that times out takes its child's background processes with it, before the run ends", async () => {
-    const rt = await SessionRuntime.create(options({ modules: ["exec"], allowExec: true }));
+    const rt = await runtimes.create(options({ modules: ["exec"], allowExec: true }));
     try {
       // Checked from inside the same run, so only the timeout's kill can have ended the grandchild.
       expect(await value(rt, `const exec = require('exec');

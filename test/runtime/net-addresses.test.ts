@@ -11,11 +11,11 @@ import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { LookupAddress } from "node:dns";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { SessionRuntime } from "../../src/runtime";
+import type { SessionRuntime } from "../../src/runtime";
 import { hostFetch, NetPolicy, parseFetchRequest, type NetResolver } from "../../src/runtime/net";
 import { specialAddress } from "../../src/runtime/net-address";
 import { SandboxError } from "../../src/runtime/modules/errors";
-import { exceptionOf, options, repl, valueOf } from "./helpers";
+import { exceptionOf, options, repl, valueOf, runtimes } from "./helpers";
 
 /** `public`: the allowed service; `secret`: another port of the same machine, on no list. */
 const servers: Record<"public" | "secret", { server?: Server; port: number; seen: Array<{ url: string; host: string }> }> = {
@@ -98,7 +98,7 @@ describe("which addresses are special", () => {
 describe("through the real resolver", () => {
   it("a listed name that resolves to loopback is denied unless the address is listed", async () => {
     const port = servers.secret.port;
-    const rt = await SessionRuntime.create(options({ net: { allowHosts: ["localhost"] } }));
+    const rt = await runtimes.create(options({ net: { allowHosts: ["localhost"] } }));
     try {
       const e = exceptionOf((await repl(rt, `await fetch("http://localhost:${port}/")`)).outcome);
       expect(e).toMatchObject({ name: "Error", message: expect.stringMatching(/^fetch denied: host "localhost" resolves to (127\.0\.0\.1|::1) \(loopback\)/) });
@@ -109,7 +109,7 @@ describe("through the real resolver", () => {
       rt.dispose();
     }
     // Named with its port, the same address is allowed on that port only.
-    const listed = await SessionRuntime.create(options({ net: { allowHosts: ["localhost", `127.0.0.1:${port}`, `[::1]:${port}`] } }));
+    const listed = await runtimes.create(options({ net: { allowHosts: ["localhost", `127.0.0.1:${port}`, `[::1]:${port}`] } }));
     try {
       expect(valueOf((await repl(listed, `await (await fetch("http://localhost:${port}/")).text()`)).outcome).json).toBe("secret says hello");
       expect(servers.secret.seen).toEqual([{ url: "/", host: `localhost:${port}` }]);
@@ -122,7 +122,7 @@ describe("through the real resolver", () => {
   });
 
   it("a redirect from an allowed address to a listed name that leads to another port of the machine is denied", async () => {
-    const rt = await SessionRuntime.create(options({ net: { allowHosts: [`127.0.0.1:${servers.public.port}`, "localhost"] } }));
+    const rt = await runtimes.create(options({ net: { allowHosts: [`127.0.0.1:${servers.public.port}`, "localhost"] } }));
     try {
       const e = exceptionOf((await repl(rt, `await fetch(${JSON.stringify(redirectTo(`http://localhost:${servers.secret.port}/`))})`)).outcome);
       expect(e.message).toMatch(/^fetch denied: redirect to host "localhost" resolves to (127\.0\.0\.1|::1) \(loopback\)/);

@@ -10,9 +10,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { SessionRuntime } from "../../src/runtime";
+import type { SessionRuntime } from "../../src/runtime";
 import { NetPolicy } from "../../src/runtime/net";
-import { exceptionOf, options, repl, valueOf } from "./helpers";
+import { exceptionOf, options, repl, valueOf, runtimes } from "./helpers";
 
 interface Seen {
   method: string;
@@ -135,7 +135,7 @@ const abortAfter = (ms: number) => {
 
 describe("without the capability", () => {
   it("there is no fetch (nor any other network API)", async () => {
-    const rt = await SessionRuntime.create(options());
+    const rt = await runtimes.create(options());
     try {
       const v = valueOf((await repl(rt, "[typeof fetch, typeof XMLHttpRequest, typeof WebSocket, typeof Headers, typeof Response, typeof Request]")).outcome);
       expect(v.json).toEqual(Array(6).fill("undefined"));
@@ -148,7 +148,7 @@ describe("without the capability", () => {
 describe("with net allow_hosts [127.0.0.1]", () => {
   let rt: SessionRuntime;
   beforeAll(async () => {
-    rt = await SessionRuntime.create(options({ net: { allowHosts: ["127.0.0.1"] } }));
+    rt = await runtimes.create(options({ net: { allowHosts: ["127.0.0.1"] } }));
   });
   afterAll(() => rt.dispose());
 
@@ -372,7 +372,7 @@ describe("with net allow_hosts [127.0.0.1]", () => {
 describe("limits and the end of a run", () => {
   let rt: SessionRuntime;
   beforeAll(async () => {
-    rt = await SessionRuntime.create(options({ net: { allowHosts: ["127.0.0.1"] } }));
+    rt = await runtimes.create(options({ net: { allowHosts: ["127.0.0.1"] } }));
   });
   afterAll(() => rt.dispose());
 
@@ -482,7 +482,7 @@ describe("allow_hosts entries", () => {
 
 describe("a denied pattern in the sandbox", () => {
   it("*.example.test does not match example.test; a port-limited entry names the port", async () => {
-    const rt = await SessionRuntime.create(options({ net: { allowHosts: ["*.example.test", `127.0.0.1:${port + 1 > 65535 ? 1 : port + 1}`] } }));
+    const rt = await runtimes.create(options({ net: { allowHosts: ["*.example.test", `127.0.0.1:${port + 1 > 65535 ? 1 : port + 1}`] } }));
     try {
       expect(exceptionOf((await repl(rt, "await fetch('http://example.test/')")).outcome).message)
         .toBe(`fetch denied: host "example.test" is not in the template's net allow_hosts`);
@@ -495,7 +495,7 @@ describe("a denied pattern in the sandbox", () => {
   });
 
   it("an empty allow list gives a fetch that denies everything", async () => {
-    const rt = await SessionRuntime.create(options({ net: { allowHosts: [] } }));
+    const rt = await runtimes.create(options({ net: { allowHosts: [] } }));
     try {
       expect(exceptionOf((await repl(rt, `await fetch(${JSON.stringify(`${base}/text`)})`)).outcome).message).toMatch(/^fetch denied: host "127.0.0.1"/);
       expect(seen).toHaveLength(0);

@@ -1,17 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SessionRuntime } from "../../src/runtime";
+import type { SessionRuntime } from "../../src/runtime";
 import { rewriteTopLevelAwait } from "../../src/runtime/repl-source";
-import { exceptionOf, options, repl, valueOf } from "./helpers";
+import { exceptionOf, options, repl, valueOf, runtimes } from "./helpers";
 
 describe("REPL state and values", () => {
   let rt: SessionRuntime;
-  beforeAll(async () => { rt = await SessionRuntime.create(options()); });
+  beforeAll(async () => { rt = await runtimes.create(options()); });
   afterAll(() => rt.dispose());
 
   const value = async (code: string) => valueOf((await repl(rt, code)).outcome);
 
   it("starts clean: nothing the prelude's warm-up ran (another context) is visible", async () => {
-    const fresh = await SessionRuntime.create(options());
+    const fresh = await runtimes.create(options());
     try {
       const v = valueOf((await repl(fresh, "[typeof a, typeof b, typeof K, typeof p]")).outcome);
       expect(v.json).toEqual(["undefined", "undefined", "undefined", "undefined"]);
@@ -138,7 +138,7 @@ describe("REPL state and values", () => {
   });
 
   it("evaluates in strict mode when asked", async () => {
-    const strict = await SessionRuntime.create(options({ runtime: { esm: false, strict: true, console: true } }));
+    const strict = await runtimes.create(options({ runtime: { esm: false, strict: true, console: true } }));
     try {
       expect(exceptionOf((await repl(strict, "undeclared = 1")).outcome).name).toBe("ReferenceError");
       expect(valueOf((await repl(strict, "var s = 1")).outcome).type).toBe("undefined");
@@ -154,7 +154,7 @@ describe("REPL state and values", () => {
   });
 
   it("globals and env are defined per options", async () => {
-    const g = await SessionRuntime.create(options({ globals: { CONFIG: { region: "eu", n: [1] } }, env: { MODE: "test" } }));
+    const g = await runtimes.create(options({ globals: { CONFIG: { region: "eu", n: [1] } }, env: { MODE: "test" } }));
     try {
       expect(valueOf((await repl(g, "CONFIG.region + env.MODE + argv.length")).outcome).json).toBe("eutest0");
       expect(valueOf((await repl(g, "CONFIG = 1; delete CONFIG.region; [CONFIG.region, Object.isFrozen(CONFIG.n)]")).outcome).json)

@@ -3,7 +3,7 @@ import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RuntimeError, SessionRuntime } from "../../src/runtime";
 import type { RunFileOptions } from "../../src/runtime";
-import { exceptionOf, LIMITS, options, repl, tempWorktree, valueOf } from "./helpers";
+import { exceptionOf, LIMITS, options, repl, tempWorktree, valueOf, runtimes } from "./helpers";
 
 const outside = tempWorktree("vmsystem-outside-");
 const worktree = tempWorktree();
@@ -53,8 +53,8 @@ describe("run-file", () => {
   let rt: SessionRuntime;
   let esm: SessionRuntime;
   beforeAll(async () => {
-    rt = await SessionRuntime.create(options({ worktreePath: worktree, env: { BASE: "b", REQ: "base" } }));
-    esm = await SessionRuntime.create(options({
+    rt = await runtimes.create(options({ worktreePath: worktree, env: { BASE: "b", REQ: "base" } }));
+    esm = await runtimes.create(options({
       worktreePath: worktree,
       runtime: { esm: true, strict: false, console: true },
       resolver: { roots: ["vendor"], extensions: [".js", ".mjs"], allowAbsoluteRepoImports: false },
@@ -118,7 +118,7 @@ describe("run-file", () => {
   });
 
   it("module mode: repo-absolute imports when allowed", async () => {
-    const abs = await SessionRuntime.create(options({
+    const abs = await runtimes.create(options({
       worktreePath: worktree,
       runtime: { esm: true, strict: false, console: true },
       resolver: { roots: [], extensions: [".mjs"], allowAbsoluteRepoImports: true },

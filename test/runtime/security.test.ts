@@ -1,17 +1,17 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SessionRuntime } from "../../src/runtime";
-import { exceptionOf, options, repl, tempWorktree, valueOf } from "./helpers";
+import type { SessionRuntime } from "../../src/runtime";
+import { exceptionOf, options, repl, tempWorktree, valueOf, runtimes } from "./helpers";
 
 describe("hostile snippets find nothing", () => {
   let rt: SessionRuntime;
   let withModules: SessionRuntime;
   beforeAll(async () => {
-    rt = await SessionRuntime.create(options());
+    rt = await runtimes.create(options());
     const worktree = tempWorktree();
     writeFileSync(join(worktree, "a.txt"), "A");
-    withModules = await SessionRuntime.create(options({ worktreePath: worktree, modules: ["fs", "path"] }));
+    withModules = await runtimes.create(options({ worktreePath: worktree, modules: ["fs", "path"] }));
   });
   afterAll(() => { rt.dispose(); withModules.dispose(); });
 

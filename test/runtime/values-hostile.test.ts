@@ -5,17 +5,17 @@
  */
 import { inspect } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
-import { SessionRuntime } from "../../src/runtime";
+import type { SessionRuntime } from "../../src/runtime";
 import { capText, decodeConsole, parseThrown, parseValue } from "../../src/runtime/format";
-import { exceptionOf, limitedConsole, options, repl, runWith, valueOf } from "./helpers";
+import { exceptionOf, limitedConsole, options, repl, runWith, valueOf, runtimes as local } from "./helpers";
 
-const runtimes: SessionRuntime[] = [];
+const made: SessionRuntime[] = [];
 async function fresh(memMb = 128): Promise<SessionRuntime> {
-  const rt = await SessionRuntime.create(options({ memMb }));
-  runtimes.push(rt);
+  const rt = await local.create(options({ memMb }));
+  made.push(rt);
   return rt;
 }
-afterEach(() => { while (runtimes.length) runtimes.pop()!.dispose(); });
+afterEach(() => { while (made.length) made.pop()!.dispose(); });
 
 const MB = 1024 * 1024;
 const DEFAULT_LIMITS = { wallMs: 30_000, cpuMs: 5_000 };
