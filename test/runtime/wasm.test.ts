@@ -6,9 +6,9 @@
  */
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SessionRuntime } from "../../src/runtime";
+import type { SessionRuntime } from "../../src/runtime";
 import { ADD, BIG_MEMORY, growable, NEEDS_IMPORT } from "../support/wasm-bytes";
-import { exceptionOf, options, repl, valueOf } from "./helpers";
+import { exceptionOf, options, repl, valueOf, runtimes } from "./helpers";
 
 const rss = () => process.memoryUsage().rss;
 /** The process's address space (virtual memory), Linux. */
@@ -16,7 +16,7 @@ const vmSize = () => Number(/VmSize:\s+(\d+) kB/.exec(readFileSync("/proc/self/s
 
 describe("runtime.wasm off (the default)", () => {
   let rt: SessionRuntime;
-  beforeAll(async () => { rt = await SessionRuntime.create(options()); });
+  beforeAll(async () => { rt = await runtimes.create(options()); });
   afterAll(() => rt.dispose());
   const value = async (code: string) => valueOf((await repl(rt, code)).outcome).json;
 
@@ -56,8 +56,8 @@ describe("runtime.wasm on", () => {
   let rt: SessionRuntime;
   let other: SessionRuntime;
   beforeAll(async () => {
-    rt = await SessionRuntime.create(options({ memMb: 16, runtime: { esm: false, strict: false, console: true, wasm: true } }));
-    other = await SessionRuntime.create(options({ memMb: 16, runtime: { esm: false, strict: false, console: true, wasm: true } }));
+    rt = await runtimes.create(options({ memMb: 16, runtime: { esm: false, strict: false, console: true, wasm: true } }));
+    other = await runtimes.create(options({ memMb: 16, runtime: { esm: false, strict: false, console: true, wasm: true } }));
   });
   afterAll(() => { rt.dispose(); other.dispose(); });
   const value = async (r: SessionRuntime, code: string) => valueOf((await repl(r, code)).outcome).json;
@@ -95,7 +95,7 @@ describe("runtime.wasm on", () => {
 
   it("reserves address space for the maxima only (tests run with --disable-wasm-trap-handler, as the server does)", async () => {
     // With V8's trap handler, each memory would take ~10 GB for guard regions.
-    const fresh = await SessionRuntime.create(options({ memMb: 16, runtime: { esm: false, strict: false, console: true, wasm: true } }));
+    const fresh = await runtimes.create(options({ memMb: 16, runtime: { esm: false, strict: false, console: true, wasm: true } }));
     try {
       const before = vmSize();
       expect(await value(fresh, "const ms = []; for (let i = 0; i < 256; i++) ms.push(new WebAssembly.Memory({ initial: 1, maximum: 1 })); ms.length")).toBe(256);
@@ -113,7 +113,7 @@ describe("runtime.wasm on", () => {
     process.execArgv.splice(at, 1);
     let fresh: SessionRuntime;
     try {
-      fresh = await SessionRuntime.create(options({ memMb: 16, runtime: { esm: false, strict: false, console: true, wasm: true } }));
+      fresh = await runtimes.create(options({ memMb: 16, runtime: { esm: false, strict: false, console: true, wasm: true } }));
     } finally {
       process.execArgv.splice(at, 0, flag);
     }
@@ -129,7 +129,7 @@ describe("runtime.wasm on", () => {
   it("bounds memory.grow inside wasm code by the maximum it imposes or clamps", async () => {
     // Own runtimes: each starts with the whole 16 MB (256 pages) free.
     for (const max of [undefined, 2048]) {
-      const fresh = await SessionRuntime.create(options({ memMb: 16, runtime: { esm: false, strict: false, console: true, wasm: true } }));
+      const fresh = await runtimes.create(options({ memMb: 16, runtime: { esm: false, strict: false, console: true, wasm: true } }));
       try {
         expect(await value(fresh, `const { exports: e } = new WebAssembly.Instance(new WebAssembly.Module(${growable(max)}));
           [e.grow(1023), e.grow(254), e.mem.buffer.byteLength, e.grow(1)]`)).toEqual([-1, 1, 255 * 65536, -1]); // the module's code took the 256th page
@@ -144,7 +144,7 @@ describe("runtime.wasm on", () => {
   });
 
   it("gives back what a failed link reserved: retrying with the imports fixed works", async () => {
-    const fresh = await SessionRuntime.create(options({ memMb: 16, runtime: { esm: false, strict: false, console: true, wasm: true } }));
+    const fresh = await runtimes.create(options({ memMb: 16, runtime: { esm: false, strict: false, console: true, wasm: true } }));
     try {
       // Its memory has no maximum, so each attempt reserves all that is left.
       expect(await value(fresh, `const needs = new WebAssembly.Module(${NEEDS_IMPORT}); const names = [];
@@ -157,7 +157,7 @@ describe("runtime.wasm on", () => {
   });
 
   it("counts compiled modules too: their code lives outside the heap", async () => {
-    const fresh = await SessionRuntime.create(options({ memMb: 16, runtime: { esm: false, strict: false, console: true, wasm: true } }));
+    const fresh = await runtimes.create(options({ memMb: 16, runtime: { esm: false, strict: false, console: true, wasm: true } }));
     try {
       const before = rss();
       // Distinct tiny modules (a custom section holds a counter), all kept: ~16 KB of native memory each.
@@ -174,7 +174,7 @@ describe("runtime.wasm on", () => {
   });
 
   it("cannot be talked past the count: getters, subclasses and the prototypes' constructors", async () => {
-    const fresh = await SessionRuntime.create(options({ memMb: 16, runtime: { esm: false, strict: false, console: true, wasm: true } }));
+    const fresh = await runtimes.create(options({ memMb: 16, runtime: { esm: false, strict: false, console: true, wasm: true } }));
     try {
       // A getter answering small to the check and big to V8 gets one read.
       expect(await value(fresh, `let reads = 0; const m = new WebAssembly.Memory({ get initial() { return reads++ ? 1024 : 1 }, maximum: 1 });
