@@ -21,6 +21,7 @@ let groupIndent = 0;
 const counts = new MapCtor();
 const timersByLabel = new MapCtor();
 
+/** @param {unknown} v @returns {string} */
 function formatPrimitive(v) {
   switch (typeof v) {
     case "string": return v;
@@ -31,10 +32,12 @@ function formatPrimitive(v) {
   }
 }
 
+/** @param {unknown} v */
 function isPrimitive(v) {
   return v === null || (typeof v !== "object" && typeof v !== "function");
 }
 
+/** @param {any} v */
 function hasBuiltInToString(v) {
   let ts;
   try { ts = v.toString; } catch (_) { return true; }
@@ -52,12 +55,14 @@ function hasBuiltInToString(v) {
 }
 
 // Not String.prototype.split: it looks Symbol.split up on String.prototype.
+/** @param {string} text */
 function firstLine(text) {
   const nl = stringIndexOf(text, "\n");
   return nl === -1 ? text : stringSlice(text, 0, nl);
 }
 
 // V8's message for a cycle, found on first use (one throw, not one per context).
+/** @type {string | null} */
 let circularMessage = null;
 function circularText() {
   if (circularMessage === null) {
@@ -68,6 +73,7 @@ function circularText() {
   return circularMessage;
 }
 
+/** @param {unknown} v @returns {string | undefined} */
 function jsonDirective(v) {
   try {
     return jsonStringify(v);
@@ -80,6 +86,7 @@ function jsonDirective(v) {
 // Mirrors Node's formatWithOptions scan: decides which argument each
 // directive consumes and pre-converts those that would run user code.
 // Answers JSON text of the arguments' trees (see encodeTree).
+/** @param {unknown[]} args @returns {string} */
 function describeArgs(args) {
   const first = args[0];
   const nodes = list();
@@ -104,11 +111,11 @@ function describeArgs(args) {
           break;
         case 105: // i
           a++;
-          if (typeof arg !== "bigint" && typeof arg !== "symbol") mapSet(converted, idx, parseIntFn(arg));
+          if (typeof arg !== "bigint" && typeof arg !== "symbol") mapSet(converted, idx, parseIntFn(/** @type {any} */ (arg))); // converted as Node converts it
           break;
         case 102: // f
           a++;
-          if (typeof arg !== "symbol") mapSet(converted, idx, parseFloatFn(arg));
+          if (typeof arg !== "symbol") mapSet(converted, idx, parseFloatFn(/** @type {any} */ (arg)));
           break;
         case 106: // j
           a++;
@@ -149,6 +156,7 @@ let bytesLeft = 0;
 
 // Upper bound of the UTF-8 size of a text the host prints as it is (plus the
 // group indentation it adds in front of every line): 3 bytes per UTF-16 unit.
+/** @param {string} text @param {number} indent */
 function textBound(text, indent) {
   const n = text.length;
   return indent === 0 ? 3 * n : 3 * n + indent * (n + 1);
@@ -156,6 +164,7 @@ function textBound(text, indent) {
 
 // The exact size, for texts whose bound does not fit (as Buffer.byteLength
 // counts: a lone surrogate becomes U+FFFD, 3 bytes).
+/** @param {string} text @param {number} indent */
 function textBytes(text, indent) {
   const n = text.length;
   let bytes = 0;
@@ -178,6 +187,7 @@ function textBytes(text, indent) {
 // go through the synchronous path anyway.
 const TREE_FACTOR = 24;
 const TREE_SLACK = 2048;
+/** @param {string} payload @param {number} indent */
 function treeBound(payload, indent) {
   const chars = payload.length * TREE_FACTOR + TREE_SLACK;
   return chars * (3 + indent) + indent;
@@ -187,6 +197,7 @@ function treeBound(payload, indent) {
 // false when it does not fit (the caller sends the line synchronously, and
 // the host drains the ring before taking it).
 const RING_MASK = ring.length - 1;
+/** @param {number} gen @param {number} meta @param {string} text */
 function ringWrite(gen, meta, text) {
   const n = text.length;
   const size = RING_HEADER + n;
@@ -217,6 +228,7 @@ function limitError() {
   return new ErrorCtor("Console output limit reached: no more output is accepted in this execution");
 }
 
+/** @param {number} level @param {number} kind @param {any} args the call's arguments, or the text for KIND_TEXT @param {string} [extra] the stack for KIND_TRACE */
 function emit(level, kind, args, extra) {
   const gen = AtomicsLoad(ctl, CTL_GEN);
   if (gen === 0) return;
@@ -260,11 +272,13 @@ function emit(level, kind, args, extra) {
   bytesLeft = AtomicsLoad(ctl, CTL_BYTES_LEFT);
 }
 
+/** @param {unknown[]} args */
 function allPrimitiveText(args) {
   for (let i = 0; i < args.length; i++) if (!isPrimitive(args[i])) return false;
   return !(args.length > 1 && typeof args[0] === "string" && stringIncludes(args[0], "%"));
 }
 
+/** @param {unknown[]} args */
 function primitiveText(args) {
   if (args.length === 0) return "";
   let text = formatPrimitive(args[0]);
@@ -272,21 +286,25 @@ function primitiveText(args) {
   return text;
 }
 
+/** @param {number} ms */
 function elapsedText(ms) {
   if (ms >= 1000) return numberToFixed(ms / 1000, 3) + "s";
   return StringCtor(NumberCtor(numberToFixed(ms, 3))) + "ms";
 }
 
+/** @param {unknown} label */
 function labelOf(label) {
   return label === undefined ? "default" : StringCtor(label);
 }
 
+/** @param {unknown[]} labels */
 function group(labels) {
   if (labels.length > 0) emit(LEVEL_LOG, KIND_FORMAT, labels);
   groupIndent = groupIndent < 500 ? groupIndent + 2 : groupIndent;
 }
 
 function makeConsole() {
+  /** @type {Record<string, (...args: any[]) => void>} */
   const c = {
     log(...args) { emit(LEVEL_LOG, KIND_FORMAT, args); },
     info(...args) { emit(LEVEL_INFO, KIND_FORMAT, args); },
@@ -297,6 +315,7 @@ function makeConsole() {
     table(...args) { emit(LEVEL_LOG, KIND_FORMAT, args); },
     dir(value) { emit(LEVEL_LOG, KIND_DIR, [value]); },
     trace(...args) {
+      /** @type {{ stack?: unknown }} */
       const holder = {};
       captureStackTrace(holder, c.trace);
       const stack = typeof holder.stack === "string" ? holder.stack : "";
@@ -349,6 +368,6 @@ function makeConsole() {
 function makeSilentConsole() {
   const c = makeConsole();
   const keys = ownKeys(c);
-  for (let i = 0; i < keys.length; i++) c[keys[i]] = function () {};
+  for (let i = 0; i < keys.length; i++) c[/** @type {string} */ (keys[i])] = function () {};
   return c;
 }

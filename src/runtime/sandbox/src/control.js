@@ -4,6 +4,7 @@
  * fetch, the template's globals) and defines control(), which the prelude
  * returns to the host: control(op, a, b, c, d, e) with op one of OP_*.
  */
+/** @param {any} v */
 function deepFreeze(v) {
   if (v !== null && typeof v === "object" && !Object.isFrozen(v)) {
     freeze(v);
@@ -13,6 +14,7 @@ function deepFreeze(v) {
   return v;
 }
 
+/** @param {string} name @param {unknown} value */
 function defineRunGlobal(name, value) {
   defineProp(G, name, { __proto__: null, value: value, writable: true, configurable: true, enumerable: false });
 }
@@ -37,6 +39,7 @@ if (config.net) {
   }
 }
 
+/** @param {any} value @param {boolean} wrapped @returns {Promise<string>} */
 async function settle(value, wrapped) {
   try {
     if (wrapped) {
@@ -55,6 +58,7 @@ async function settle(value, wrapped) {
 // JSON.parse makes plain data properties: no setter user code put on
 // Object.prototype runs.
 const BASE_ENV = jsonStringify(config.env);
+/** @param {string} spec */
 function beginRun(spec) {
   mapClear(timers);
   mapClear(fetchPending);
@@ -84,6 +88,7 @@ function beginRun(spec) {
 // answered at once, else a promise of the answer.
 const RUN_OPTIONS = freeze({ __proto__: null, reference: true });
 const RELEASE = freeze({ __proto__: null, release: true });
+/** @param {string} source @param {boolean} wrapped @param {string} spec @param {string} filename @param {number} columnOffset @returns {string | Promise<string>} */
 function run(source, wrapped, spec, filename, columnOffset) {
   beginRun(spec);
   let script;
@@ -116,18 +121,21 @@ function run(source, wrapped, spec, filename, columnOffset) {
 // with top-level await would look finished too early. The host evaluates a
 // wrapper (import * as ns from <entry>; <hook>(ns)) whose body runs only once
 // the whole graph has finished; the hook lives on globalThis for that run only.
+/** @type {(() => void) | null} */
 let abandonModule = null;
 async function settleModule() {
+  /** @type {(box: [unknown] | null) => void} */
   let resolve;
   const done = new PromiseCtor((r) => { resolve = r; });
   abandonModule = () => resolve(null);
   defineProp(G, config.moduleHook, { __proto__: null, configurable: true, writable: false, enumerable: false,
-    value: function (ns) { delete G[config.moduleHook]; abandonModule = null; resolve([ns]); } });
+    value: function (/** @type {unknown} */ ns) { delete G[config.moduleHook]; abandonModule = null; resolve([ns]); } });
   const box = await done; // boxed: a namespace exporting "then" must not be treated as a thenable
   return box === null ? "" : settle(box[0], false);
 }
 
 // What the prelude returns (see preludeSource in ../prelude.ts): the host's one handle on the sandbox.
+/** @param {number} op @param {any} [a] @param {any} [b] @param {any} [c] @param {any} [d] @param {any} [e] @returns {string | Promise<string>} */
 function control(op, a, b, c, d, e) {
   switch (op) {
     case OP_RUN: return run(a, b, c, d, e);

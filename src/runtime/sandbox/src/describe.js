@@ -16,6 +16,7 @@ const PREVIEW_CHARS = 256 * 1024;
 
 // text cut to at most maxBytes of UTF-8 (marker included), without splitting
 // a surrogate pair: "… (N more characters)" says what was left out.
+/** @param {string} text @param {number} maxBytes @returns {string} */
 function capText(text, maxBytes) {
   const n = text.length;
   if (n * 3 <= maxBytes) return text;
@@ -52,16 +53,19 @@ function capText(text, maxBytes) {
 
 // A revoked proxy throws on every operation; Array.isArray is the one check
 // that throws for nothing else (it runs no trap).
+/** @param {any} v */
 function isRevokedProxy(v) {
   try { isArray(v); return false; } catch (_) { return true; }
 }
 
 // A descriptor's value, undefined for an accessor: reading d.value of an
 // accessor descriptor would look "value" up on Object.prototype (user code).
+/** @param {PropertyDescriptor | undefined} d */
 function dataValue(d) {
   return d !== undefined && hasOwn(d, "value") ? d.value : undefined;
 }
 
+/** @param {any} v @returns {string | null} */
 function ctorName(v) {
   let obj = v;
   for (let i = 0; i < 1000 && obj !== null; i++) {
@@ -76,6 +80,7 @@ function ctorName(v) {
 }
 
 // Symbol.toStringTag as util.inspect shows it: inherited or non-enumerable.
+/** @param {any} v @returns {string | null} */
 function stringTag(v) {
   let obj = v;
   for (let i = 0; i < 1000 && obj !== null; i++) {
@@ -91,6 +96,7 @@ function stringTag(v) {
   return null;
 }
 
+/** @param {any} v @param {PropertyKey} key @returns {string | null} */
 function inheritedString(v, key) {
   let obj = v;
   for (let i = 0; i < 1000 && obj !== null; i++) {
@@ -107,6 +113,7 @@ function inheritedString(v, key) {
 // depth: levels described (one more than util.inspect prints: an object past
 // inspect's depth still shows as "{}" or "[Foo]", which needs its keys).
 // budget: characters of strings and keys taken in before the rest is cut.
+/** @constructor @param {number} depth @param {number} [budget] */
 function Describer(depth, budget) {
   this.depth = depth;
   this.ids = new MapCtor();
@@ -115,17 +122,20 @@ function Describer(depth, budget) {
   this.budget = budget === undefined ? CONSOLE_CHARS : budget;
 }
 
+/** @param {string | symbol} k @returns {TreeNode} */
 Describer.prototype.key = function (k) {
   if (typeof k === "symbol") return ["y", descriptionOf(k)];
   this.chars += k.length;
   return k;
 };
 
+/** @param {symbol} sym */
 function descriptionOf(sym) {
   const d = symbolDescription(sym);
   return d === undefined ? null : d;
 }
 
+/** @param {any} v @param {number} level @returns {TreeNode} */
 Describer.prototype.value = function (v, level) {
   switch (typeof v) {
     case "string": {
@@ -159,6 +169,7 @@ Describer.prototype.value = function (v, level) {
 };
 
 // Enumerable own properties, as util.inspect lists them.
+/** @param {any} v @param {number} level @param {(k: string | symbol) => boolean} [skip] @returns {TreeNode[]} */
 Describer.prototype.props = function (v, level, skip) {
   const out = list();
   const keys = ownKeys(v);
@@ -174,12 +185,14 @@ Describer.prototype.props = function (v, level, skip) {
   return out;
 };
 
+/** @param {PropertyDescriptor} d @param {number} level @returns {TreeNode} */
 Describer.prototype.slot = function (d, level) {
   if (hasOwn(d, "value")) return this.value(d.value, level + 1);
   return ["g", d.get && d.set ? "Getter/Setter" : d.get ? "Getter" : "Setter"];
 };
 
 // "0", "1", ... without a RegExp (RegExp.prototype.exec is user code's to replace).
+/** @param {unknown} k */
 function isIndexKey(k) {
   if (typeof k !== "string" || k.length === 0 || k.length > 10) return false;
   if (k.length > 1 && charCodeAt(k, 0) === 48) return false;
@@ -189,8 +202,10 @@ function isIndexKey(k) {
   }
   return k.length < 10 || k <= "4294967294";
 }
+/** @param {unknown} k */
 const isIndexOrLength = (k) => k === "length" || isIndexKey(k);
 
+/** @param {any} v an object or function @param {number} level @returns {TreeNode} */
 Describer.prototype.object = function (v, level) {
   const seen = mapGet(this.ids, v);
   if (seen !== undefined) return ["r", seen];
@@ -221,6 +236,7 @@ Describer.prototype.object = function (v, level) {
   return ["o", id, cls, this.props(v, level), stringTag(v)];
 };
 
+/** @param {Function} v @param {number} id @param {number} level @returns {TreeNode} */
 Describer.prototype.fn = function (v, id, level) {
   let src = "";
   try { src = fnToString(v); } catch (_) {}
@@ -245,6 +261,7 @@ Describer.prototype.fn = function (v, id, level) {
   return ["f", id, kind, name, this.props(v, level), base];
 };
 
+/** @param {any[]} v @param {number} id @param {string | null} cls @param {number} level @returns {TreeNode} */
 Describer.prototype.array = function (v, id, cls, level) {
   const len = v.length;
   const items = list();
@@ -257,6 +274,7 @@ Describer.prototype.array = function (v, id, cls, level) {
   return ["a", id, cls, props, len, items];
 };
 
+/** @param {Map<unknown, unknown>} v @param {number} id @param {string | null} cls @param {number} level @returns {TreeNode} */
 Describer.prototype.map = function (v, id, cls, level) {
   const entries = list();
   const it = mapEntries(v);
@@ -268,6 +286,7 @@ Describer.prototype.map = function (v, id, cls, level) {
   return ["m", id, cls, this.props(v, level), mapSize(v), entries];
 };
 
+/** @param {Set<unknown>} v @param {number} id @param {string | null} cls @param {number} level @returns {TreeNode} */
 Describer.prototype.set = function (v, id, cls, level) {
   const values = list();
   const it = setValues(v);
@@ -279,6 +298,7 @@ Describer.prototype.set = function (v, id, cls, level) {
   return ["s", id, cls, this.props(v, level), setSize(v), values];
 };
 
+/** @param {any} v @param {number} id @param {string | null} cls @param {number} level @returns {TreeNode} */
 Describer.prototype.error = function (v, id, cls, level) {
   let stack = null;
   try { const s = v.stack; if (typeof s === "string") stack = capText(s, MAX_EXCEPTION_STACK_BYTES); } catch (_) {}
@@ -292,6 +312,7 @@ Describer.prototype.error = function (v, id, cls, level) {
   return ["e", id, cls, this.props(v, level), inheritedString(v, "name"), message, stack, extra];
 };
 
+/** @param {any} v @param {number} id @param {string | null} cls @param {string} typeName @param {number} level @returns {TreeNode} */
 Describer.prototype.typed = function (v, id, cls, typeName, level) {
   const len = typedArrayLength(v);
   const items = list();
@@ -300,6 +321,7 @@ Describer.prototype.typed = function (v, id, cls, typeName, level) {
   return ["T", id, cls, props, typeName, len, items];
 };
 
+/** @param {any} v an ArrayBuffer or SharedArrayBuffer @param {number} id @param {string | null} cls @param {number} len @param {boolean} shared @param {number} level @returns {TreeNode} */
 Describer.prototype.buffer = function (v, id, cls, len, shared, level) {
   const bytes = list();
   const n = len < MAX_ITEMS ? len : MAX_ITEMS;
@@ -309,6 +331,7 @@ Describer.prototype.buffer = function (v, id, cls, len, shared, level) {
 };
 
 // Tags first: a failed brand check throws, which is slow on the hot path.
+/** @param {object} v @param {string} tag @param {number} level @returns {[TreeNode, TreeNode[]] | undefined} */
 Describer.prototype.boxed = function (v, tag, level) {
   if (tag !== "[object Number]" && tag !== "[object String]" && tag !== "[object Boolean]" &&
       tag !== "[object Symbol]" && tag !== "[object BigInt]") return undefined;
@@ -323,6 +346,7 @@ Describer.prototype.boxed = function (v, tag, level) {
   return undefined;
 };
 
+/** @param {object} v @param {number} level @returns {TreeNode[]} */
 Describer.prototype.namespaceProps = function (v, level) {
   const out = list();
   const keys = ownKeys(v);
@@ -331,12 +355,13 @@ Describer.prototype.namespaceProps = function (v, level) {
     if (typeof k !== "string") continue;
     let d;
     try { d = getOwnDesc(v, k); } catch (_) { add(out, [k, ["t", "<uninitialized>"]]); continue; }
-    add(out, [k, this.slot(d, level)]);
+    add(out, [k, this.slot(/** @type {PropertyDescriptor} */ (d), level)]); // an own key of a namespace has one
   }
   return out;
 };
 
 // The VALUE "type": typeof, with the object kinds clients care about.
+/** @param {unknown} v @returns {string} */
 function valueType(v) {
   if (v === null) return "null";
   const t = typeof v;
@@ -361,11 +386,13 @@ const MAX_JSON_NODES = 100000;
 // MAX_JSON_CHARS, else undefined. Built by hand so no toJSON (user code) runs;
 // sizes are checked before each container is walked (an array's length, an
 // object's key count), so a big value is given up on at once.
+/** @param {unknown} v @returns {string | undefined} */
 function losslessJson(v) {
   const out = list();
   const stack = new SetCtor();
   let size = 0;
   let nodes = 0;
+  /** @param {unknown} x @param {number} depth @returns {boolean} */
   function walk(x, depth) {
     if (size > MAX_JSON_CHARS || ++nodes > MAX_JSON_NODES) return false;
     switch (typeof x) {
@@ -396,6 +423,7 @@ function losslessJson(v) {
     setDelete(stack, x);
     return ok;
   }
+  /** @param {any[]} x @param {number} depth */
   function walkArray(x, depth) {
     if (getProto(x) !== ArrayProto) return false;
     const len = x.length;
@@ -413,6 +441,7 @@ function losslessJson(v) {
     add(out, "]");
     return true;
   }
+  /** @param {any} x @param {number} depth */
   function walkObject(x, depth) {
     const proto = getProto(x);
     const namespace = proto === null && isModuleNamespace(x);
@@ -452,6 +481,7 @@ function losslessJson(v) {
 // Describing a primitive touches no describer state: one shared instance.
 const PRIMITIVES = new Describer(0, PREVIEW_CHARS);
 
+/** @param {unknown} v @returns {string | undefined} */
 function primitiveJson(v) {
   switch (typeof v) {
     case "string": {
@@ -476,6 +506,7 @@ function primitiveJson(v) {
 // caps) is replaced: the host refuses longer messages (see ../../format.ts).
 const TOO_LARGE_TREE = '["t","[too large to describe]"]';
 
+/** @param {TreeNode} x @param {number} depth @returns {string} */
 function encodeTree(x, depth) {
   switch (typeof x) {
     case "string": return jsonStringify(x);
@@ -494,18 +525,21 @@ function encodeTree(x, depth) {
   return s + "]";
 }
 
+/** @param {TreeNode} tree */
 function encodeDescribed(tree) {
   const text = encodeTree(tree, 1);
   return text.length <= MAX_TREE_CHARS ? text : TOO_LARGE_TREE;
 }
 
 // "E" + [1, name, message, stack]: each part capped.
+/** @param {string} name @param {string} message @param {string} stack */
 function thrownError(name, message, stack) {
   return "E[1," + jsonStringify(capText(name, MAX_EXCEPTION_NAME_BYTES)) + "," + jsonStringify(capText(message, MAX_EXCEPTION_MESSAGE_BYTES)) +
     "," + jsonStringify(capText(stack, MAX_EXCEPTION_STACK_BYTES)) + "]";
 }
 
 // "V" + JSON [type, tree, jsonText|null]: what the host turns into a VALUE.
+/** @param {unknown} v @returns {string} */
 function describeValue(v) {
   const primitive = v === null || (typeof v !== "object" && typeof v !== "function");
   if (primitive) PRIMITIVES.chars = 0;
@@ -515,6 +549,7 @@ function describeValue(v) {
 }
 
 // "E" + JSON: [1, name, message, stack] for errors, [0, tree] for other values.
+/** @param {any} e @returns {string} */
 function describeThrown(e) {
   try {
     if (e !== null && (typeof e === "object" || typeof e === "function") && !isRevokedProxy(e) && isError(e)) {
@@ -529,6 +564,7 @@ function describeThrown(e) {
   }
 }
 
+/** @param {() => unknown} get @param {string} fallback @returns {string} */
 function safeString(get, fallback) {
   try {
     const v = get();

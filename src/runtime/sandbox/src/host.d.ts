@@ -88,3 +88,10 @@ interface ErrorConstructor {
 interface PropertyDescriptor {
   __proto__?: null;
 }
+
+/**
+ * A described tree, as the sandbox builds it and encodeTree turns it into JSON
+ * (node shapes in ../../inspect-tree.ts): strings, finite numbers, booleans,
+ * null, and arrays of nodes.
+ */
+type TreeNode = string | number | boolean | null | undefined | TreeNode[];

@@ -6,7 +6,7 @@
  * checks use internal-slot getters (they throw on the wrong type) instead of
  * toString tags, which user code can fake.
  */
-const G = globalThis;
+const G = /** @type {Record<PropertyKey, any>} */ (/** @type {unknown} */ (globalThis));
 // The control slots and the console ring (see ../../console-ring.ts), in the memory the host shares.
 const ctl = new Int32Array(ctlBuffer, 0, RING_OFFSET / 4);
 const ring = new Uint16Array(ctlBuffer, RING_OFFSET, RING_UNITS);
@@ -30,7 +30,7 @@ const getProto = Object.getPrototypeOf;
 const setProto = Object.setPrototypeOf;
 const getOwnDesc = Object.getOwnPropertyDescriptor;
 // The getter of a built-in accessor (one that certainly exists).
-const getterOf = (obj, key) => /** @type {PropertyDescriptor} */ (getOwnDesc(obj, key)).get;
+const getterOf = (/** @type {object} */ obj, /** @type {PropertyKey} */ key) => /** @type {PropertyDescriptor} */ (getOwnDesc(obj, key)).get;
 const defineProp = /** @type {(o: any, key: PropertyKey, desc: any) => any} */ (Object.defineProperty);
 const freeze = Object.freeze;
 const create = Object.create;
@@ -102,27 +102,31 @@ const ordinaryHasInstance = uncurry(Function.prototype[Symbol.hasInstance]);
 // no setter that user code put on Array.prototype or Object.prototype (an
 // index accessor, a proxy spliced into the chain), and reading one back never
 // reaches a prototype. Array.prototype.push on them is slow; an index store is not.
+/** @returns {any[]} */
 function list() {
+  /** @type {any[]} */
   const a = [];
   setProto(a, null);
   return a;
 }
+/** @param {any[]} a @param {unknown} v */
 function add(a, v) {
   a[a.length] = v;
 }
 
+/** @param {(v: any) => unknown} check @param {unknown} value */
 function brand(check, value) {
   try { check(value); return true; } catch (_) { return false; }
 }
-const isMap = (v) => brand(mapSize, v);
-const isSet = (v) => brand(setSize, v);
-const isDate = (v) => brand(dateGetTime, v);
-const isRegExp = (v) => brand(regexpSource, v) && v !== RegExpProto;
-const isWeakMap = (v) => brand((x) => weakMapHas(x, ObjectProto), v);
-const isWeakSet = (v) => brand((x) => weakSetHas(x, ObjectProto), v);
-const isError = (v) => ordinaryHasInstance(ErrorCtor, v) || toTag(v) === "[object Error]";
-const isPromise = (v) => { try { return ordinaryHasInstance(PromiseCtor, v); } catch (_) { return false; } }; // a revoked proxy throws
-const isModuleNamespace = (v) => getProto(v) === null && toTag(v) === "[object Module]";
+const isMap = (/** @type {unknown} */ v) => brand(mapSize, v);
+const isSet = (/** @type {unknown} */ v) => brand(setSize, v);
+const isDate = (/** @type {unknown} */ v) => brand(dateGetTime, v);
+const isRegExp = (/** @type {unknown} */ v) => brand(regexpSource, v) && v !== RegExpProto;
+const isWeakMap = (/** @type {unknown} */ v) => brand((/** @type {any} */ x) => weakMapHas(x, ObjectProto), v);
+const isWeakSet = (/** @type {unknown} */ v) => brand((/** @type {any} */ x) => weakSetHas(x, ObjectProto), v);
+const isError = (/** @type {unknown} */ v) => ordinaryHasInstance(ErrorCtor, v) || toTag(v) === "[object Error]";
+const isPromise = (/** @type {unknown} */ v) => { try { return ordinaryHasInstance(PromiseCtor, v); } catch (_) { return false; } }; // a revoked proxy throws
+const isModuleNamespace = (/** @type {any} */ v) => getProto(v) === null && toTag(v) === "[object Module]";
 
 // Names of the context's own global constructors, as Node's util computes
 // them for "%s" (objects whose toString comes from a built-in are inspected).

@@ -40,15 +40,18 @@ const headersLists = new WeakMapCtor();
 /** Response object → { body, used, meta }. */
 const responseStates = new WeakMapCtor();
 
+/** @param {string} message */
 function fetchTypeError(message) {
   return new TypeErrorCtor("fetch: " + message);
 }
 
+/** @param {unknown} e */
 function rejected(e) {
   return new PromiseCtor((_, reject) => reject(e));
 }
 
 // RFC 9110 token characters (header names, methods).
+/** @param {string} s */
 function isToken(s) {
   if (s.length === 0) return false;
   for (let i = 0; i < s.length; i++) {
@@ -62,10 +65,11 @@ function isToken(s) {
 }
 
 // A header value: leading/trailing blanks dropped, no NUL, CR, LF, nothing above U+00FF.
+/** @param {string} name @param {string} raw */
 function headerValue(name, raw) {
   let start = 0;
   let end = raw.length;
-  const blank = (c) => c === 32 || c === 9;
+  const blank = (/** @type {number} */ c) => c === 32 || c === 9;
   while (start < end && blank(charCodeAt(raw, start))) start++;
   while (end > start && blank(charCodeAt(raw, end - 1))) end--;
   const v = stringSlice(raw, start, end);
@@ -77,6 +81,7 @@ function headerValue(name, raw) {
 }
 
 // Collects init.headers into a Map (lowercase name → combined value).
+/** @param {any} h @returns {Map<string, string>} */
 function requestHeaders(h) {
   const out = new MapCtor();
   if (h === undefined || h === null) return out;
@@ -85,7 +90,7 @@ function requestHeaders(h) {
   }
   let count = 0;
   let bytes = 0;
-  const add = (rawName, rawValue) => {
+  const addHeader = (/** @type {unknown} */ rawName, /** @type {unknown} */ rawValue) => {
     if (++count > FETCH_MAX_HEADERS) throw fetchTypeError("more than " + FETCH_MAX_HEADERS + " request headers");
     const name = StringCtor(rawName);
     const value0 = StringCtor(rawValue);
@@ -99,7 +104,7 @@ function requestHeaders(h) {
   };
   const own = weakMapGet(headersLists, h);
   if (own !== undefined) {
-    for (let i = 0; i < own.length; i += 2) add(own[i], own[i + 1]);
+    for (let i = 0; i < own.length; i += 2) addHeader(own[i], own[i + 1]);
     return out;
   }
   const iterate = h[iteratorSymbol];
@@ -116,7 +121,7 @@ function requestHeaders(h) {
       if (pair === null || (typeof pair !== "object" && typeof pair !== "function") || pair.length !== 2) {
         throw fetchTypeError("each header must be a [name, value] pair");
       }
-      add(pair[0], pair[1]);
+      addHeader(pair[0], pair[1]);
     }
     return out;
   }
@@ -124,12 +129,13 @@ function requestHeaders(h) {
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i];
     if (typeof k !== "string" || !propertyIsEnumerable(h, k)) continue;
-    add(k, h[k]);
+    addHeader(k, h[k]);
   }
   return out;
 }
 
 // A fresh Uint8Array holding the bytes of a buffer or view (never the caller's object).
+/** @param {object} body @returns {Uint8Array | undefined} */
 function bodyBytes(body) {
   let buffer, offset, length;
   if (isArrayBufferView(body)) {
@@ -149,6 +155,7 @@ function bodyBytes(body) {
   return new Uint8ArrayCtor(new Uint8ArrayCtor(buffer, offset, length));
 }
 
+/** @param {unknown} body @returns {Uint8Array | string | null} */
 function requestBody(body) {
   if (body === undefined || body === null) return null;
   if (typeof body === "object") {
@@ -162,6 +169,7 @@ function requestBody(body) {
 }
 
 // Everything user code could run (getters, toString, iterators) runs here, before the host hears of the request.
+/** @param {unknown} input @param {any} init */
 function buildRequest(input, init) {
   const url = StringCtor(input);
   if (url.length > FETCH_MAX_URL) throw fetchTypeError("the URL is longer than " + FETCH_MAX_URL + " characters");
@@ -201,6 +209,7 @@ function buildRequest(input, init) {
 function makeFetch() {
   // A method: like the real fetch it has no prototype and is no constructor.
   return {
+    /** @param {unknown} input @param {any} [init] */
     fetch(input, init) {
       const gen = AtomicsLoad(ctl, CTL_GEN);
       if (gen === 0) return rejected(new ErrorCtor("fetch: no execution is running"));
@@ -233,11 +242,13 @@ function makeFetch() {
 function Headers() {
   throw new TypeErrorCtor("Illegal constructor");
 }
+/** @param {any} h @returns {readonly string[]} */
 function headersList(h) {
   const list = weakMapGet(headersLists, h);
   if (list === undefined) throw new TypeErrorCtor("Illegal invocation");
   return list;
 }
+/** @param {readonly string[]} list @param {0 | 1 | 2} kind */
 function* headerPairs(list, kind) {
   for (let i = 0; i < list.length; i += 2) {
     if (kind === 0) yield [list[i], list[i + 1]];
@@ -247,6 +258,7 @@ function* headerPairs(list, kind) {
 }
 {
   const P = Headers.prototype;
+  /** @type {Record<PropertyKey, (this: any, ...args: any[]) => any>} */
   const methods = {
     get(name) {
       const list = headersList(this);
@@ -279,6 +291,7 @@ function* headerPairs(list, kind) {
   freeze(Headers);
 }
 
+/** @param {[unknown, unknown][]} pairs */
 function makeHeaders(pairs) {
   const flat = list();
   for (let i = 0; i < pairs.length; i++) {
@@ -293,20 +306,24 @@ function makeHeaders(pairs) {
 function Response() {
   throw new TypeErrorCtor("Illegal constructor");
 }
+/** @param {any} r @returns {{ meta: any, body: string, used: boolean }} */
 function responseState(r) {
   const s = weakMapGet(responseStates, r);
   if (s === undefined) throw new TypeErrorCtor("Illegal invocation");
   return s;
 }
+/** @param {any} r */
 function consumeBody(r) {
   const s = responseState(r);
   if (s.used) throw new TypeErrorCtor("Body is unusable: Body has already been read");
   s.used = true;
   return s.body;
 }
+/** @param {object} o @param {string} name @param {unknown} value */
 function defineReadOnly(o, name, value) {
   defineProp(o, name, { __proto__: null, value: value, writable: false, configurable: false, enumerable: true });
 }
+/** @param {any} meta @param {string} body */
 function makeResponse(meta, body) {
   const r = create(Response.prototype);
   const status = NumberCtor(meta.status);
@@ -321,6 +338,7 @@ function makeResponse(meta, body) {
 }
 {
   const P = Response.prototype;
+  /** @type {Record<PropertyKey, (this: any, ...args: any[]) => any>} */
   const methods = {
     async text() { return consumeBody(this); },
     async json() { return jsonParse(consumeBody(this)); },
@@ -344,6 +362,7 @@ function makeResponse(meta, body) {
 // Called by the host when request id of run gen has an answer: meta is JSON
 // {ok, value: {status, statusText, url, redirected, headers}} or {ok: false,
 // error: {name, message, code}}; body is the response text. Answers "".
+/** @param {number} id @param {number} gen @param {string} meta @param {string} body @returns {string} */
 function settleFetch(id, gen, meta, body) {
   if (AtomicsLoad(ctl, CTL_GEN) !== gen) return "";
   const p = mapGet(fetchPending, id);

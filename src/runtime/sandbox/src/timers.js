@@ -10,6 +10,7 @@ const timers = new MapCtor();
 let nextTimerId = 1;
 const MAX_DELAY = 2147483647;
 
+/** @param {unknown} fn @param {unknown} ms @param {unknown[]} args @param {boolean} repeat */
 function schedule(fn, ms, args, repeat) {
   if (typeof fn !== "function") {
     throw new TypeErrorCtor("The \"callback\" argument must be of type function");
@@ -24,6 +25,7 @@ function schedule(fn, ms, args, repeat) {
   return id;
 }
 
+/** @param {unknown} id */
 function cancel(id) {
   if (typeof id !== "number" || !mapDelete(timers, id)) return;
   const gen = AtomicsLoad(ctl, CTL_GEN);
@@ -31,15 +33,18 @@ function cancel(id) {
 }
 
 function installTimers() {
+  /** @param {unknown} fn @param {unknown} ms @param {unknown[]} args */
   G.setTimeout = function setTimeout(fn, ms, ...args) { return schedule(fn, ms, args, false); };
+  /** @param {unknown} fn @param {unknown} ms @param {unknown[]} args */
   G.setInterval = function setInterval(fn, ms, ...args) { return schedule(fn, ms, args, true); };
-  G.clearTimeout = function clearTimeout(id) { cancel(id); };
-  G.clearInterval = function clearInterval(id) { cancel(id); };
+  G.clearTimeout = function clearTimeout(/** @type {unknown} */ id) { cancel(id); };
+  G.clearInterval = function clearInterval(/** @type {unknown} */ id) { cancel(id); };
 }
 
 // Called by the host when a clock of run gen is due: "" or a describeThrown()
 // string. A call that arrives after its run ended (the host asked just before
 // the end) runs nothing.
+/** @param {number} id @param {number} gen @returns {string} */
 function fireTimer(id, gen) {
   if (AtomicsLoad(ctl, CTL_GEN) !== gen) return "";
   const t = mapGet(timers, id);

@@ -34,6 +34,7 @@
  * point to the wrappers, and streaming or any other entry point this code
  * does not know is removed.
  */
+/** @param {boolean} enabled @param {number} memMb @param {number} maxMemories */
 function installWasm(enabled, memMb, maxMemories) {
   const WA = G.WebAssembly;
   delete G.WebAssembly;
@@ -65,10 +66,11 @@ function installWasm(enabled, memMb, maxMemories) {
   const MODULE_COST = 16384;
   let reserved = 0;
   let memories = 0;
-  const mb = (bytes) => round(bytes / 10485.76) / 100;
+  const mb = (/** @type {number} */ bytes) => round(bytes / 10485.76) / 100;
   const leftPages = () => floor((BUDGET - reserved) / PAGE);
 
   // Counts that many more memories against maxMemories (0: no cap).
+  /** @param {string} what @param {number} count */
   function countMemories(what, count) {
     if (maxMemories > 0 && count > maxMemories - memories) {
       throw new RangeErrorCtor(what + ": this session may make at most " + maxMemories +
@@ -77,6 +79,7 @@ function installWasm(enabled, memMb, maxMemories) {
     memories += count;
   }
 
+  /** @param {string} what @param {number} bytes @param {number} available @param {string} [kind] */
   function budgetError(what, bytes, available, kind) {
     return new RangeErrorCtor(what + ": " + mb(bytes) + " MB of " + (kind || "WebAssembly memory") + " requested, but only " + mb(available) +
       " MB of this session's budget is left (WebAssembly memory and compiled code count against limits.mem_mb = " + memMb + " MB)");
@@ -84,6 +87,7 @@ function installWasm(enabled, memMb, maxMemories) {
 
   // The maximum a memory gets: what it declares (declared < 0: nothing),
   // at most what is left of the budget.
+  /** @param {string} what @param {number} initial @param {number} declared @param {number} available */
   function boundedMax(what, initial, declared, available) {
     let max = available < PAGE_LIMIT ? available : PAGE_LIMIT;
     if (declared >= 0 && declared < max) max = declared;
@@ -93,6 +97,7 @@ function installWasm(enabled, memMb, maxMemories) {
   }
 
   // A private copy of a BufferSource: user code cannot change what was checked.
+  /** @param {string} what @param {unknown} source @returns {Uint8Array} */
   function sourceBytes(what, source) {
     let buffer, offset = 0, length;
     if (isView(source)) {
@@ -114,6 +119,7 @@ function installWasm(enabled, memMb, maxMemories) {
   }
 
   // Unsigned LEB128 of at most 32 bits at r.p (before end); -1 when malformed.
+  /** @param {Uint8Array} b @param {{ p: number }} r @param {number} end */
   function readU32(b, r, end) {
     let value = 0, scale = 1;
     for (let i = 0; i < 5; i++) {
@@ -127,6 +133,7 @@ function installWasm(enabled, memMb, maxMemories) {
     return -1;
   }
 
+  /** @param {Uint8Array} out @param {number} p @param {number} v */
   function writeU32(out, p, v) {
     for (;;) {
       const low = v % 128;
@@ -136,6 +143,7 @@ function installWasm(enabled, memMb, maxMemories) {
     }
   }
 
+  /** @param {Uint8Array} b @param {number} start @param {number} length */
   function view(b, start, length) {
     return new Uint8ArrayCtor(typedArrayBuffer(b), start, length);
   }
@@ -144,8 +152,9 @@ function installWasm(enabled, memMb, maxMemories) {
   // returns the bytes to compile, the pages an instance reserves and whether
   // the module has a start function (section 8). Bytes this cannot read are
   // refused here, never handed to V8 unchecked.
+  /** @param {string} what @param {Uint8Array} b */
   function planModule(what, b) {
-    const fail = (message) => new CompileErrorCtor(what + ": " + message);
+    const fail = (/** @type {string} */ message) => new CompileErrorCtor(what + ": " + message);
     const n = typedArrayLength(b);
     if (n < 8 || b[0] !== 0 || b[1] !== 0x61 || b[2] !== 0x73 || b[3] !== 0x6d ||
         b[4] !== 1 || b[5] !== 0 || b[6] !== 0 || b[7] !== 0) {
@@ -204,12 +213,14 @@ function installWasm(enabled, memMb, maxMemories) {
 
   // The prototype a subclass asks for, read here rather than by the original
   // constructor, so no user code runs while one is on the stack.
+  /** @param {any} newTarget @param {Function} wrapper @param {Function} original */
   function protoFor(newTarget, wrapper, original) {
     if (newTarget === wrapper) return null;
     const p = newTarget.prototype;
     return (typeof p === "object" && p !== null) || typeof p === "function" ? p : original.prototype;
   }
 
+  /** @param {string} what @param {unknown} value @param {string} name */
   function pageCount(what, value, name) {
     const n = NumberCtor(value);
     const whole = n - (n % 1);
@@ -222,6 +233,7 @@ function installWasm(enabled, memMb, maxMemories) {
   // module -> its plan (pages an instance reserves, start function or not).
   const plans = new WeakMapCtor();
 
+  /** @param {unknown} source @param {string} what */
   function compileModule(source, what) {
     const bytes = sourceBytes(what, source);
     const cost = MODULE_COST + 2 * typedArrayLength(bytes);
@@ -238,6 +250,7 @@ function installWasm(enabled, memMb, maxMemories) {
     }
   }
 
+  /** @param {any} module @param {any} imports @param {string} what */
   function instantiateModule(module, imports, what) {
     const plan = weakMapGet(plans, module);
     if (plan === undefined) throw new TypeErrorCtor(what + ": Argument 0 must be a WebAssembly.Module");
@@ -254,6 +267,7 @@ function installWasm(enabled, memMb, maxMemories) {
     }
   }
 
+  /** @param {unknown} bytes */
   function Module(bytes) {
     if (new.target === undefined) throw new TypeErrorCtor("WebAssembly.Module must be invoked with 'new'");
     const proto = protoFor(new.target, Module, OrigModule);
@@ -262,6 +276,7 @@ function installWasm(enabled, memMb, maxMemories) {
     return module;
   }
 
+  /** @param {unknown} module @param {unknown} importObject */
   function Instance(module, importObject) {
     if (new.target === undefined) throw new TypeErrorCtor("WebAssembly.Instance must be invoked with 'new'");
     const proto = protoFor(new.target, Instance, OrigInstance);
@@ -270,6 +285,7 @@ function installWasm(enabled, memMb, maxMemories) {
     return instance;
   }
 
+  /** @param {any} descriptor */
   function Memory(descriptor) {
     const what = "WebAssembly.Memory()";
     if (new.target === undefined) throw new TypeErrorCtor("WebAssembly.Memory must be invoked with 'new'");
@@ -300,10 +316,12 @@ function installWasm(enabled, memMb, maxMemories) {
     return memory;
   }
 
+  /** @param {unknown} bytes */
   function compile(bytes) {
     return new PromiseCtor((resolve) => { resolve(compileModule(bytes, "WebAssembly.compile()")); });
   }
 
+  /** @param {any} source @param {unknown} importObject */
   function instantiate(source, importObject) {
     return new PromiseCtor((resolve) => {
       const what = "WebAssembly.instantiate()";
@@ -317,6 +335,7 @@ function installWasm(enabled, memMb, maxMemories) {
   }
 
   const NOT_STATIC = new SetCtor(["length", "name", "prototype", "arguments", "caller"]);
+  /** @param {string} name @param {Function} wrapper @param {any} original */
   function adopt(name, wrapper, original) {
     const keys = ownKeys(original);
     for (let i = 0; i < keys.length; i++) {
