@@ -4,7 +4,7 @@ const shared = {
   include: ["test/**/*.test.ts"],
   pool: "forks" as const,
   // isolated-vm needs the first flag on Node >= 20; the threads pool rejects it.
-  // The second as the server runs (bin/vmsystem): see src/runtime/sandbox/wasm.ts.
+  // The second as the server runs (bin/vmsystem): see src/runtime/sandbox/src/wasm.js.
   execArgv: ["--no-node-snapshot", "--disable-wasm-trap-handler"],
   testTimeout: 30_000,
   hookTimeout: 60_000,

@@ -39,7 +39,7 @@ import {
  * Unless Node runs with --disable-wasm-trap-handler (bin/vmsystem does), V8
  * gives every wasm memory ~10 GB of address space for guard regions, and a
  * few thousand memories exhaust the process's: then a session may make only
- * this many (see sandbox/wasm.ts).
+ * this many (see sandbox/src/wasm.js).
  */
 const WASM_GUARDED_MAX_MEMORIES = 16;
 function wasmGuardRegions(): boolean {
