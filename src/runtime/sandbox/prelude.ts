@@ -26,7 +26,7 @@ export type { PreludeConfig } from "./constants";
 export { OP_BEGIN, OP_FIRE_TIMER, OP_RUN, OP_SETTLE_FETCH, OP_SETTLE_MODULE } from "./constants";
 
 /** Run in this order: each may use what the ones before it defined. */
-const SOURCE_FILES = [
+export const SOURCE_FILES: readonly string[] = [
   "intrinsics.js",
   "wasm.js", // WebAssembly is deleted or bounded before anything else runs
   "describe.js",
