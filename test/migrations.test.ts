@@ -4,7 +4,6 @@
  * again (rows into pages), and read back unchanged through the API.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { DataSource } from "typeorm";
 import { MIGRATIONS, openDatabase } from "../src/store/data-source";
 import { qualifiedTable } from "../src/store/sql";
 import { testDatabase, TEST_DB, type TestDatabase } from "./support/database";

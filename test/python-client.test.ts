@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ExecutionStatus, type ListExecutionsResponse } from "../gen/vmsystem/v1/execution";
 import { SessionStatus, type Session } from "../gen/vmsystem/v1/session";
-import { ROOT, run, type CliResult } from "./support/process";
+import { ROOT, run } from "./support/process";
 import { unary, useTestServer } from "./support/server";
 import { contiguous } from "./support/streams";
 

@@ -3,7 +3,7 @@
  * exec), libraries, capabilities, runtime settings, timers — and nothing of
  * the host otherwise, whatever the snippet tries.
  */
-import { existsSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, symlinkSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {

@@ -3,7 +3,7 @@ import { formatDuration } from "../config";
 import type { Logger } from "../log";
 import type { EventBus } from "./event-bus";
 import { checkWithinCeilings, type Ceilings } from "./ceilings";
-import { DomainError, invalidField, notFound } from "./errors";
+import { DomainError, notFound } from "./errors";
 import type { ExecutionPipeline } from "./execution-pipeline";
 import type { Page, Session, SessionStatus } from "./model";
 import { decodeCursor, encodeCursor, pageSize, type PageRequest } from "./pagination";

@@ -11,7 +11,6 @@ import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { LookupAddress } from "node:dns";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { SessionRuntime } from "../../src/runtime";
 import { hostFetch, NetPolicy, parseFetchRequest, type NetResolver } from "../../src/runtime/net";
 import { specialAddress } from "../../src/runtime/net-address";
 import { SandboxError } from "../../src/runtime/modules/errors";
