@@ -2,14 +2,14 @@ import type { Command } from "commander";
 import { connect, type Clients } from "./client";
 import { EXIT, isServiceError, printRpcError, UsageError, type OutputMode } from "./output";
 
-export interface GlobalOptions {
+interface GlobalOptions {
   server?: string;
   output: OutputMode;
   token?: string;
   tlsCa?: string;
 }
 
-export function globalsOf(cmd: Command): GlobalOptions {
+function globalsOf(cmd: Command): GlobalOptions {
   const opts = cmd.optsWithGlobals() as GlobalOptions;
   if (opts.output !== "human" && opts.output !== "json") throw new UsageError(`--output must be human or json, not "${opts.output}"`);
   return opts;
@@ -40,7 +40,7 @@ export function clientAction<A extends unknown[]>(
   };
 }
 
-export function reportFailure(err: unknown, out: OutputMode): number {
+function reportFailure(err: unknown, out: OutputMode): number {
   if (err instanceof UsageError) {
     process.stderr.write(`error: ${err.message}\n`);
     return EXIT.usage;

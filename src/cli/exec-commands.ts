@@ -20,7 +20,7 @@ const statusName = (s: ExecutionStatus) => ExecutionStatus[s]?.replace("EXECUTIO
 const kindName = (k: ExecutionKind) => ExecutionKind[k]?.replace("EXECUTION_KIND_", "") ?? String(k);
 
 /** Prints one event the way a terminal REPL would. */
-export function printEvent(e: ExecutionEvent): void {
+function printEvent(e: ExecutionEvent): void {
   if (e.console) {
     const stream = e.console.level === "error" || e.console.level === "warn" ? process.stderr : process.stdout;
     stream.write(e.console.text + "\n");

@@ -10,7 +10,7 @@ import { printFields, printJson, printTable, UsageError, type OutputMode } from 
 const statusName = (s: SessionStatus) => SessionStatus[s]?.replace("SESSION_STATUS_", "") ?? String(s);
 
 /** Accepts `READY` or `SESSION_STATUS_READY`. */
-export function parseSessionStatus(value: string): SessionStatus {
+function parseSessionStatus(value: string): SessionStatus {
   const full = value.toUpperCase().startsWith("SESSION_STATUS_") ? value.toUpperCase() : `SESSION_STATUS_${value.toUpperCase()}`;
   const status = SessionStatus[full as keyof typeof SessionStatus];
   if (status === undefined || status === SessionStatus.UNRECOGNIZED || status === SessionStatus.SESSION_STATUS_UNSPECIFIED) {
@@ -19,7 +19,7 @@ export function parseSessionStatus(value: string): SessionStatus {
   return status;
 }
 
-export function showSession(s: Session, out: OutputMode): void {
+function showSession(s: Session, out: OutputMode): void {
   if (out === "json") return printJson(Session.toJSON(s));
   printFields([
     ["id", s.id],

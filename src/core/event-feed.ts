@@ -1,7 +1,7 @@
 import type { BusMessage } from "./event-bus";
 
 /** Live events a subscriber may hold before it must catch up from the store. */
-export const FEED_CAPACITY = 10_000;
+const FEED_CAPACITY = 10_000;
 
 /**
  * One subscriber's bounded queue. When the consumer falls behind and the

@@ -11,13 +11,13 @@ export interface Limits {
   maxOutputKb: number;
 }
 
-export interface ResolverSettings {
+interface ResolverSettings {
   roots: string[];
   extensions: string[];
   allowAbsoluteRepoImports: boolean;
 }
 
-export interface RuntimeSettings {
+interface RuntimeSettings {
   esm: boolean;
   strict: boolean;
   console: boolean;

@@ -1,7 +1,7 @@
 import { invalidField } from "./errors";
 
-export const DEFAULT_PAGE_SIZE = 50;
-export const MAX_PAGE_SIZE = 1000;
+const DEFAULT_PAGE_SIZE = 50;
+const MAX_PAGE_SIZE = 1000;
 
 /** Where a newest-first listing resumes: strictly after (createdAt, id). */
 export interface Cursor {

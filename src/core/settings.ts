@@ -66,7 +66,7 @@ export function applySettings(base: TemplateSettings, patch: PartialSettings, ma
   return next;
 }
 
-export function validateSettings(settings: TemplateSettings): void {
+function validateSettings(settings: TemplateSettings): void {
   for (const [key, [min, max, wire]] of Object.entries(LIMIT_BOUNDS)) {
     const value = settings.limits[key as keyof Limits];
     if (!Number.isInteger(value) || value < min || value > max) {

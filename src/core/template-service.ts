@@ -20,7 +20,7 @@ import { checkWithinCeilings, DEFAULT_CEILINGS, limitsWithin } from "./ceilings"
 import { applySettings, defaultSettings, isRelativeInside } from "./settings";
 import { requireId, requireText } from "./validate";
 
-export const ENGINE = "isolated-vm";
+const ENGINE = "isolated-vm";
 const STARTUP_MODES: readonly string[] = ["eval", "module"];
 /** Bounds a config document so one template cannot hold megabytes of JSON. */
 const MAX_CONFIG_BYTES = 64 * 1024;

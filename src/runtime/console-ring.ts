@@ -22,8 +22,6 @@ import {
   CTL_HOST_IDLE, CTL_RING_READ, CTL_RING_WRITE, RING_HEADER, RING_OFFSET, RING_UNITS, RING_WRAP,
 } from "./sandbox/constants";
 
-export { CTL_HOST_IDLE, CTL_RING_READ, CTL_RING_WRITE, RING_HEADER, RING_OFFSET, RING_UNITS, RING_WRAP };
-
 export type RingLine = (gen: number, meta: number, text: string) => void;
 
 export class ConsoleRing {

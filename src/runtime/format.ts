@@ -13,8 +13,6 @@ import {
 import { cutStack } from "./stack";
 import type { ConsoleLevel, ExceptionDescription, ValueDescription } from "./types";
 
-export { MAX_EXCEPTION_MESSAGE_BYTES, MAX_EXCEPTION_NAME_BYTES, MAX_EXCEPTION_STACK_BYTES, MAX_JSON_CHARS, MAX_JSON_DEPTH };
-
 const LEVELS: Readonly<Record<number, ConsoleLevel>> = {
   [LEVEL_LOG]: "log", [LEVEL_INFO]: "info", [LEVEL_WARN]: "warn", [LEVEL_ERROR]: "error", [LEVEL_DEBUG]: "debug",
 };
@@ -47,7 +45,7 @@ function decodeArgs(nodes: unknown): unknown[] {
  * Node's formatWithOptions, for arguments whose user-code conversions (%s with
  * a custom toString, %d/%i/%f, %j) were already done inside the sandbox.
  */
-export function formatArgs(args: unknown[]): string {
+function formatArgs(args: unknown[]): string {
   const first = args[0];
   let a = 0;
   let str = "";
@@ -156,7 +154,7 @@ export function decodeConsole(meta: number, payload: string): ConsoleLine {
 }
 
 /** Cut to 4 KB of UTF-8 without splitting a character. */
-export function cutPreview(text: string): string {
+function cutPreview(text: string): string {
   if (Buffer.byteLength(text) <= PREVIEW_BYTES) return text;
   const cut = Buffer.from(text).subarray(0, PREVIEW_BYTES - 3).toString("utf8").replace(/\uFFFD$/, "");
   return cut + "…";
@@ -187,7 +185,7 @@ function cappedException(name: string, message: string, stack: string): Exceptio
  * Whether JSON text opens at most maxDepth arrays and objects at once (the
  * text is valid JSON: brackets inside strings are skipped, escapes included).
  */
-export function jsonDepthWithin(text: string, maxDepth: number): boolean {
+function jsonDepthWithin(text: string, maxDepth: number): boolean {
   let depth = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
@@ -264,7 +262,7 @@ export function parseThrown(message: string): ExceptionDescription {
 }
 
 /** A thrown value that is not an Error: named like Node's REPL reports it. */
-export function thrownValue(value: unknown): ExceptionDescription {
+function thrownValue(value: unknown): ExceptionDescription {
   const shown = inspect(value);
   return cappedException("Uncaught", typeof value === "string" ? value : shown, `Uncaught ${shown}`);
 }

@@ -2,9 +2,5 @@
 export { LocalRuntimes } from "./local-runtimes";
 export type { SessionRuntime } from "./session-runtime";
 export { AVAILABLE_MODULES, JS_BUILTIN_NAMES, LIBRARY_CATALOGUE } from "./catalogue";
-export type { LibraryInfo, ModuleInfo } from "./catalogue";
 export { RuntimeError } from "./types";
-export type {
-  ConsoleBudget, ConsoleLevel, ExceptionDescription, RunFileOptions, RunHooks, RunLimits, RunOutcome, RunResult,
-  RuntimeErrorCode, RuntimeOptions, ValueDescription,
-} from "./types";
+export type { ConsoleLevel, RunFileOptions, RunHooks, RunLimits, RunOutcome, RunResult, RuntimeOptions } from "./types";

@@ -13,7 +13,7 @@ import type { ExceptionDescription, RuntimeOptions } from "./types";
 
 const ENTRY_SPECIFIER = "vmsystem:entry-module";
 
-export class ImportError extends Error {
+class ImportError extends Error {
   constructor(message: string) {
     super(message);
     this.name = "Error";

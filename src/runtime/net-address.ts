@@ -12,7 +12,7 @@
 import { isIP } from "node:net";
 
 /** 4 bytes (IPv4) or 16 (IPv6); undefined for anything that is not an address. A zone (`%eth0`) is ignored. */
-export function parseIp(text: string): Uint8Array | undefined {
+function parseIp(text: string): Uint8Array | undefined {
   let s = text.startsWith("[") && text.endsWith("]") ? text.slice(1, -1) : text;
   const zone = s.indexOf("%");
   if (zone >= 0) s = s.slice(0, zone);

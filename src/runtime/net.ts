@@ -83,7 +83,7 @@ function unbracket(host: string): string {
 }
 
 /** One allow_hosts entry, or undefined when it is not one this module understands. */
-export function parseHostRule(entry: unknown): HostRule | undefined {
+function parseHostRule(entry: unknown): HostRule | undefined {
   if (typeof entry !== "string") return undefined;
   let s = entry.trim().toLowerCase();
   if (s.length === 0 || s.length > 300) return undefined;
@@ -125,7 +125,7 @@ export function parseHostRule(entry: unknown): HostRule | undefined {
   return { kind, host: normalized, ...(port !== undefined ? { port: Number(port) } : {}), ...(address !== undefined ? { address } : {}) };
 }
 
-export function effectivePort(url: URL): number {
+function effectivePort(url: URL): number {
   if (url.port !== "") return Number(url.port);
   return url.protocol === "https:" ? 443 : 80;
 }
@@ -248,7 +248,7 @@ function pinnedLookup(addresses: LookupAddress[]): LookupFunction {
   };
 }
 
-export type RedirectMode = "follow" | "manual" | "error";
+type RedirectMode = "follow" | "manual" | "error";
 
 /** A request as the sandbox sends it, validated. */
 export interface FetchRequest {
@@ -275,7 +275,7 @@ export interface FetchResult {
 const typeError = (message: string) => new SandboxError(`fetch: ${message}`, "ERR_INVALID_ARG_TYPE", "TypeError");
 
 /** The URL the sandbox asked for: http(s) only, no credentials. */
-export function parseFetchUrl(raw: unknown): URL {
+function parseFetchUrl(raw: unknown): URL {
   if (typeof raw !== "string") throw typeError("the URL must be a string");
   if (raw.length > NET_LIMITS.maxUrlChars) throw typeError(`the URL is longer than ${NET_LIMITS.maxUrlChars} characters`);
   let url: URL;

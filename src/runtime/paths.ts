@@ -43,7 +43,7 @@ export function toRelative(root: string, abs: string): string {
 }
 
 /** A user's path as messages quote it: bounded, control characters escaped. */
-export function shown(path: string): string {
+function shown(path: string): string {
   const clipped = path.length > 200 ? `${path.slice(0, 200)}…` : path;
   return JSON.stringify(clipped).slice(1, -1).replace(/'/g, "\\'");
 }

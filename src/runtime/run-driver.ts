@@ -28,7 +28,7 @@ const MAX_BUDGET = 0x7fffffff;
 
 /** Slots of the control memory shared with the sandbox (Int32Array; 5 to 7: the console ring's). */
 import { CTL_BYTES_LEFT, CTL_GEN, CTL_LINES_LEFT, CTL_SLOTS, CTL_STOP } from "./sandbox/constants";
-export { CTL_BYTES_LEFT, CTL_GEN, CTL_LINES_LEFT, CTL_SLOTS, CTL_STOP };
+export { CTL_GEN, CTL_SLOTS, CTL_STOP };
 
 export type Stop =
   | { kind: "timeout"; limit: "wall" | "cpu" }

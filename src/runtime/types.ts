@@ -71,7 +71,7 @@ export interface RunHooks {
   signal?: AbortSignal;
 }
 
-export interface ConsoleBudget {
+interface ConsoleBudget {
   events: number;
   bytes: number;
 }

@@ -17,7 +17,7 @@ import { PartialExecutionIndexes1764300000000 } from "./migrations/1764300000000
 import { lockDataDir, type DataDirLock } from "./data-dir-lock";
 import { startWalCheckpointer } from "./wal-checkpointer";
 
-export const ENTITIES = [
+const ENTITIES = [
   TemplateEntity,
   StartupFileEntity,
   CapabilityEntity,

@@ -59,7 +59,7 @@ export function sessionToProto(s: Session): PbSession {
   };
 }
 
-export function valueToProto(v: ValueDescription): pb.Value {
+function valueToProto(v: ValueDescription): pb.Value {
   return { type: v.type, preview: v.preview, json: v.json };
 }
 

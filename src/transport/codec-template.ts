@@ -19,7 +19,7 @@ export function settingsFromProto(s: pb.TemplateSettings | undefined): PartialSe
   };
 }
 
-export function settingsToProto(s: TemplateSettings): pb.TemplateSettings {
+function settingsToProto(s: TemplateSettings): pb.TemplateSettings {
   return { limits: { ...s.limits }, resolver: { ...s.resolver }, runtime: { ...s.runtime } };
 }
 

@@ -4,7 +4,7 @@ import { Status } from "../../gen/google/rpc/status";
 import { DomainError, type ErrorReason } from "../core/errors";
 import type { Logger } from "../log";
 
-export const ERROR_DOMAIN = "vmsystem.v1";
+const ERROR_DOMAIN = "vmsystem.v1";
 
 const CODE_OF: Record<ErrorReason, status> = {
   VALIDATION_ERROR: status.INVALID_ARGUMENT,

@@ -9,7 +9,7 @@ import { FileDescriptorProto, FileDescriptorSet } from "protobufjs/ext/descripto
  * imports included. Found beside the compiled code (dist/src/transport) or,
  * when running from source (tests), in dist/.
  */
-export const DESCRIPTOR_SET_PATH = [join(__dirname, "..", "..", "descriptor.binpb"), join(__dirname, "..", "..", "dist", "descriptor.binpb")].find(existsSync) ?? "dist/descriptor.binpb";
+const DESCRIPTOR_SET_PATH = [join(__dirname, "..", "..", "descriptor.binpb"), join(__dirname, "..", "..", "dist", "descriptor.binpb")].find(existsSync) ?? "dist/descriptor.binpb";
 
 /**
  * Server reflection from buf's image rather than proto-loader: proto-loader

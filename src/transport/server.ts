@@ -16,7 +16,7 @@ import { executionHandlers } from "./execution-handlers";
 import { sessionHandlers } from "./session-handlers";
 import { templateHandlers } from "./template-handlers";
 
-export const SERVICE_NAMES = ["vmsystem.v1.TemplateService", "vmsystem.v1.SessionService", "vmsystem.v1.ExecutionService"];
+const SERVICE_NAMES = ["vmsystem.v1.TemplateService", "vmsystem.v1.SessionService", "vmsystem.v1.ExecutionService"];
 
 export interface CoreServices {
   templates: TemplateService;

@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionRuntime } from "../../src/runtime";
-import { RING_HEADER, RING_UNITS } from "../../src/runtime/console-ring";
+import { RING_HEADER, RING_UNITS } from "../../src/runtime/sandbox/constants";
 import { exceptionOf, limitedConsole, options, repl, runWith, valueOf, runtimes } from "./helpers";
 
 describe("the console call that crosses an output limit", () => {

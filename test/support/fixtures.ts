@@ -141,7 +141,7 @@ export class Api {
 
 /** Short names for enum values in failure messages. */
 export const statusName = (s: ExecutionStatus) => ExecutionStatus[s];
-export const typeName = (t: EventType) => EventType[t];
+const typeName = (t: EventType) => EventType[t];
 
 /** The VALUE payload of a finished execution (its last event), or undefined. */
 export function valueOf(e: Execution): Value | undefined {
