@@ -33,7 +33,7 @@ describe("big values are described in bounded work and memory", () => {
     const v = valueOf(r.outcome);
     expect(v.type).toBe("array");
     expect(v.preview).toBe(inspect(new Array(1e7).fill(0)));
-    expect(v.preview).toMatch(/^\[\n  0, 0, 0,.* 9999900 more items\n\]$/s);
+    expect(v.preview).toMatch(/^\[\n {2}0, 0, 0,.* 9999900 more items\n\]$/s);
     expect(v.json).toBeUndefined();
     expect(Date.now() - t0).toBeLessThan(5_000);
     await stillUsable(rt);
@@ -241,6 +241,13 @@ describe("overridden built-ins never reach the sandbox's messages", () => {
     const e = exceptionOf((await repl(rt, "throw new RangeError('real')")).outcome);
     expect([e.name, e.message]).toEqual(["RangeError", "real"]);
     expect((await repl(rt, "console.log({ x: 1 }); 0")).lines.map((l) => l.text)).toEqual(["{ x: 1 }"]);
+  });
+
+  it("a toJSON found through a proxy spliced between Array.prototype and Object.prototype", async () => {
+    const rt = await fresh(64);
+    await repl(rt, "Object.setPrototypeOf(Array.prototype, new Proxy(Object.prototype, { get: (t, k, r) => k === 'toJSON' ? () => 'forged' : Reflect.get(t, k, r) }))");
+    expect(valueOf((await repl(rt, "[1, [2]]")).outcome)).toEqual({ type: "array", preview: "[ 1, [ 2 ] ]", json: [1, [2]] });
+    expect((await repl(rt, "console.log([3], { a: 4 }); 0")).lines.map((l) => l.text)).toEqual(["[ 3 ] { a: 4 }"]);
   });
 
   it("a toJSON that throws", async () => {

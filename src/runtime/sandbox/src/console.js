@@ -91,7 +91,8 @@ function describeArgs(args) {
   const first = args[0];
   const nodes = list();
   let depth = 3;
-  const converted = new MapCtor(); // argument index -> its conversion
+  /** @type {unknown[] | null} */
+  let converted = null; // argument index -> its conversion: made on first use, no prototype
   if (typeof first === "string" && args.length > 1) {
     let a = 0;
     for (let i = 0; i < first.length - 1; i++) {
@@ -103,23 +104,23 @@ function describeArgs(args) {
       switch (c) {
         case 115: // s
           a++;
-          if (!isPrimitive(arg) && !hasBuiltInToString(arg)) mapSet(converted, idx, StringCtor(arg));
+          if (!isPrimitive(arg) && !hasBuiltInToString(arg)) (converted ??= list())[idx] = StringCtor(arg);
           break;
         case 100: // d
           a++;
-          if (typeof arg !== "bigint" && typeof arg !== "symbol") mapSet(converted, idx, NumberCtor(arg));
+          if (typeof arg !== "bigint" && typeof arg !== "symbol") (converted ??= list())[idx] = NumberCtor(arg);
           break;
         case 105: // i
           a++;
-          if (typeof arg !== "bigint" && typeof arg !== "symbol") mapSet(converted, idx, parseIntFn(/** @type {any} */ (arg))); // converted as Node converts it
+          if (typeof arg !== "bigint" && typeof arg !== "symbol") (converted ??= list())[idx] = parseIntFn(/** @type {any} */ (arg)); // converted as Node converts it
           break;
         case 102: // f
           a++;
-          if (typeof arg !== "symbol") mapSet(converted, idx, parseFloatFn(/** @type {any} */ (arg)));
+          if (typeof arg !== "symbol") (converted ??= list())[idx] = parseFloatFn(/** @type {any} */ (arg));
           break;
         case 106: // j
           a++;
-          mapSet(converted, idx, ["J", jsonDirective(arg)]);
+          (converted ??= list())[idx] = ["J", jsonDirective(arg)];
           break;
         case 111: // o
           a++;
@@ -134,8 +135,8 @@ function describeArgs(args) {
   }
   const d = new Describer(depth);
   for (let i = 0; i < args.length; i++) {
-    if (mapHas(converted, i)) {
-      const cv = mapGet(converted, i);
+    if (converted !== null && hasOwn(converted, i)) {
+      const cv = converted[i];
       // A "%s" conversion's string prints whole, as Node prints it.
       add(nodes, isArray(cv) ? (cv[1] === undefined ? ["J", null] : cv) : typeof cv === "string" ? cv : d.value(cv, 0));
     } else {
@@ -143,7 +144,7 @@ function describeArgs(args) {
       add(nodes, typeof args[i] === "string" ? args[i] : d.value(args[i], 0));
     }
   }
-  return encodeTree(nodes, 1);
+  return encodeTree(nodes);
 }
 
 // What the host still accepts in this run (see RunHooks.consoleBudget), as

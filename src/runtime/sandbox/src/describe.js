@@ -388,7 +388,7 @@ const MAX_JSON_NODES = 100000;
 // object's key count), so a big value is given up on at once.
 /** @param {unknown} v @returns {string | undefined} */
 function losslessJson(v) {
-  const out = list();
+  let out = ""; // a rope: appending is cheap, the text is flattened once
   const stack = new SetCtor();
   let size = 0;
   let nodes = 0;
@@ -401,21 +401,21 @@ function losslessJson(v) {
         const s = jsonStringify(x);
         size += s.length;
         if (size > MAX_JSON_CHARS) return false;
-        add(out, s);
+        out += s;
         return true;
       }
       case "number": {
         if (x !== x || x === Infinity || x === -Infinity || objIs(x, -0)) return false;
         const s = StringCtor(x);
         size += s.length;
-        add(out, s);
+        out += s;
         return true;
       }
-      case "boolean": size += 5; add(out, x ? "true" : "false"); return true;
+      case "boolean": size += 5; out += x ? "true" : "false"; return true;
       case "object": break;
       default: return false;
     }
-    if (x === null) { size += 4; add(out, "null"); return true; }
+    if (x === null) { size += 4; out += "null"; return true; }
     // depth: the containers around x, so x opens level depth + 1.
     if (depth >= MAX_JSON_DEPTH || setHas(stack, x)) return false;
     setAdd(stack, x);
@@ -431,14 +431,14 @@ function losslessJson(v) {
     if (typeof len !== "number" || nodes + len > MAX_JSON_NODES || size + 2 * len > MAX_JSON_CHARS + 1) return false;
     if (ownKeys(x).length !== len + 1) return false;
     size += 2;
-    add(out, "[");
+    out += "[";
     for (let i = 0; i < len; i++) {
       const d = getOwnDesc(x, i);
       if (d === undefined || !hasOwn(d, "value")) return false;
-      if (i > 0) { size++; add(out, ","); }
+      if (i > 0) { size++; out += ","; }
       if (!walk(d.value, depth + 1)) return false;
     }
-    add(out, "]");
+    out += "]";
     return true;
   }
   /** @param {any} x @param {number} depth */
@@ -450,29 +450,28 @@ function losslessJson(v) {
     // Each property takes a node and at least five characters ('"":0,').
     if (nodes + keys.length > MAX_JSON_NODES || size + 5 * keys.length > MAX_JSON_CHARS + 1) return false;
     size += 2;
-    add(out, "{");
+    out += "{";
     let first = true;
     for (let i = 0; i < keys.length; i++) {
       const k = keys[i];
       if (typeof k !== "string") { if (namespace) continue; return false; }
       const d = getOwnDesc(x, k);
       if (d === undefined || !d.enumerable || !hasOwn(d, "value")) return false;
-      if (!first) { size++; add(out, ","); }
+      if (!first) { size++; out += ","; }
       first = false;
       if (size + k.length + 3 > MAX_JSON_CHARS) return false;
       const ks = jsonStringify(k);
       size += ks.length + 1;
-      add(out, ks);
-      add(out, ":");
+      out += ks;
+      out += ":";
       if (!walk(d.value, depth + 1)) return false;
     }
-    add(out, "}");
+    out += "}";
     return true;
   }
   try {
     if (!walk(v, 0) || size > MAX_JSON_CHARS) return undefined;
-    const text = arrayJoin(out, "");
-    return text.length <= MAX_JSON_CHARS ? text : undefined;
+    return out.length <= MAX_JSON_CHARS ? out : undefined;
   } catch (_) {
     return undefined; // a namespace binding still in its TDZ, a revoked proxy...
   }
@@ -495,19 +494,32 @@ function primitiveJson(v) {
   }
 }
 
-// Every message for the host is JSON text made by encodeTree, never by
-// JSON.stringify on an array or object: that calls a toJSON user code put on
-// Array.prototype or Object.prototype (or on any prototype it meets), and the
-// text would be theirs. jsonStringify of a string primitive looks nothing up.
-// Trees hold only what the shim made (arrays filled by literals or add,
-// strings, numbers, booleans, null) and are shallow by construction: deeper
-// than MAX_TREE_DEPTH, or anything else, is null.
+// Every message for the host is JSON text made by encodeTree. JSON.stringify
+// calls a toJSON it finds on any array or object it meets, prototypes
+// included, so user code that put one on Array.prototype or Object.prototype
+// would write the text. Trees hold only what the shim made: arrays (literals,
+// dense, or lists without a prototype, see list()), strings, numbers,
+// booleans, null. On those JSON.stringify looks toJSON up on Array.prototype
+// and Object.prototype only, and reads nothing else a user could change, so
+// while neither has one it is safe, and several times faster; otherwise the
+// tree is encoded by hand (jsonStringify of a string primitive looks nothing
+// up). Trees are shallow by construction: by hand, deeper than
+// MAX_TREE_DEPTH, or anything else, is null.
 // A tree longer than MAX_TREE_CHARS (it cannot be, with the describer's
 // caps) is replaced: the host refuses longer messages (see ../../format.ts).
 const TOO_LARGE_TREE = '["t","[too large to describe]"]';
 
+/** @param {TreeNode} x @returns {string} */
+function encodeTree(x) {
+  if (getProto(ArrayProto) === ObjectProto && !hasOwn(ArrayProto, "toJSON") && !hasOwn(ObjectProto, "toJSON")) {
+    const text = jsonStringify(x);
+    return text === undefined ? "null" : text;
+  }
+  return encodeByHand(x, 1);
+}
+
 /** @param {TreeNode} x @param {number} depth @returns {string} */
-function encodeTree(x, depth) {
+function encodeByHand(x, depth) {
   switch (typeof x) {
     case "string": return jsonStringify(x);
     case "number": return x === x && x !== Infinity && x !== -Infinity ? StringCtor(x) : "null";
@@ -520,14 +532,14 @@ function encodeTree(x, depth) {
   let s = "[";
   for (let i = 0; i < n; i++) {
     if (i > 0) s += ",";
-    s += encodeTree(x[i], depth + 1);
+    s += encodeByHand(x[i], depth + 1);
   }
   return s + "]";
 }
 
 /** @param {TreeNode} tree */
 function encodeDescribed(tree) {
-  const text = encodeTree(tree, 1);
+  const text = encodeTree(tree);
   return text.length <= MAX_TREE_CHARS ? text : TOO_LARGE_TREE;
 }
 

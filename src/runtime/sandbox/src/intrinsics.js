@@ -60,7 +60,6 @@ const stringIncludes = uncurry(String.prototype.includes);
 const stringSlice = uncurry(String.prototype.slice);
 const stringIndexOf = uncurry(String.prototype.indexOf);
 const charCodeAt = uncurry(String.prototype.charCodeAt);
-const arrayJoin = uncurry(ArrayProto.join);
 const mapGet = uncurry(Map.prototype.get);
 const mapSet = uncurry(Map.prototype.set);
 const mapHas = uncurry(Map.prototype.has);
