@@ -189,7 +189,10 @@ async function measureBackend(name: string, serverArgs: string[], consolePerSec:
       let id = "";
       const ms = await timeOnce(async () => (id = (await newSession()).id));
       await call((cb) => sessions.closeSession({ sessionId: id }, cb));
-      if (i >= CREATE_WARM_UP) (rawCreateTimes.push(raw), createTimes.push(ms));
+      if (i >= CREATE_WARM_UP) {
+        rawCreateTimes.push(raw);
+        createTimes.push(ms);
+      }
     }
     // Back to back, each create asked for as soon as the previous one has
     // answered: the spare isolate the server makes after a create is still

@@ -42,6 +42,8 @@ import { startTestServer, unary, type TestServer } from "./support/server";
 
 // ---------------------------------------------------------------- raw calls
 
+// Every method of every service, whatever its message types.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyMethod = MethodDefinition<any, any>;
 const SERVICES = {
   TemplateService: TemplateServiceService as unknown as Record<string, AnyMethod>,

@@ -37,7 +37,7 @@ describe.runIf(TEST_DB === "sqlite")("the embedded database's checkpoints", () =
     for (let i = 0; i < 30; i++) await unary<Execution>((cb) => s.executions.executeRepl({ sessionId: session.id, input: `${i}`, requestId: "" }, cb));
     // ~150 WAL pages: the server's own connection would checkpoint only at 10,000.
     const deadline = Date.now() + 10_000;
-    let stored = 0;
+    let stored: number;
     while ((stored = executionsInMainFile(s.db.dataDir, scratch)) < 30 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     expect(stored).toBe(30);
   });

@@ -10,6 +10,8 @@ import { templateCommand } from "./template-commands";
 export function buildProgram(): Command {
   const program = new Command("vmsystem")
     .description("gRPC service hosting long-lived isolated JavaScript runtimes")
+    // Read at run time from dist/src/cli: an import would compile package.json into dist/.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     .version(require("../../../package.json").version)
     .addOption(new Option("--server <host:port>", "server address").env("VMSYSTEM_SERVER"))
     .addOption(new Option("--output <mode>", "human or json").choices(["human", "json"]).default("human"))

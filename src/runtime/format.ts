@@ -53,7 +53,7 @@ function formatArgs(args: unknown[]): string {
   if (typeof first === "string") {
     if (args.length === 1) return first;
     let lastPos = 0;
-    let tempStr = "";
+    let tempStr: string;
     for (let i = 0; i < first.length - 1; i++) {
       if (first.charCodeAt(i) !== 37) continue;
       const nextChar = first.charCodeAt(++i);

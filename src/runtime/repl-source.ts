@@ -37,6 +37,7 @@ export function prepareReplSource(code: string, strict: boolean): PreparedSource
 }
 
 // Acorn's nodes, loosely: the walker hands us whatever the grammar has.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyNode = Node & Record<string, any>;
 
 interface State {

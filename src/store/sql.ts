@@ -132,5 +132,5 @@ function asOneStatement(writes: string[]): string {
  * stored with U+FFFD in its place rather than failing the execution.
  */
 function pgText(value: unknown): unknown {
-  return typeof value === "string" && value.includes("\u0000") ? value.replace(/\u0000/g, "\uFFFD") : value;
+  return typeof value === "string" && value.includes("\u0000") ? value.replaceAll("\u0000", "\uFFFD") : value;
 }
