@@ -1,7 +1,7 @@
 /**
  * The host side of the sandbox's `fetch` (the template's `net` capability).
  *
- * The sandbox builds a request from plain strings (see sandbox/net.ts) and
+ * The sandbox builds a request from plain strings (see sandbox/src/net.js) and
  * sends it here; this module checks every host it would connect to against
  * the allow list first (the first URL and every redirect hop), makes the
  * request with node:http/https, reads the whole body (capped) and answers
@@ -32,19 +32,9 @@ import { pipeline, type Readable } from "node:stream";
 import zlib from "node:zlib";
 import { SandboxError, toErrorInfo, type SandboxErrorInfo } from "./modules/errors";
 import { addressKey, specialAddress } from "./net-address";
+import { NET_LIMITS } from "./sandbox/constants";
 
-export const NET_LIMITS = {
-  /** Response bodies (after decompression) larger than this reject. */
-  maxResponseBytes: 8 * 1024 * 1024,
-  maxRequestBodyBytes: 8 * 1024 * 1024,
-  maxUrlChars: 32 * 1024,
-  /** Names and values of the request headers together. */
-  maxHeaderBytes: 64 * 1024,
-  maxHeaders: 256,
-  maxRedirects: 20,
-  /** Requests one session may have in flight at once. */
-  maxPending: 16,
-} as const;
+export { NET_LIMITS };
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 /** Request headers the sandbox may not set: framing and routing are the host's business. */

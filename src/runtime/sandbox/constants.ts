@@ -1,7 +1,7 @@
 /**
  * What the sandbox and the host must agree on. The host imports this module;
- * the sandbox's sources (./src/*.js) get every number (string, boolean)
- * exported here as a `const` of the same name in front of them (see preludeSource in
+ * the sandbox's sources (./src/*.js) get every value exported here (plain
+ * data) as a `const` of the same name in front of them (see preludeSource in
  * ./prelude.ts), and ./src/host.d.ts declares them from here for the type
  * checker. No imports: the sandbox's type check (lib ES2023, no Node types)
  * reads this file too.
@@ -52,6 +52,20 @@ export const KIND_TRACE = 2;
 export const KIND_DIR = 3;
 export const META_KIND_SHIFT = 3;
 export const META_INDENT_SHIFT = 6;
+
+/** fetch's limits: the sandbox checks a request's parts before it sends it, the host checks them again (../net.ts). */
+export const NET_LIMITS = {
+  /** Response bodies (after decompression) larger than this reject. */
+  maxResponseBytes: 8 * 1024 * 1024,
+  maxRequestBodyBytes: 8 * 1024 * 1024,
+  maxUrlChars: 32 * 1024,
+  /** Names and values of the request headers together. */
+  maxHeaderBytes: 64 * 1024,
+  maxHeaders: 256,
+  maxRedirects: 20,
+  /** Requests one session may have in flight at once. */
+  maxPending: 16,
+} as const;
 
 /** A VALUE's json is kept only when its text is at most this long (SPEC: responses stay readable). */
 export const MAX_JSON_CHARS = 1 << 20;

@@ -19,7 +19,6 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { NET_LIMITS } from "../net";
 import * as shared from "./constants";
 
 export type { PreludeConfig } from "./constants";
@@ -64,19 +63,14 @@ function sandboxBody(): string {
   return body;
 }
 
-/** `const NAME = value;` for what the sandbox's sources take from the host (declared for them in ./src/host.d.ts). */
+/**
+ * `const NAME = value;` for what the sandbox's sources take from the host
+ * (declared for them in ./src/host.d.ts): every export of ./constants.ts
+ * (plain data) and this V8's built-in constructor names.
+ */
 function constantsHeader(builtInNames: readonly string[]): string {
-  const lines = Object.entries(shared)
-    .filter(([, value]) => typeof value === "number" || typeof value === "string" || typeof value === "boolean")
-    .map(([name, value]) => `const ${name} = ${JSON.stringify(value)};`);
-  const net = {
-    maxPending: NET_LIMITS.maxPending,
-    maxUrlChars: NET_LIMITS.maxUrlChars,
-    maxHeaders: NET_LIMITS.maxHeaders,
-    maxHeaderBytes: NET_LIMITS.maxHeaderBytes,
-    maxRequestBodyBytes: NET_LIMITS.maxRequestBodyBytes,
-  };
-  lines.push(`const NET_LIMITS = ${JSON.stringify(net)};`, `const BUILT_IN_NAMES = ${JSON.stringify(builtInNames)};`);
+  const lines = Object.entries(shared).map(([name, value]) => `const ${name} = ${JSON.stringify(value)};`);
+  lines.push(`const BUILT_IN_NAMES = ${JSON.stringify(builtInNames)};`);
   return lines.join("\n");
 }
 

@@ -32,7 +32,7 @@ declare const config: import("../constants").PreludeConfig;
 declare const context: unknown;
 declare const isolate: IsolateHandle;
 
-// Put in front by preludeSource: every number ../constants.ts exports ...
+// Put in front by preludeSource: everything ../constants.ts exports ...
 declare const OP_RUN: Shared["OP_RUN"];
 declare const OP_BEGIN: Shared["OP_BEGIN"];
 declare const OP_SETTLE_MODULE: Shared["OP_SETTLE_MODULE"];
@@ -68,14 +68,7 @@ declare const MAX_TREE_CHARS: Shared["MAX_TREE_CHARS"];
 declare const MAX_EXCEPTION_NAME_BYTES: Shared["MAX_EXCEPTION_NAME_BYTES"];
 declare const MAX_EXCEPTION_MESSAGE_BYTES: Shared["MAX_EXCEPTION_MESSAGE_BYTES"];
 declare const MAX_EXCEPTION_STACK_BYTES: Shared["MAX_EXCEPTION_STACK_BYTES"];
-// ... the request limits of fetch (NET_LIMITS in ../../net.ts) ...
-declare const NET_LIMITS: {
-  readonly maxPending: number;
-  readonly maxUrlChars: number;
-  readonly maxHeaders: number;
-  readonly maxHeaderBytes: number;
-  readonly maxRequestBodyBytes: number;
-};
+declare const NET_LIMITS: Shared["NET_LIMITS"];
 // ... and the names of this V8's global constructors (BUILT_IN_NAMES_PROBE in ../prelude.ts).
 declare const BUILT_IN_NAMES: readonly string[];
 
