@@ -1,5 +1,5 @@
 /**
- * Rebuilds the tagged trees made by sandbox/describe.ts as host values that
+ * Rebuilds the tagged trees made by sandbox/src/describe.js as host values that
  * Node's util.inspect prints exactly as it would print the originals (same
  * class names, prototypes, cycles, accessors, non-enumerable error fields).
  * What cannot be rebuilt faithfully is carried as pre-rendered text.

@@ -11,7 +11,7 @@
  *     running and no timeout will stop it, e.g. cancellation of a busy loop),
  *     the isolate is disposed.
  *
- * Console lines arrive two ways (see sandbox/console.ts): through the console
+ * Console lines arrive two ways (see sandbox/src/console.js): through the console
  * ring (shared memory, drained by the host) while a line certainly fits the
  * budget the driver published, and synchronously (the sandbox waits for the
  * answer) near a limit. Both go through deliver(), in the order the sandbox
@@ -188,7 +188,7 @@ export class RunDriver {
 
   // ---- console -------------------------------------------------------------
 
-  /** Tells the sandbox what onConsole still accepts (slots read by sandbox/console.ts). */
+  /** Tells the sandbox what onConsole still accepts (slots read by sandbox/src/console.js). */
   publishBudget(): void {
     const { ctl } = this.host;
     let lines = 0;

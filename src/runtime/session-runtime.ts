@@ -397,7 +397,7 @@ export class SessionRuntime {
   }
 
   /**
-   * fetch() request `id` of run `gen` (see sandbox/net.ts). Never throws into
+   * fetch() request `id` of run `gen` (see sandbox/src/net.js). Never throws into
    * the isolate: the answer, good or bad, goes back through settleFetch() as
    * a callback of the run, unless the run is over (its promise then never settles).
    * The request is aborted when the run ends or is stopped, and after what is
