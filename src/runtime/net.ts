@@ -34,8 +34,6 @@ import { SandboxError, toErrorInfo, type SandboxErrorInfo } from "./modules/erro
 import { addressKey, specialAddress } from "./net-address";
 import { NET_LIMITS } from "./sandbox/constants";
 
-export { NET_LIMITS };
-
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 /** Request headers the sandbox may not set: framing and routing are the host's business. */
 const FORBIDDEN_REQUEST_HEADERS = new Set([
