@@ -45,17 +45,7 @@ function installWasm(enabled, memMb, maxMemories) {
   const OrigMemory = WA.Memory;
   const CompileErrorCtor = WA.CompileError;
   const setProto = Object.setPrototypeOf;
-  const WeakMapCtor = WeakMap;
-  const weakMapGet = uncurry(WeakMap.prototype.get);
-  const weakMapSet = uncurry(WeakMap.prototype.set);
-  const isView = ArrayBuffer.isView;
   const typedArraySet = uncurry(TypedArrayProto.set);
-  const typedArrayBuffer = uncurry(getterOf(TypedArrayProto, "buffer"));
-  const typedArrayOffset = uncurry(getterOf(TypedArrayProto, "byteOffset"));
-  const typedArrayBytes = uncurry(getterOf(TypedArrayProto, "byteLength"));
-  const dataViewBuffer = uncurry(getterOf(DataView.prototype, "buffer"));
-  const dataViewOffset = uncurry(getterOf(DataView.prototype, "byteOffset"));
-  const dataViewBytes = uncurry(getterOf(DataView.prototype, "byteLength"));
 
   const round = Math.round;
   const floor = Math.floor;
@@ -100,7 +90,7 @@ function installWasm(enabled, memMb, maxMemories) {
   /** @param {string} what @param {unknown} source @returns {Uint8Array} */
   function sourceBytes(what, source) {
     let buffer, offset = 0, length;
-    if (isView(source)) {
+    if (isArrayBufferView(source)) {
       if (brand(typedArrayBytes, source)) {
         buffer = typedArrayBuffer(source); offset = typedArrayOffset(source); length = typedArrayBytes(source);
       } else {
