@@ -33,7 +33,11 @@ async function linesPerSecond(rt: SessionRuntime, code: string, hooks: (count: (
   for (let round = 0; round < ROUNDS; round++) {
     let seen = 0;
     const t0 = performance.now();
-    const { outcome } = await rt.runRepl(code, LIMITS, hooks(() => seen++));
+    const { outcome } = await rt.runRepl(
+      code,
+      LIMITS,
+      hooks(() => seen++),
+    );
     const ms = performance.now() - t0;
     if (outcome.kind !== "value" || seen !== lines) throw new Error(`bad run: ${outcome.kind}, ${seen} lines`);
     rates.push(lines / (ms / 1000));
@@ -68,14 +72,17 @@ async function main(): Promise<void> {
     const secondRepl: number[] = [];
     for (let i = 0; i < 30; i++) {
       const fresh = await runtimes.create(options);
-      const snippet = () => fresh.runRepl("console.log('x', { a: 1 }); ({ n: 1 })", LIMITS, budgeted(() => undefined));
+      const snippet = () =>
+        fresh.runRepl(
+          "console.log('x', { a: 1 }); ({ n: 1 })",
+          LIMITS,
+          budgeted(() => undefined),
+        );
       firstRepl.push(await timeOnce(snippet));
       secondRepl.push(await timeOnce(snippet));
       fresh.dispose();
     }
-    const withLibraries = await timeEach(6, async () =>
-      (await runtimes.create({ ...options, libraries: ["lodash", "dayjs", "ramda", "moment"] })).dispose(),
-    );
+    const withLibraries = await timeEach(6, async () => (await runtimes.create({ ...options, libraries: ["lodash", "dayjs", "ramda", "moment"] })).dispose());
     const plain = await linesPerSecond(rt, `for (let i = 0; i < ${LINES}; i++) console.log(i)`, budgeted);
     const objects = await linesPerSecond(rt, `for (let i = 0; i < ${LINES}; i++) console.log('row', { i, sq: i * i })`, budgeted);
     const SYNC_LINES = 20_000;
@@ -91,7 +98,9 @@ async function main(): Promise<void> {
 
     const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
     const ms = (n: number) => `${n.toFixed(3)} ms`;
-    console.log(`runtime create (no libraries):          median ${ms(median(create))} (raw isolate+context ${ms(median(rawCreate))}; first in process ${ms(firstCreateMs)})`);
+    console.log(
+      `runtime create (no libraries):          median ${ms(median(create))} (raw isolate+context ${ms(median(rawCreate))}; first in process ${ms(firstCreateMs)})`,
+    );
     console.log(`runtime create (all four libraries):    median ${ms(median(withLibraries))}`);
     console.log(`console.log(i) x${LINES}:              median ${fmt(median(plain))} lines/s (runs: ${plain.map(fmt).join(", ")})`);
     console.log(`console.log('row', {i, sq}) x${LINES}: median ${fmt(median(objects))} lines/s`);

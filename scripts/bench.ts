@@ -52,7 +52,9 @@ async function startServer(args: string[]): Promise<{ address: string; pid: numb
   proc.once("exit", (code) => (exited = code));
   for (;;) {
     if (exited !== undefined) throw new Error(`server exited ${exited}`);
-    const serving = readFileSync(logFile, "utf8").split("\n").find((line) => line.includes('"serving"'));
+    const serving = readFileSync(logFile, "utf8")
+      .split("\n")
+      .find((line) => line.includes('"serving"'));
     if (serving) {
       const stop = () => {
         proc.kill("SIGTERM");
@@ -176,9 +178,13 @@ async function measureBackend(name: string, serverArgs: string[], consolePerSec:
     const check = () => call((cb) => health.check({ service: "" }, cb));
 
     const t = await call<Template>((cb) =>
-      templates.createTemplate({ name: "bench", engine: "", settings: { limits: { maxEvents: LINES + 10, maxOutputKb: 64 * 1024, wallMs: 120_000, cpuMs: 120_000 } } }, cb),
+      templates.createTemplate(
+        { name: "bench", engine: "", settings: { limits: { maxEvents: LINES + 10, maxOutputKb: 64 * 1024, wallMs: 120_000, cpuMs: 120_000 } } },
+        cb,
+      ),
     );
-    const newSession = () => call<Session>((cb) => sessions.createSession({ templateId: t.id, workspaceId: "bench", baseCommitOid: "0", worktreePath: worktree }, cb));
+    const newSession = () =>
+      call<Session>((cb) => sessions.createSession({ templateId: t.id, workspaceId: "bench", baseCommitOid: "0", worktreePath: worktree }, cb));
     // Warmed like the REPL below, then timed alternately with the raw floor
     // (isolate creation drifted by up to half between the start of a run and
     // this point); each session is closed, untimed, before the next.
@@ -238,7 +244,8 @@ async function measureBackend(name: string, serverArgs: string[], consolePerSec:
       const t0 = performance.now();
       const logged = await repl(`for (let i = 0; i < ${LINES}; i++) console.log(i)`);
       roundTripMs.push(performance.now() - t0);
-      if (logged.metrics?.eventCount !== LINES + 2) throw new Error(`expected ${LINES + 2} events, got ${logged.metrics?.eventCount} (${logged.error?.message})`);
+      if (logged.metrics?.eventCount !== LINES + 2)
+        throw new Error(`expected ${LINES + 2} events, got ${logged.metrics?.eventCount} (${logged.error?.message})`);
       storedMs.push(logged.metrics.durationMs);
     }
     const roundTripMedianMs = stats(roundTripMs).median;
@@ -248,20 +255,34 @@ async function measureBackend(name: string, serverArgs: string[], consolePerSec:
     const fmt = (ms: number) => `${ms.toFixed(3)} ms`;
     console.log(`\n[${name}]`);
     console.log(`  floor: empty gRPC unary      median ${fmt(grpc.median)}  p99 ${fmt(grpc.p99)}`);
-    console.log(`  ExecuteRepl('1+1')           median ${fmt(replTimes.median)}  p99 ${fmt(replTimes.p99)}  → ${(replTimes.median / replFloor).toFixed(2)}× floor (gRPC + raw eval = ${fmt(replFloor)}; target ≤ 1.5×), p99 ${(replTimes.p99 / grpc.p99).toFixed(2)}× gRPC p99`);
+    console.log(
+      `  ExecuteRepl('1+1')           median ${fmt(replTimes.median)}  p99 ${fmt(replTimes.p99)}  → ${(replTimes.median / replFloor).toFixed(2)}× floor (gRPC + raw eval = ${fmt(replFloor)}; target ≤ 1.5×), p99 ${(replTimes.p99 / grpc.p99).toFixed(2)}× gRPC p99`,
+    );
     const commit = stats(commitSamples).median;
-    console.log(`    one durable one-row INSERT alone ${fmt(commit)} (from this process): floor + commit = ${fmt(replFloor + commit)}, ExecuteRepl is ${(replTimes.median / (replFloor + commit)).toFixed(2)}× that`);
+    console.log(
+      `    one durable one-row INSERT alone ${fmt(commit)} (from this process): floor + commit = ${fmt(replFloor + commit)}, ExecuteRepl is ${(replTimes.median / (replFloor + commit)).toFixed(2)}× that`,
+    );
     if (grpcCpuUs !== undefined && replCpuUs !== undefined) {
-      console.log(`    server main-thread CPU per call: empty gRPC ${grpcCpuUs.toFixed(0)} µs, ExecuteRepl ${replCpuUs.toFixed(0)} µs (${(replCpuUs / grpcCpuUs).toFixed(2)}×)`);
+      console.log(
+        `    server main-thread CPU per call: empty gRPC ${grpcCpuUs.toFixed(0)} µs, ExecuteRepl ${replCpuUs.toFixed(0)} µs (${(replCpuUs / grpcCpuUs).toFixed(2)}×)`,
+      );
     }
     const create = stats(createTimes);
     const rawCreateMedian = stats(rawCreateTimes).median;
-    console.log(`  CreateSession                median ${fmt(create.median)}  → ${(create.median / rawCreateMedian).toFixed(2)}× raw isolate+context timed alternately (${fmt(rawCreateMedian)}; target ≤ 2×)`);
-    console.log(`    back to back (${CREATE_BURST} in a row)   median ${fmt(stats(burstTimes).median)}  → ${(stats(burstTimes).median / rawCreateMedian).toFixed(2)}× raw`);
+    console.log(
+      `  CreateSession                median ${fmt(create.median)}  → ${(create.median / rawCreateMedian).toFixed(2)}× raw isolate+context timed alternately (${fmt(rawCreateMedian)}; target ≤ 2×)`,
+    );
+    console.log(
+      `    back to back (${CREATE_BURST} in a row)   median ${fmt(stats(burstTimes).median)}  → ${(stats(burstTimes).median / rawCreateMedian).toFixed(2)}× raw`,
+    );
     // Server side: from the start of the execution until every event and the final status are stored.
     const persistedPerSec = LINES / (stats(storedMs).median / 1000);
-    console.log(`  100k console lines persisted ${Math.round(persistedPerSec).toLocaleString("en")} events/s (median of ${EVENT_ROUNDS} executions, start to all stored: ${storedMs.join(", ")} ms; target ≥ 300k SQLite, ≥ 100k PostgreSQL) → ${(persistedPerSec / consolePerSec).toFixed(2)}× raw unpersisted delivery (${Math.round(consolePerSec).toLocaleString("en")}/s)`);
-    console.log(`    round trip incl. the 100k-event response: ${Math.round(eventsPerSec).toLocaleString("en")} events/s (median ${(roundTripMedianMs / 1000).toFixed(2)} s)`);
+    console.log(
+      `  100k console lines persisted ${Math.round(persistedPerSec).toLocaleString("en")} events/s (median of ${EVENT_ROUNDS} executions, start to all stored: ${storedMs.join(", ")} ms; target ≥ 300k SQLite, ≥ 100k PostgreSQL) → ${(persistedPerSec / consolePerSec).toFixed(2)}× raw unpersisted delivery (${Math.round(consolePerSec).toLocaleString("en")}/s)`,
+    );
+    console.log(
+      `    round trip incl. the 100k-event response: ${Math.round(eventsPerSec).toLocaleString("en")} events/s (median ${(roundTripMedianMs / 1000).toFixed(2)} s)`,
+    );
     await measureLive(executions, session.id, repl);
     await call((cb) => sessions.closeSession({ sessionId: session.id }, cb));
   } finally {
@@ -288,9 +309,14 @@ async function measureLive(executions: ExecutionServiceClient, sessionId: string
   await settle();
   one.cancel();
   const lat = stats(latencies);
-  console.log(`  console.log → WatchSession    median ${lat.median} ms  p99 ${lat.p99} ms  (${latencies.length} lines, wall-clock ms resolution; target p99 ≤ 5 ms)`);
+  console.log(
+    `  console.log → WatchSession    median ${lat.median} ms  p99 ${lat.p99} ms  (${latencies.length} lines, wall-clock ms resolution; target p99 ≤ 5 ms)`,
+  );
 
-  for (const [subscribers, lines] of [[1, LINES], [100, 5_000]] as const) {
+  for (const [subscribers, lines] of [
+    [1, LINES],
+    [100, 5_000],
+  ] as const) {
     let received = 0;
     let first = 0;
     let last = 0;
@@ -306,7 +332,9 @@ async function measureLive(executions: ExecutionServiceClient, sessionId: string
     while (received < subscribers * lines && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     for (const c of calls) c.cancel();
     const perSec = received / ((last - first) / 1000);
-    console.log(`  delivered to ${String(subscribers).padStart(3)} subscriber(s) ${Math.round(perSec).toLocaleString("en")} events/s in all (${received.toLocaleString("en")} of ${(subscribers * lines).toLocaleString("en")})`);
+    console.log(
+      `  delivered to ${String(subscribers).padStart(3)} subscriber(s) ${Math.round(perSec).toLocaleString("en")} events/s in all (${received.toLocaleString("en")} of ${(subscribers * lines).toLocaleString("en")})`,
+    );
   }
 }
 
@@ -327,13 +355,21 @@ async function main() {
   let pgFloor: CommitFloor | undefined;
   try {
     pgFloor = await postgresCommitFloor(PG_URL, schema);
-    await measureBackend("PostgreSQL", ["--database-url", url.toString(), "--data-dir", mkdtempSync(join(tmpdir(), "vmsystem-bench-pg-"))], consolePerSec, pgFloor);
+    await measureBackend(
+      "PostgreSQL",
+      ["--database-url", url.toString(), "--data-dir", mkdtempSync(join(tmpdir(), "vmsystem-bench-pg-"))],
+      consolePerSec,
+      pgFloor,
+    );
   } catch (err) {
     console.log(`\n[PostgreSQL] skipped: ${(err as Error).message}`);
   } finally {
     await pgFloor?.close().catch(() => undefined);
     const client = new Client({ connectionString: PG_URL });
-    await client.connect().then(() => client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)).catch(() => undefined);
+    await client
+      .connect()
+      .then(() => client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`))
+      .catch(() => undefined);
     await client.end().catch(() => undefined);
   }
 }

@@ -72,7 +72,17 @@ export async function startApp(config: ServeConfig, log: Logger): Promise<Runnin
       runtimes,
       log,
     });
-    sessions = new SessionService({ templates, sessions: sessionStore, executions: executionStore, registry, pipeline, bus, worktreeRoots: config.worktreeRoots, ceilings, log });
+    sessions = new SessionService({
+      templates,
+      sessions: sessionStore,
+      executions: executionStore,
+      registry,
+      pipeline,
+      bus,
+      worktreeRoots: config.worktreeRoots,
+      ceilings,
+      log,
+    });
     await sessions.recoverFromRestart();
     executions = new ExecutionService(pipeline, executionStore, sessionStore, registry);
     const live = new LiveEvents(bus, registry, executionStore, sessionStore, pipeline);
@@ -82,7 +92,10 @@ export async function startApp(config: ServeConfig, log: Logger): Promise<Runnin
     unprotect();
     return failed(err);
   }
-  log.info({ listen: config.listen, port: server.port, database: describeDatabase(config), tls: Boolean(config.tlsCert), auth: Boolean(config.authToken) }, "serving");
+  log.info(
+    { listen: config.listen, port: server.port, database: describeDatabase(config), tls: Boolean(config.tlsCert), auth: Boolean(config.authToken) },
+    "serving",
+  );
   const stopSweeper = config.sessionIdleTimeoutMs > 0 ? sessions.startIdleSweeper(config.sessionIdleTimeoutMs) : () => undefined;
   let stopping: Promise<void> | undefined;
   // The first session (from a template with the default limits) need not make its isolate either.

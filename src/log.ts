@@ -8,10 +8,7 @@ export type { Logger };
  * flushes before the process ends.
  */
 export function createLogger(level = "info"): Logger {
-  return pino(
-    { level, base: { service: "vmsystem" }, timestamp: pino.stdTimeFunctions.isoTime },
-    pino.destination({ dest: 1, sync: false }),
-  );
+  return pino({ level, base: { service: "vmsystem" }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ dest: 1, sync: false }));
 }
 
 const DEFER_MS = 50;

@@ -90,11 +90,27 @@ describe("TLS", () => {
   // Registered before the server's hooks: the certificate exists before it starts.
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), "vmsystem-tls-"));
-    execFileSync("openssl", [
-      "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-      "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-      "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"),
-    ], { stdio: "ignore" });
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=localhost",
+        "-addext",
+        "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        "-keyout",
+        join(dir, "key.pem"),
+        "-out",
+        join(dir, "cert.pem"),
+      ],
+      { stdio: "ignore" },
+    );
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const s = useTestServer(() => ({ tlsCert: join(dir, "cert.pem"), tlsKey: join(dir, "key.pem") }));
@@ -111,7 +127,18 @@ describe("TLS", () => {
   });
 
   it("the CLI connects with --tls-ca", async () => {
-    const r = await cli(["--server", `localhost:${s.app.port}`, "--tls-ca", join(dir, "cert.pem"), "--output", "json", "template", "create", "--name", "via-cli-tls"]);
+    const r = await cli([
+      "--server",
+      `localhost:${s.app.port}`,
+      "--tls-ca",
+      join(dir, "cert.pem"),
+      "--output",
+      "json",
+      "template",
+      "create",
+      "--name",
+      "via-cli-tls",
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).name).toBe("via-cli-tls");
     const health = await cli(["--server", `localhost:${s.app.port}`, "--tls-ca", join(dir, "cert.pem"), "ops", "health"]);
@@ -129,7 +156,8 @@ describe("--session-idle-timeout", () => {
 
   it("closes sessions idle that long, saying why; an open watch or activity keeps a session alive", async () => {
     const t = await unary<Template>((cb) => s.templates.createTemplate({ name: "idle", engine: "", settings: undefined }, cb));
-    const create = () => unary<Session>((cb) => s.sessions.createSession({ templateId: t.id, workspaceId: "w", baseCommitOid: "c", worktreePath: worktree }, cb));
+    const create = () =>
+      unary<Session>((cb) => s.sessions.createSession({ templateId: t.id, workspaceId: "w", baseCommitOid: "c", worktreePath: worktree }, cb));
     const idle = await create();
     const watched = await create();
     const busy = await create();
@@ -137,7 +165,10 @@ describe("--session-idle-timeout", () => {
     watch.on("error", () => undefined);
     const keepBusy = setInterval(() => s.executions.executeRepl({ sessionId: busy.id, input: "1", requestId: "" }, () => undefined), 100);
     try {
-      await until(async () => (await unary<Session>((cb) => s.sessions.getSession({ sessionId: idle.id }, cb))).status === SessionStatus.SESSION_STATUS_CLOSED, 10_000);
+      await until(
+        async () => (await unary<Session>((cb) => s.sessions.getSession({ sessionId: idle.id }, cb))).status === SessionStatus.SESSION_STATUS_CLOSED,
+        10_000,
+      );
       const closed = await unary<Session>((cb) => s.sessions.getSession({ sessionId: idle.id }, cb));
       expect(closed.lastError).toMatch(/without activity/);
       const summary = await unary<{ sessions: { sessionId: string }[] }>((cb) => s.sessions.getRuntimeSummary({}, cb));
@@ -149,6 +180,9 @@ describe("--session-idle-timeout", () => {
       watch.cancel();
     }
     // Once nobody watches, the watched session goes too.
-    await until(async () => (await unary<Session>((cb) => s.sessions.getSession({ sessionId: watched.id }, cb))).status === SessionStatus.SESSION_STATUS_CLOSED, 10_000);
+    await until(
+      async () => (await unary<Session>((cb) => s.sessions.getSession({ sessionId: watched.id }, cb))).status === SessionStatus.SESSION_STATUS_CLOSED,
+      10_000,
+    );
   });
 });

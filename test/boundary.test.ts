@@ -113,7 +113,10 @@ describe("FIFOs and devices in the worktree", () => {
 
   it("a symlink to /dev/null is refused for reads and writes", async () => {
     const session = await s.api.ready({ name: "devnull", modules: ["fs"] }, dir);
-    const e = await s.api.repl(session.id, "const fs = require('fs'); [() => fs.readFile('devnull'), () => fs.writeFile('devnull', 'x')].map((f) => { try { f(); return 'no error' } catch (err) { return err.code } })");
+    const e = await s.api.repl(
+      session.id,
+      "const fs = require('fs'); [() => fs.readFile('devnull'), () => fs.writeFile('devnull', 'x')].map((f) => { try { f(); return 'no error' } catch (err) { return err.code } })",
+    );
     expect(okValue(e).json).toEqual(["EACCES", "EACCES"]);
     expect(await rpcError(s.api.runFile(session.id, "devnull"))).toMatchObject({ code: status.INVALID_ARGUMENT, reason: "INVALID_PATH" });
   });
@@ -122,7 +125,10 @@ describe("FIFOs and devices in the worktree", () => {
     const devDir = worktree();
     execFileSync("mknod", [join(devDir, "null-dev"), "c", "1", "3"]);
     const session = await s.api.ready({ name: "device", modules: ["fs", "database"] }, devDir);
-    const e = await s.api.repl(session.id, "const fs = require('fs'); [() => fs.readFile('null-dev'), () => fs.writeFile('null-dev', 'x'), () => require('database').configure({ filename: 'null-dev' })].map((f) => { try { f(); return 'no error' } catch (err) { return err.message } })");
+    const e = await s.api.repl(
+      session.id,
+      "const fs = require('fs'); [() => fs.readFile('null-dev'), () => fs.writeFile('null-dev', 'x'), () => require('database').configure({ filename: 'null-dev' })].map((f) => { try { f(); return 'no error' } catch (err) { return err.message } })",
+    );
     const messages = okValue(e).json as string[];
     for (const m of messages) expect(m).toMatch(/is a character device/);
   });

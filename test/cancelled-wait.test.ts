@@ -25,7 +25,9 @@ describe("a cancelled wait", { timeout: 60_000 }, () => {
     const executions = new ExecutionServiceClient(server.address, creds);
     try {
       const t = await unary<Template>((cb) => templates.createTemplate({ name: "wait", engine: "" }, cb));
-      const session = await unary<Session>((cb) => sessions.createSession({ templateId: t.id, workspaceId: "w", baseCommitOid: "c", worktreePath: worktree }, cb));
+      const session = await unary<Session>((cb) =>
+        sessions.createSession({ templateId: t.id, workspaceId: "w", baseCommitOid: "c", worktreePath: worktree }, cb),
+      );
       const input = "await new Promise((r) => setTimeout(r, 1500)); 'first'";
       const first = unary<Execution>((cb) => executions.executeRepl({ sessionId: session.id, input, requestId: "same-key" }, cb));
       await sleep(300);

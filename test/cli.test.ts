@@ -18,7 +18,11 @@ const json = async (args: string[]) => {
 describe("vmsystem template …", { timeout: 90_000 }, () => {
   it("scripts the whole TemplateService in json mode", async () => {
     const t = await json(["template", "create", "--name", "cli", "--cpu-ms", "300", "--esm", "true", "--extensions", ".js,.cjs"]);
-    expect(t).toMatchObject({ name: "cli", engine: "isolated-vm", settings: { limits: { cpuMs: 300 }, runtime: { esm: true }, resolver: { extensions: [".js", ".cjs"] } } });
+    expect(t).toMatchObject({
+      name: "cli",
+      engine: "isolated-vm",
+      settings: { limits: { cpuMs: 300 }, runtime: { esm: true }, resolver: { extensions: [".js", ".cjs"] } },
+    });
 
     const updated = await json(["template", "settings", t.id, "--wall-ms", "1234", "--console", "false"]);
     expect(updated.settings.limits).toMatchObject({ cpuMs: 300, wallMs: 1234 });
@@ -128,7 +132,11 @@ describe("vmsystem session … and exec …", { timeout: 90_000 }, () => {
       expect(human.code, human.stderr).toBe(0);
       expect(human.stdout).toBe("hello { a: 1 }\n42\n");
 
-      const piped = await cli(["--server", s.address, "--output", "json", "exec", "repl", "--session", session.id, "-"], {}, "var fromStdin = 'yes'; fromStdin");
+      const piped = await cli(
+        ["--server", s.address, "--output", "json", "exec", "repl", "--session", session.id, "-"],
+        {},
+        "var fromStdin = 'yes'; fromStdin",
+      );
       expect(piped.code).toBe(0);
       const pipedExec = JSON.parse(piped.stdout);
       expect(pipedExec).toMatchObject({ status: "EXECUTION_STATUS_OK", kind: "EXECUTION_KIND_REPL", result: { type: "string", json: "yes" } });
@@ -138,7 +146,22 @@ describe("vmsystem session … and exec …", { timeout: 90_000 }, () => {
       expect(failing.code).toBe(3);
       expect(failing.stderr).toContain("RangeError: nope");
 
-      const file = await cli(["--server", s.address, "--output", "json", "exec", "run-file", "--session", session.id, "--env", "GREETING=hi", "main.js", "--", "x", "--y"]);
+      const file = await cli([
+        "--server",
+        s.address,
+        "--output",
+        "json",
+        "exec",
+        "run-file",
+        "--session",
+        session.id,
+        "--env",
+        "GREETING=hi",
+        "main.js",
+        "--",
+        "x",
+        "--y",
+      ]);
       expect(file.code, file.stderr).toBe(0);
       const fileExec = JSON.parse(file.stdout);
       expect(fileExec).toMatchObject({ kind: "EXECUTION_KIND_RUN_FILE", path: "main.js", args: ["x", "--y"], result: { json: 2 } });
@@ -158,7 +181,11 @@ describe("vmsystem session … and exec …", { timeout: 90_000 }, () => {
       const summary = await json(["ops", "runtime-summary"]);
       const mine = summary.sessions.find((x: { sessionId: string }) => x.sessionId === session.id);
       // uint64 fields as protojson writes them: decimal strings.
-      expect(mine).toMatchObject({ status: "SESSION_STATUS_READY", executionsRun: expect.stringMatching(/^\d+$/), heapUsedBytes: expect.stringMatching(/^[1-9]\d*$/) });
+      expect(mine).toMatchObject({
+        status: "SESSION_STATUS_READY",
+        executionsRun: expect.stringMatching(/^\d+$/),
+        heapUsedBytes: expect.stringMatching(/^[1-9]\d*$/),
+      });
       const humanSummary = await cli(["--server", s.address, "ops", "runtime-summary"]);
       expect(humanSummary.stdout).toMatch(/live sessions: \d+/);
       expect(humanSummary.stdout).toContain(session.id);
@@ -204,7 +231,12 @@ describe("live output in the CLI", { timeout: 90_000 }, () => {
       const e = await json(["exec", "repl", "--session", session.id, "console.log('one'); console.log('two'); 3"]);
       const tailed = await cli(["--server", s.address, "--output", "json", "exec", "tail", e.id, "--after-seq", "1", "--follow"]);
       expect(tailed.code).toBe(0);
-      expect(tailed.stdout.trim().split("\n").map((l) => JSON.parse(l).event.seq)).toEqual([2, 3, 4]);
+      expect(
+        tailed.stdout
+          .trim()
+          .split("\n")
+          .map((l) => JSON.parse(l).event.seq),
+      ).toEqual([2, 3, 4]);
       const human = await cli(["--server", s.address, "exec", "tail", e.id]);
       expect(human.stdout).toBe("one\ntwo\n3\n");
 
@@ -226,7 +258,10 @@ describe("live output in the CLI", { timeout: 90_000 }, () => {
       const watcherExit = new Promise<number | null>((r) => watcher.once("exit", (code) => r(code)));
       await json(["session", "close", session.id]);
       expect(await watcherExit).toBe(0);
-      const lines = watched.trim().split("\n").map((l) => JSON.parse(l).event);
+      const lines = watched
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l).event);
       expect(lines.filter((ev) => ev.executionId === e.id).map((ev: { seq: number }) => ev.seq)).toEqual([1, 2, 3, 4]);
       expect(lines.some((ev) => ev.console?.text === "waiting")).toBe(true);
     } finally {

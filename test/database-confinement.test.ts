@@ -24,8 +24,11 @@ beforeAll(async () => {
   outside = makeWorktree({}, "vmsystem-outside-");
   victim = await api.ready({ modules: ["database"] });
   attacker = await api.ready({ modules: ["database", "fs"] });
-  const planted = await api.repl(victim.id, `const db = require('database'); db.configure({ filename: 'victim.db' });
-    db.exec("CREATE TABLE secrets(v TEXT)"); db.exec("INSERT INTO secrets VALUES ('tenant-secret')"); 'planted'`);
+  const planted = await api.repl(
+    victim.id,
+    `const db = require('database'); db.configure({ filename: 'victim.db' });
+    db.exec("CREATE TABLE secrets(v TEXT)"); db.exec("INSERT INTO secrets VALUES ('tenant-secret')"); 'planted'`,
+  );
   expect(okValue(planted).json).toBe("planted");
 });
 
@@ -37,7 +40,10 @@ afterAll(async () => {
 
 /** Runs `sql` through the attacker's database module; returns the error message, or "" if it ran. */
 async function attempt(sql: string, how: "exec" | "query" = "exec"): Promise<string> {
-  const e = await api.repl(attacker.id, `(() => { try { require('database').${how}(${JSON.stringify(sql)}); return ''; } catch (e) { return String(e.message); } })()`);
+  const e = await api.repl(
+    attacker.id,
+    `(() => { try { require('database').${how}(${JSON.stringify(sql)}); return ''; } catch (e) { return String(e.message); } })()`,
+  );
   expect(e.status, describeExecution(e)).toBe(ExecutionStatus.EXECUTION_STATUS_OK);
   return okValue(e).json as string;
 }
@@ -60,7 +66,10 @@ describe("database module confinement", () => {
     ];
     for (const sql of forms) expect(await attempt(sql), sql).toMatch(/not authorized/);
     // A bound parameter reaches SQLite as a non-literal name: refused too.
-    const bound = await api.repl(attacker.id, `(() => { try { require('database').exec("ATTACH ? AS v", [${JSON.stringify(victimFile)}]); return ''; } catch (e) { return e.message; } })()`);
+    const bound = await api.repl(
+      attacker.id,
+      `(() => { try { require('database').exec("ATTACH ? AS v", [${JSON.stringify(victimFile)}]); return ''; } catch (e) { return e.message; } })()`,
+    );
     expect(okValue(bound).json).toMatch(/not authorized/);
     expect(readdirSync(outside)).toEqual([]);
     expect(existsSync(join(attacker.worktreePath, "relative-new.db"))).toBe(false);
@@ -84,16 +93,22 @@ describe("database module confinement", () => {
     expect(readdirSync(outside)).toEqual([]);
     expect(existsSync(join(attacker.worktreePath, "inside-copy.db"))).toBe(false);
 
-    const own = await api.repl(attacker.id, `const db = require('database'); db.configure({ filename: 'own.db' });
+    const own = await api.repl(
+      attacker.id,
+      `const db = require('database'); db.configure({ filename: 'own.db' });
       db.exec("CREATE TABLE t(x)"); db.exec("INSERT INTO t VALUES (1), (2)"); db.exec("DELETE FROM t WHERE x = 1"); db.exec("VACUUM");
-      db.query("SELECT x FROM t")`);
+      db.query("SELECT x FROM t")`,
+    );
     expect(okValue(own).json).toEqual([{ x: 2 }]);
     expect(existsSync(join(attacker.worktreePath, "own.db"))).toBe(true);
   });
 
   it("refuses URI filenames and files outside the worktree in configure()", async () => {
     for (const filename of [`file:${join(outside, "u.db")}`, "FILE:u.db", join(outside, "abs.db"), "../escape.db"]) {
-      const e = await api.repl(attacker.id, `(() => { try { require('database').configure({ filename: ${JSON.stringify(filename)} }); return ''; } catch (e) { return e.message; } })()`);
+      const e = await api.repl(
+        attacker.id,
+        `(() => { try { require('database').configure({ filename: ${JSON.stringify(filename)} }); return ''; } catch (e) { return e.message; } })()`,
+      );
       expect(okValue(e).json, filename).not.toBe("");
     }
     expect(readdirSync(outside)).toEqual([]);

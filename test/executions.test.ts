@@ -352,7 +352,10 @@ describe("request_id", () => {
     const err = await rpcError(api.repl(session.id, "2 + 2", "req-x"));
     expect(err).toMatchObject({ code: status.INVALID_ARGUMENT, reason: "VALIDATION_ERROR", domain: "vmsystem.v1" });
     // A run-file under a REPL's key is a different request too.
-    expect(await rpcError(api.runFile(session.id, "a.js", { requestId: "req-x" }))).toMatchObject({ code: status.INVALID_ARGUMENT, reason: "VALIDATION_ERROR" });
+    expect(await rpcError(api.runFile(session.id, "a.js", { requestId: "req-x" }))).toMatchObject({
+      code: status.INVALID_ARGUMENT,
+      reason: "VALIDATION_ERROR",
+    });
     expect((await api.listExecutions(session.id)).executions).toHaveLength(1);
   });
 
@@ -386,7 +389,13 @@ describe("reading executions and events", () => {
   const runs: Execution[] = [];
   beforeAll(async () => {
     session = await api.ready();
-    for (const input of ["1", "console.log('a'); console.log('b'); console.log('c'); console.log('d'); console.log('e'); 2", "3", "throw new Error('four')", "5"]) {
+    for (const input of [
+      "1",
+      "console.log('a'); console.log('b'); console.log('c'); console.log('d'); console.log('e'); 2",
+      "3",
+      "throw new Error('four')",
+      "5",
+    ]) {
       runs.push(await api.repl(session.id, input));
     }
   });
@@ -439,21 +448,40 @@ describe("reading executions and events", () => {
     // Batches are written at 2,000 events or after 10 ms: the pauses make
     // short pages between the long ones, so windows cross page ends.
     const long = await api.ready({ name: "long-output", settings: { limits: { maxEvents: 20_000, maxOutputKb: 4096 } } });
-    const run = await api.repl(long.id, "for (let b = 0; b < 5; b++) { for (let i = 0; i < 2100; i++) console.log(b, i); await new Promise((r) => setTimeout(r, 25)); console.log('pause', b); } 'done'");
+    const run = await api.repl(
+      long.id,
+      "for (let b = 0; b < 5; b++) { for (let i = 0; i < 2100; i++) console.log(b, i); await new Promise((r) => setTimeout(r, 25)); console.log('pause', b); } 'done'",
+    );
     expect(run.status).toBe(ExecutionStatus.EXECUTION_STATUS_OK);
     const n = run.events.length;
     expect(n).toBe(1 + 5 * 2101 + 1);
     const all = await api.listEvents(run.id, 0, 10_000);
     expect(all).toEqual(run.events.slice(0, 10_000));
     expect(await api.listEvents(run.id, 10_000, 10_000)).toEqual(run.events.slice(10_000));
-    for (const [after, limit] of [[1999, 3], [2000, 2], [2101, 1], [2102, 5000], [4203, 2000], [n - 2, 10], [n - 1, 1], [7777, 1]]) {
+    for (const [after, limit] of [
+      [1999, 3],
+      [2000, 2],
+      [2101, 1],
+      [2102, 5000],
+      [4203, 2000],
+      [n - 2, 10],
+      [n - 1, 1],
+      [7777, 1],
+    ]) {
       const window = await api.listEvents(run.id, after, limit);
-      expect(window.map((e) => e.seq), `after ${after}, limit ${limit}`).toEqual(run.events.slice(after, after + limit).map((e) => e.seq));
+      expect(
+        window.map((e) => e.seq),
+        `after ${after}, limit ${limit}`,
+      ).toEqual(run.events.slice(after, after + limit).map((e) => e.seq));
       expect(window).toEqual(run.events.slice(after, after + limit));
     }
     expect(await api.listEvents(run.id, n)).toEqual([]);
     const around = await api.listEvents(run.id, 2100, 3);
-    expect(around.map((e) => [e.seq, e.console?.text])).toEqual([[2101, "0 2099"], [2102, "pause 0"], [2103, "1 0"]]);
+    expect(around.map((e) => [e.seq, e.console?.text])).toEqual([
+      [2101, "0 2099"],
+      [2102, "pause 0"],
+      [2103, "1 0"],
+    ]);
   });
 
   it("stores and reads back output larger than a page (1 MiB of JSON) line for line", async () => {

@@ -65,7 +65,9 @@ async function expectExplicitFailure(call: Promise<unknown>, what: string): Prom
 }
 
 function repl(s: TestServer, sessionId: string, input: string): Promise<Execution> {
-  return unary<Execution>((cb) => s.executions.executeRepl({ sessionId, input, requestId: "" }, new Metadata(), { deadline: Date.now() + CALL_DEADLINE_MS }, cb));
+  return unary<Execution>((cb) =>
+    s.executions.executeRepl({ sessionId, input, requestId: "" }, new Metadata(), { deadline: Date.now() + CALL_DEADLINE_MS }, cb),
+  );
 }
 
 /** Every OK execution of the session has every event stored: 1..event_count, INPUT_ECHO first, VALUE last. */
@@ -126,7 +128,9 @@ function faultScenario(setup: {
     );
     let stored: Execution | undefined;
     for (let i = 0; i < 500 && !stored; i++) {
-      stored = (await api.listExecutions(session.id, 1)).executions.find((x) => x.input === inflightInput && x.status === ExecutionStatus.EXECUTION_STATUS_RUNNING);
+      stored = (await api.listExecutions(session.id, 1)).executions.find(
+        (x) => x.input === inflightInput && x.status === ExecutionStatus.EXECUTION_STATUS_RUNNING,
+      );
       if (!stored) await sleep(5);
     }
     expect(stored, "the running execution's row never showed up").toBeDefined();
@@ -145,20 +149,31 @@ function faultScenario(setup: {
 
     // The streaming variant fails explicitly too, and never sends `finished` with status OK.
     const stream = collect<StreamExecutionResponse>(
-      s.executions.streamExecution({ sessionId: session.id, repl: { input: "console.log('streamed while gone'); 3" }, requestId: "" }, new Metadata(), { deadline: Date.now() + CALL_DEADLINE_MS }),
+      s.executions.streamExecution({ sessionId: session.id, repl: { input: "console.log('streamed while gone'); 3" }, requestId: "" }, new Metadata(), {
+        deadline: Date.now() + CALL_DEADLINE_MS,
+      }),
     );
     const streamEnd = await stream.done;
-    expect(stream.messages.some((m) => m.finished?.status === ExecutionStatus.EXECUTION_STATUS_OK), "StreamExecution reported OK while cut").toBe(false);
+    expect(
+      stream.messages.some((m) => m.finished?.status === ExecutionStatus.EXECUTION_STATUS_OK),
+      "StreamExecution reported OK while cut",
+    ).toBe(false);
     if (streamEnd.ok) throw new Error(`StreamExecution ended OK while the database is gone: ${JSON.stringify(stream.messages).slice(0, 800)}`);
     await expectExplicitFailure(Promise.reject(streamEnd.error), "StreamExecution while cut");
 
     // Other writes fail explicitly as well.
-    await expectExplicitFailure(unary<Template>((cb) => s.templates.createTemplate({ name: "while-cut", engine: "" }, new Metadata(), { deadline: Date.now() + CALL_DEADLINE_MS }, cb)), "CreateTemplate while cut");
+    await expectExplicitFailure(
+      unary<Template>((cb) => s.templates.createTemplate({ name: "while-cut", engine: "" }, new Metadata(), { deadline: Date.now() + CALL_DEADLINE_MS }, cb)),
+      "CreateTemplate while cut",
+    );
 
     if (setup.readsWhileCut) {
       expect((await api.getExecution(before.id)).events).toEqual(before.events);
     } else {
-      await expectExplicitFailure(unary((cb) => s.executions.getExecution({ executionId: before.id }, new Metadata(), { deadline: Date.now() + CALL_DEADLINE_MS }, cb)), "GetExecution while cut");
+      await expectExplicitFailure(
+        unary((cb) => s.executions.getExecution({ executionId: before.id }, new Metadata(), { deadline: Date.now() + CALL_DEADLINE_MS }, cb)),
+        "GetExecution while cut",
+      );
     }
 
     await setup.restore(s);
@@ -190,7 +205,9 @@ function faultScenario(setup: {
     // SPEC: CancelExecution returns once the execution has ended ("Execution ending CANCELLED");
     // an execution that no longer runs anywhere must not be reported RUNNING forever.
     expect(inflightId, "the previous test did not get this far").toBeDefined();
-    const cancelled = await unary<Execution>((cb) => s.executions.cancelExecution({ executionId: inflightId! }, new Metadata(), { deadline: Date.now() + 10_000 }, cb));
+    const cancelled = await unary<Execution>((cb) =>
+      s.executions.cancelExecution({ executionId: inflightId! }, new Metadata(), { deadline: Date.now() + 10_000 }, cb),
+    );
     expect(cancelled.status, describeExecution(cancelled)).not.toBe(ExecutionStatus.EXECUTION_STATUS_RUNNING);
     expect(cancelled.status).not.toBe(ExecutionStatus.EXECUTION_STATUS_OK);
     expect(cancelled.error?.code).toBeTruthy();

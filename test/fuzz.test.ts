@@ -117,7 +117,14 @@ function callRaw(clients: ReturnType<typeof rawClients>, m: MethodRef, bytes: Bu
 // ---------------------------------------------------------------- judging answers
 
 /** Codes a caller's bad input may get (with an ErrorInfo). Anything else, INTERNAL above all, is a finding. */
-const PROPER_ERRORS = new Set([status.INVALID_ARGUMENT, status.NOT_FOUND, status.FAILED_PRECONDITION, status.ABORTED, status.ALREADY_EXISTS, status.OUT_OF_RANGE]);
+const PROPER_ERRORS = new Set([
+  status.INVALID_ARGUMENT,
+  status.NOT_FOUND,
+  status.FAILED_PRECONDITION,
+  status.ABORTED,
+  status.ALREADY_EXISTS,
+  status.OUT_OF_RANGE,
+]);
 
 interface Finding {
   method: string;
@@ -207,7 +214,8 @@ function varint(value: bigint | number): number[] {
   return out;
 }
 const tag = (field: number, wireType: number) => varint((BigInt(field) << 3n) | BigInt(wireType));
-const lenDelim = (field: number, payload: Buffer | number[]) => Buffer.concat([Buffer.from([...tag(field, 2), ...varint(payload.length)]), Buffer.from(payload)]);
+const lenDelim = (field: number, payload: Buffer | number[]) =>
+  Buffer.concat([Buffer.from([...tag(field, 2), ...varint(payload.length)]), Buffer.from(payload)]);
 const varintField = (field: number, value: bigint | number) => Buffer.from([...tag(field, 0), ...varint(value)]);
 
 /** Top-level fields of a (valid) encoded message, each with its full encoding. */
@@ -343,7 +351,9 @@ async function expectServing(): Promise<void> {
 }
 
 const expectCode = (code: status, reason?: string) => (a: Answer) =>
-  a.code === code && (!reason || a.reason === reason) ? undefined : `expected ${status[code]}${reason ? `/${reason}` : ""}, got ${status[a.code]}/${a.reason ?? "-"}: ${a.details.slice(0, 160)}`;
+  a.code === code && (!reason || a.reason === reason)
+    ? undefined
+    : `expected ${status[code]}${reason ? `/${reason}` : ""}, got ${status[a.code]}/${a.reason ?? "-"}: ${a.details.slice(0, 160)}`;
 
 beforeAll(async () => {
   root = realpathSync(mkdtempSync(join(tmpdir(), "vmsystem-fuzz-root-")));
@@ -366,7 +376,9 @@ beforeAll(async () => {
   victimT = await api.template({ name: "fuzz-victim" });
   subT = await api.template({ name: "fuzz-sub" });
   startupFile = await unary<StartupFile>((cb) => s.templates.addStartupFile({ templateId: subT.id, path: "boot.js", orderIndex: 0, mode: "eval" }, cb));
-  capability = await unary<Capability>((cb) => s.templates.addCapability({ templateId: subT.id, kind: "global", name: "cfg", enabled: true, config: { a: 1 } }, cb));
+  capability = await unary<Capability>((cb) =>
+    s.templates.addCapability({ templateId: subT.id, kind: "global", name: "cfg", enabled: true, config: { a: 1 } }, cb),
+  );
   S = await api.session(T.id, main);
   victimS = await api.session(T.id, wt("victim"));
   closedS = await api.session(T.id, wt("closed"));
@@ -379,15 +391,38 @@ beforeAll(async () => {
   const ss = (n: string) => ref("SessionService", n);
   const x = (n: string) => ref("ExecutionService", n);
   seeds = new Map<string, Buffer>([
-    ["CreateTemplate", encode(t("CreateTemplate"), { name: "fz", engine: "isolated-vm", settings: { limits: { cpuMs: 100, wallMs: 200 }, resolver: { roots: ["lib"], extensions: [".js"] }, runtime: { esm: true } } })],
+    [
+      "CreateTemplate",
+      encode(t("CreateTemplate"), {
+        name: "fz",
+        engine: "isolated-vm",
+        settings: { limits: { cpuMs: 100, wallMs: 200 }, resolver: { roots: ["lib"], extensions: [".js"] }, runtime: { esm: true } },
+      }),
+    ],
     ["GetTemplate", encode(t("GetTemplate"), { templateId: T.id })],
     ["ListTemplates", encode(t("ListTemplates"), { pageSize: 3, pageToken: "" })],
     ["DeleteTemplate", encode(t("DeleteTemplate"), { templateId: victimT.id })],
-    ["UpdateTemplateSettings", encode(t("UpdateTemplateSettings"), { templateId: subT.id, settings: { limits: { wallMs: 2500 }, resolver: { roots: ["src"] } }, updateMask: ["limits.wall_ms", "resolver.roots"] })],
+    [
+      "UpdateTemplateSettings",
+      encode(t("UpdateTemplateSettings"), {
+        templateId: subT.id,
+        settings: { limits: { wallMs: 2500 }, resolver: { roots: ["src"] } },
+        updateMask: ["limits.wall_ms", "resolver.roots"],
+      }),
+    ],
     ["AddStartupFile", encode(t("AddStartupFile"), { templateId: subT.id, path: "boot.js", orderIndex: 3, mode: "eval" })],
     ["ListStartupFiles", encode(t("ListStartupFiles"), { templateId: subT.id })],
     ["RemoveStartupFile", encode(t("RemoveStartupFile"), { templateId: subT.id, startupFileId: startupFile.id })],
-    ["AddCapability", encode(t("AddCapability"), { templateId: subT.id, kind: "env", name: "vars", enabled: true, config: { allow: ["HOME"], nested: { n: 1, list: [true, null, "x"] } } })],
+    [
+      "AddCapability",
+      encode(t("AddCapability"), {
+        templateId: subT.id,
+        kind: "env",
+        name: "vars",
+        enabled: true,
+        config: { allow: ["HOME"], nested: { n: 1, list: [true, null, "x"] } },
+      }),
+    ],
     ["ListCapabilities", encode(t("ListCapabilities"), { templateId: subT.id })],
     ["RemoveCapability", encode(t("RemoveCapability"), { templateId: subT.id, capabilityId: capability.id })],
     ["AddModule", encode(t("AddModule"), { templateId: subT.id, name: "path" })],
@@ -422,7 +457,9 @@ afterAll(async () => {
   await api?.closeAll();
   // Close whatever the fuzzing left open (nothing should: sessions may only start under `root`).
   if (s) {
-    const open = await unary<{ sessions: Session[] }>((cb) => s.sessions.listSessions({ status: SessionStatus.SESSION_STATUS_READY, pageSize: 1000, pageToken: "" }, cb)).catch(() => ({ sessions: [] }));
+    const open = await unary<{ sessions: Session[] }>((cb) =>
+      s.sessions.listSessions({ status: SessionStatus.SESSION_STATUS_READY, pageSize: 1000, pageToken: "" }, cb),
+    ).catch(() => ({ sessions: [] }));
     for (const x of open.sessions) await api.closeSession(x.id).catch(() => undefined);
   }
   await s?.close();
@@ -526,7 +563,11 @@ describe("fuzzing every method", { timeout: 60_000 }, () => {
           const payload = seed.subarray(f.payloadStart, f.end);
           const mid = payload.length >> 1;
           const spliced = Buffer.concat([payload.subarray(0, mid), bad, payload.subarray(mid)]);
-          cases.push({ m, label: `field ${f.no} with bad sequence #${i}`, bytes: Buffer.concat([seed.subarray(0, f.start), lenDelim(f.no, spliced), seed.subarray(f.end)]) });
+          cases.push({
+            m,
+            label: `field ${f.no} with bad sequence #${i}`,
+            bytes: Buffer.concat([seed.subarray(0, f.start), lenDelim(f.no, spliced), seed.subarray(f.end)]),
+          });
         }
       }
     }
@@ -557,7 +598,8 @@ describe("fuzzing every method", { timeout: 60_000 }, () => {
     ];
     for (const [name, message] of nested) {
       const m = METHODS.find((x) => x.name === name)!;
-      for (const [i, bad] of bad6.entries()) cases.push({ m, label: `nested marker #${i} in ${JSON.stringify(message).slice(0, 80)}`, bytes: replaceMarker(encode(m, message), MARK, bad) });
+      for (const [i, bad] of bad6.entries())
+        cases.push({ m, label: `nested marker #${i} in ${JSON.stringify(message).slice(0, 80)}`, bytes: replaceMarker(encode(m, message), MARK, bad) });
     }
     await send(cases, findings, 8);
     await expectServing();
@@ -574,7 +616,12 @@ describe("fuzzing every method", { timeout: 60_000 }, () => {
     const cases: Case[] = [];
     const add = (name: string, message: unknown, expect?: Case["expect"]) => {
       const m = METHODS.find((x) => x.name === name)!;
-      cases.push({ m, label: `huge ${JSON.stringify(message, (_k, v) => (typeof v === "string" && v.length > 100 ? `<${v.length} chars>` : v))}`, bytes: encode(m, message), expect });
+      cases.push({
+        m,
+        label: `huge ${JSON.stringify(message, (_k, v) => (typeof v === "string" && v.length > 100 ? `<${v.length} chars>` : v))}`,
+        bytes: encode(m, message),
+        expect,
+      });
     };
     const invalid = expectCode(status.INVALID_ARGUMENT);
     add("CreateTemplate", { name: huge, engine: "" }, invalid);
@@ -614,8 +661,18 @@ describe("fuzzing every method", { timeout: 60_000 }, () => {
     const cases: Case[] = [];
     const invalid = expectCode(status.INVALID_ARGUMENT, "VALIDATION_ERROR");
     const ok = expectCode(status.OK);
-    const raw = (name: string, label: string, bytes: Buffer, check?: Case["expect"]) => cases.push({ m: METHODS.find((x) => x.name === name)!, label, bytes, expect: check });
-    const msg = (name: string, label: string, message: unknown, check?: Case["expect"]) => raw(name, label, encode(METHODS.find((x) => x.name === name)!, message), check);
+    const raw = (name: string, label: string, bytes: Buffer, check?: Case["expect"]) =>
+      cases.push({ m: METHODS.find((x) => x.name === name)!, label, bytes, expect: check });
+    const msg = (name: string, label: string, message: unknown, check?: Case["expect"]) =>
+      raw(
+        name,
+        label,
+        encode(
+          METHODS.find((x) => x.name === name)!,
+          message,
+        ),
+        check,
+      );
 
     for (const v of [5, 99, 2147483647, -1, -2147483648]) raw("ListSessions", `status ${v}`, varintField(1, v), invalid);
     for (const size of [-1, -50, -2147483648]) {
@@ -632,21 +689,46 @@ describe("fuzzing every method", { timeout: 60_000 }, () => {
     raw("ListTemplates", "page_size 2^40", varintField(1, 2n ** 40n));
     raw("ListEvents", "after_seq 2^63", Buffer.concat([lenDelim(1, Buffer.from(E.id)), varintField(2, 2n ** 63n)]));
     raw("TailEvents", "after_seq 2^63", Buffer.concat([lenDelim(1, Buffer.from(E.id)), varintField(2, 2n ** 63n)]));
-    raw("AddStartupFile", "order_index -2^31", Buffer.concat([lenDelim(1, Buffer.from(subT.id)), lenDelim(2, Buffer.from("boot.js")), varintField(3, -2147483648)]));
-    raw("AddCapability", "enabled = 7 (a bool)", Buffer.concat([lenDelim(1, Buffer.from(subT.id)), lenDelim(2, Buffer.from("global")), lenDelim(3, Buffer.from("b7")), varintField(4, 7)]));
+    raw(
+      "AddStartupFile",
+      "order_index -2^31",
+      Buffer.concat([lenDelim(1, Buffer.from(subT.id)), lenDelim(2, Buffer.from("boot.js")), varintField(3, -2147483648)]),
+    );
+    raw(
+      "AddCapability",
+      "enabled = 7 (a bool)",
+      Buffer.concat([lenDelim(1, Buffer.from(subT.id)), lenDelim(2, Buffer.from("global")), lenDelim(3, Buffer.from("b7")), varintField(4, 7)]),
+    );
 
     // uint32 at its maximum where the database column is a 32-bit signed integer.
     msg("ListEvents", "after_seq 4294967295", { executionId: E.id, afterSeq: 4294967295, limit: 0 }, ok);
     msg("ListEvents", "after_seq 2147483648", { executionId: E.id, afterSeq: 2147483648, limit: 4294967295 }, ok);
     msg("TailEvents", "after_seq 4294967295", { executionId: E.id, afterSeq: 4294967295, follow: false }, ok);
     // Limits out of their documented range are VALIDATION_ERROR.
-    for (const [field, value] of [["cpuMs", 0], ["wallMs", 4294967295], ["memMb", 1], ["maxEvents", 1], ["maxOutputKb", 4294967295], ["memMb", 2147483648]] as const) {
+    for (const [field, value] of [
+      ["cpuMs", 0],
+      ["wallMs", 4294967295],
+      ["memMb", 1],
+      ["maxEvents", 1],
+      ["maxOutputKb", 4294967295],
+      ["memMb", 2147483648],
+    ] as const) {
       msg("CreateTemplate", `limits.${field} = ${value}`, { name: "lim", engine: "", settings: { limits: { [field]: value } } }, invalid);
     }
 
     // Page tokens: garbage, and forged ones shaped like the server's own but out of range.
     const b64 = (text: string) => Buffer.from(text).toString("base64url");
-    const forged = ["!!!", "not-a-token", b64("[]"), b64('["1","x"]'), b64("[1e308,\"x\"]"), b64("[1.5,\"x\"]"), b64("[-1e300,\"\"]"), b64("[9007199254740993,\"z\"]"), b64('{"key":1}')];
+    const forged = [
+      "!!!",
+      "not-a-token",
+      b64("[]"),
+      b64('["1","x"]'),
+      b64('[1e308,"x"]'),
+      b64('[1.5,"x"]'),
+      b64('[-1e300,""]'),
+      b64('[9007199254740993,"z"]'),
+      b64('{"key":1}'),
+    ];
     for (const token of forged) {
       msg("ListTemplates", `page_token ${token}`, { pageSize: 2, pageToken: token });
       msg("ListSessions", `page_token ${token}`, { status: 0, pageSize: 2, pageToken: token });
@@ -671,10 +753,14 @@ describe("fuzzing every method", { timeout: 60_000 }, () => {
     // Fresh resources of this test's own, so the fuzz batches before cannot have touched them.
     const F = await api.template({ name: "ids-owner" });
     const sf = await unary<StartupFile>((cb) => s.templates.addStartupFile({ templateId: F.id, path: "boot.js", orderIndex: 0, mode: "eval" }, cb));
-    const cap = await unary<Capability>((cb) => s.templates.addCapability({ templateId: F.id, kind: "global", name: "own", enabled: true, config: { a: 1 } }, cb));
+    const cap = await unary<Capability>((cb) =>
+      s.templates.addCapability({ templateId: F.id, kind: "global", name: "own", enabled: true, config: { a: 1 } }, cb),
+    );
     const G = await api.template({ name: "ids-other" });
     const notFoundOrInvalid = (a: Answer) =>
-      a.code === status.NOT_FOUND || a.code === status.INVALID_ARGUMENT ? undefined : `expected NOT_FOUND or INVALID_ARGUMENT, got ${status[a.code]}: ${a.details.slice(0, 160)}`;
+      a.code === status.NOT_FOUND || a.code === status.INVALID_ARGUMENT
+        ? undefined
+        : `expected NOT_FOUND or INVALID_ARGUMENT, got ${status[a.code]}: ${a.details.slice(0, 160)}`;
     const others = { template: F.id, session: S.id, execution: E.id, startupFile: sf.id, capability: cap.id, nul: "\u0000", sql: "' OR 1=1 --" };
     for (const [what, id] of Object.entries(others)) {
       const check = what === "nul" ? notFoundOrInvalid : notFound;
@@ -743,13 +829,30 @@ describe("fuzzing every method", { timeout: 60_000 }, () => {
       const entry = Buffer.concat([lenDelim(1, Buffer.from("k")), lenDelim(2, value)]); // Struct.FieldsEntry{key, value}
       inner = lenDelim(1, entry); // Struct.fields
     }
-    const deep = Buffer.concat([lenDelim(1, Buffer.from(subT.id)), lenDelim(2, Buffer.from("global")), lenDelim(3, Buffer.from("deep")), varintField(4, 1), lenDelim(5, inner)]);
+    const deep = Buffer.concat([
+      lenDelim(1, Buffer.from(subT.id)),
+      lenDelim(2, Buffer.from("global")),
+      lenDelim(3, Buffer.from("deep")),
+      varintField(4, 1),
+      lenDelim(5, inner),
+    ]);
     cases.push({ m, label: "5000 levels of Struct on the wire", bytes: deep, expect: invalid });
     // A list nested 3000 deep (Value.list_value → ListValue.values → Value …).
     let list = Buffer.alloc(0);
     for (let i = 0; i < 3000; i++) list = lenDelim(1, lenDelim(6, list)); // ListValue.values[Value{list_value}]
     const listConfig = lenDelim(1, Buffer.concat([lenDelim(1, Buffer.from("l")), lenDelim(2, lenDelim(6, list))]));
-    cases.push({ m, label: "3000 levels of ListValue on the wire", bytes: Buffer.concat([lenDelim(1, Buffer.from(subT.id)), lenDelim(2, Buffer.from("global")), lenDelim(3, Buffer.from("deepl")), varintField(4, 1), lenDelim(5, listConfig)]), expect: invalid });
+    cases.push({
+      m,
+      label: "3000 levels of ListValue on the wire",
+      bytes: Buffer.concat([
+        lenDelim(1, Buffer.from(subT.id)),
+        lenDelim(2, Buffer.from("global")),
+        lenDelim(3, Buffer.from("deepl")),
+        varintField(4, 1),
+        lenDelim(5, listConfig),
+      ]),
+      expect: invalid,
+    });
     await send(cases, findings, 4);
     expect.soft(({} as Record<string, unknown>).polluted).toBeUndefined();
     await expectServing();
@@ -776,20 +879,41 @@ describe("fuzzing every method", { timeout: 60_000 }, () => {
     const semantic: [string, unknown, Case["expect"]][] = [
       ["no input at all", { sessionId: S.id, requestId: "" }, expectCode(status.INVALID_ARGUMENT, "VALIDATION_ERROR")],
       ["empty session id", { sessionId: "", repl: { input: "1" }, requestId: "" }, expectCode(status.INVALID_ARGUMENT, "VALIDATION_ERROR")],
-      ["run_file escaping", { sessionId: S.id, runFile: { path: "../../etc/passwd", args: [], env: {} }, requestId: "" }, expectCode(status.INVALID_ARGUMENT, "INVALID_PATH")],
-      ["run_file absolute", { sessionId: S.id, runFile: { path: "/etc/passwd", args: [], env: {} }, requestId: "" }, expectCode(status.INVALID_ARGUMENT, "INVALID_PATH")],
+      [
+        "run_file escaping",
+        { sessionId: S.id, runFile: { path: "../../etc/passwd", args: [], env: {} }, requestId: "" },
+        expectCode(status.INVALID_ARGUMENT, "INVALID_PATH"),
+      ],
+      [
+        "run_file absolute",
+        { sessionId: S.id, runFile: { path: "/etc/passwd", args: [], env: {} }, requestId: "" },
+        expectCode(status.INVALID_ARGUMENT, "INVALID_PATH"),
+      ],
       ["run_file with an empty path", { sessionId: S.id, runFile: { path: "", args: [], env: {} }, requestId: "" }, invalid],
       // Whether a file exists is the session's state, checked under its lock: sent among
       // concurrent calls on the same session, SESSION_BUSY is as right as FILE_NOT_FOUND.
-      ["run_file missing", { sessionId: S.id, runFile: { path: "nope.js", args: [], env: {} }, requestId: "" }, (a) => expectCode(status.NOT_FOUND, "FILE_NOT_FOUND")(a) && expectCode(status.ABORTED, "SESSION_BUSY")(a)],
+      [
+        "run_file missing",
+        { sessionId: S.id, runFile: { path: "nope.js", args: [], env: {} }, requestId: "" },
+        (a) => expectCode(status.NOT_FOUND, "FILE_NOT_FOUND")(a) && expectCode(status.ABORTED, "SESSION_BUSY")(a),
+      ],
       ["too many args", { sessionId: S.id, runFile: { path: "main.js", args: Array(1001).fill("a"), env: {} }, requestId: "" }, invalid],
       ["closed session", { sessionId: closedS.id, repl: { input: "1" }, requestId: "" }, expectCode(status.FAILED_PRECONDITION, "SESSION_NOT_READY")],
     ];
     for (const [label, message, check] of semantic) cases.push({ m: sx, label, bytes: encode(sx, message), expect: check });
     // Both oneof members on the wire: the last one wins (proto3), so this runs main.js.
-    cases.push({ m: sx, label: "repl and run_file both set", bytes: Buffer.concat([encode(sx, { sessionId: S.id, repl: { input: "1" }, requestId: "" }), lenDelim(3, lenDelim(1, Buffer.from("main.js")))]) });
+    cases.push({
+      m: sx,
+      label: "repl and run_file both set",
+      bytes: Buffer.concat([encode(sx, { sessionId: S.id, repl: { input: "1" }, requestId: "" }), lenDelim(3, lenDelim(1, Buffer.from("main.js")))]),
+    });
     const tail = ref("ExecutionService", "TailEvents");
-    cases.push({ m: tail, label: "tail with after_seq past the end", bytes: encode(tail, { executionId: E.id, afterSeq: 1000, follow: true }), expect: expectCode(status.OK) });
+    cases.push({
+      m: tail,
+      label: "tail with after_seq past the end",
+      bytes: encode(tail, { executionId: E.id, afterSeq: 1000, follow: true }),
+      expect: expectCode(status.OK),
+    });
     const watch = ref("ExecutionService", "WatchSession");
     cases.push({ m: watch, label: "watch with an empty id", bytes: Buffer.alloc(0), expect: expectCode(status.INVALID_ARGUMENT, "VALIDATION_ERROR") });
     await send(cases, findings, 8);
@@ -805,8 +929,18 @@ describe("fuzzing every method", { timeout: 60_000 }, () => {
     const ok = expectCode(status.OK);
     const cases: Case[] = [];
     for (let i = 0; i < 12; i++) {
-      cases.push({ m: ref("TemplateService", "AddModule"), label: `AddModule path #${i}`, bytes: encode(ref("TemplateService", "AddModule"), { templateId: F.id, name: "path" }), expect: ok });
-      cases.push({ m: ref("TemplateService", "AddLibrary"), label: `AddLibrary lodash #${i}`, bytes: encode(ref("TemplateService", "AddLibrary"), { templateId: F.id, name: "lodash" }), expect: ok });
+      cases.push({
+        m: ref("TemplateService", "AddModule"),
+        label: `AddModule path #${i}`,
+        bytes: encode(ref("TemplateService", "AddModule"), { templateId: F.id, name: "path" }),
+        expect: ok,
+      });
+      cases.push({
+        m: ref("TemplateService", "AddLibrary"),
+        label: `AddLibrary lodash #${i}`,
+        bytes: encode(ref("TemplateService", "AddLibrary"), { templateId: F.id, name: "lodash" }),
+        expect: ok,
+      });
     }
     await send(cases, findings, 24);
     const t = await unary<Template>((cb) => s.templates.getTemplate({ templateId: F.id }, cb));
@@ -819,14 +953,20 @@ describe("fuzzing every method", { timeout: 60_000 }, () => {
     const findings = new Findings();
     const session = await api.session(T.id, join(root, "main"));
     const m = ref("ExecutionService", "ExecuteRepl");
-    const proper = (a: Answer) => (a.code === status.OK || a.code === status.INVALID_ARGUMENT ? undefined : `expected OK or INVALID_ARGUMENT, got ${status[a.code]}: ${a.details}`);
+    const proper = (a: Answer) =>
+      a.code === status.OK || a.code === status.INVALID_ARGUMENT ? undefined : `expected OK or INVALID_ARGUMENT, got ${status[a.code]}: ${a.details}`;
     const inputs = [
       "'a\u0000b'.length", // a raw NUL inside a string literal
       "/* \u0000 in a comment */ 2",
       "console.log('x\\u0000y'); 'escaped: the output has a NUL, the input does not'",
       "'\\u0000' + 'as a value'",
     ];
-    const cases: Case[] = inputs.map((input) => ({ m, label: `input ${JSON.stringify(input)}`, bytes: encode(m, { sessionId: session.id, input, requestId: "" }), expect: proper }));
+    const cases: Case[] = inputs.map((input) => ({
+      m,
+      label: `input ${JSON.stringify(input)}`,
+      bytes: encode(m, { sessionId: session.id, input, requestId: "" }),
+      expect: proper,
+    }));
     await send(cases, findings, 1);
     // The session is still usable and its stored executions are complete.
     expect.soft(okValue(await api.repl(session.id, "'still here'")).json).toBe("still here");
@@ -843,14 +983,51 @@ describe("fuzzing every method", { timeout: 60_000 }, () => {
     const m = ref("TemplateService", "UpdateTemplateSettings");
     const invalid = expectCode(status.INVALID_ARGUMENT, "VALIDATION_ERROR");
     const garbage = [
-      "", ".", "..", "limits.", ".limits", "limits..cpu_ms", "limits.cpu_ms.x", "nope", "LIMITS", "limits.CPU_MS", "limits.cpuMs", "settings.limits.cpu_ms", "limits.*", "*",
-      "__proto__", "__proto__.polluted", "__proto__.toString", "constructor", "constructor.name", "constructor.prototype", "toString", "toString.length",
-      "hasOwnProperty", "limits.__proto__", "limits.constructor", "limits.hasOwnProperty", "resolver.toString", "runtime.valueOf",
-      "limits.cpu_ms\u0000", "limits/cpu_ms", "limits.cpu_ms ",
+      "",
+      ".",
+      "..",
+      "limits.",
+      ".limits",
+      "limits..cpu_ms",
+      "limits.cpu_ms.x",
+      "nope",
+      "LIMITS",
+      "limits.CPU_MS",
+      "limits.cpuMs",
+      "settings.limits.cpu_ms",
+      "limits.*",
+      "*",
+      "__proto__",
+      "__proto__.polluted",
+      "__proto__.toString",
+      "constructor",
+      "constructor.name",
+      "constructor.prototype",
+      "toString",
+      "toString.length",
+      "hasOwnProperty",
+      "limits.__proto__",
+      "limits.constructor",
+      "limits.hasOwnProperty",
+      "resolver.toString",
+      "runtime.valueOf",
+      "limits.cpu_ms\u0000",
+      "limits/cpu_ms",
+      "limits.cpu_ms ",
     ];
     for (const path of garbage) {
-      cases.push({ m, label: `update_mask ${JSON.stringify(path)}`, bytes: encode(m, { templateId: T.id, settings: { limits: { cpuMs: 999 } }, updateMask: [path] }), expect: invalid });
-      cases.push({ m, label: `update_mask ["limits.cpu_ms", ${JSON.stringify(path)}]`, bytes: encode(m, { templateId: T.id, settings: { limits: { cpuMs: 999 } }, updateMask: ["limits.cpu_ms", path] }), expect: invalid });
+      cases.push({
+        m,
+        label: `update_mask ${JSON.stringify(path)}`,
+        bytes: encode(m, { templateId: T.id, settings: { limits: { cpuMs: 999 } }, updateMask: [path] }),
+        expect: invalid,
+      });
+      cases.push({
+        m,
+        label: `update_mask ["limits.cpu_ms", ${JSON.stringify(path)}]`,
+        bytes: encode(m, { templateId: T.id, settings: { limits: { cpuMs: 999 } }, updateMask: ["limits.cpu_ms", path] }),
+        expect: invalid,
+      });
     }
     await send(cases, findings, 4);
     // The server runs in this process: whatever a mask did to the host's built-ins shows here.
@@ -868,7 +1045,9 @@ describe("fuzzing every method", { timeout: 60_000 }, () => {
     for (const k of pollution["Object.prototype"]) delete (Object.prototype as Record<string, unknown>)[k];
     for (const k of pollution.Object) delete (Object as unknown as Record<string, unknown>)[k];
     for (const k of pollution["Object.prototype.toString"]) delete (Object.prototype.toString as unknown as Record<string, unknown>)[k];
-    expect.soft(pollution, "update masks added properties to the host's built-ins").toEqual({ "Object.prototype": [], Object: [], "Object.prototype.toString": [] });
+    expect
+      .soft(pollution, "update masks added properties to the host's built-ins")
+      .toEqual({ "Object.prototype": [], Object: [], "Object.prototype.toString": [] });
     expect.soft(servingProblem, "after the garbage update masks the server no longer serves normal calls").toBeUndefined();
     // A rejected mask changes nothing: the template keeps its limits.
     const t = await unary<Template>((cb) => s.templates.getTemplate({ templateId: T.id }, cb));

@@ -116,7 +116,8 @@ const ROWS: Row[] = [
   },
   {
     name: "host module given arguments that cannot cross (a spinning toString, a spinning proxy)",
-    input: "let caught = []; try { require('fs').readFile({ toString() { while (true) {} } }) } catch (e) { caught.push(e.name) } try { require('path').join(new Proxy({}, { get() { while (true) {} } })) } catch (e) { caught.push(e.name) } caught",
+    input:
+      "let caught = []; try { require('fs').readFile({ toString() { while (true) {} } }) } catch (e) { caught.push(e.name) } try { require('path').join(new Proxy({}, { get() { while (true) {} } })) } catch (e) { caught.push(e.name) } caught",
     modules: ["path", "fs"],
     expect: [ok, timeout],
   },
@@ -149,7 +150,8 @@ const ROWS: Row[] = [
   },
   {
     name: "Error.captureStackTrace on console and plain objects leaks no host frames",
-    input: "const o = {}; Error.captureStackTrace(o); Error.captureStackTrace(console); [typeof o.stack, /node_modules|\\/src\\/|node:/.test(String(console.stack) + String(o.stack))]",
+    input:
+      "const o = {}; Error.captureStackTrace(o); Error.captureStackTrace(console); [typeof o.stack, /node_modules|\\/src\\/|node:/.test(String(console.stack) + String(o.stack))]",
     expect: [ok],
     check: (e) => expect(valueOf(e)?.json).toEqual(["string", false]),
   },
@@ -192,7 +194,8 @@ const ROWS: Row[] = [
   },
   {
     name: "while (true) inside an index getter, a class getter and toJSON of the value",
-    input: "class A { get x() { for (;;); } toJSON() { for (;;); } }; const arr = [new A()]; Object.defineProperty(arr, 1, { get() { while (true) {} }, enumerable: true }); arr",
+    input:
+      "class A { get x() { for (;;); } toJSON() { for (;;); } }; const arr = [new A()]; Object.defineProperty(arr, 1, { get() { while (true) {} }, enumerable: true }); arr",
     expect: [ok],
     check: (e) => {
       expect(valueOf(e)?.preview).toBe("[ A {}, [Getter] ]");
@@ -294,7 +297,8 @@ const ROWS: Row[] = [
   },
   {
     name: "console.log of an object whose Symbol.toPrimitive and valueOf spin (inspected, not converted)",
-    input: "console.log({ [Symbol.toPrimitive]() { while (true) {} }, valueOf() { while (true) {} } }); console.log('%s', { [Symbol.toPrimitive]() { while (true) {} } }); 'logged'",
+    input:
+      "console.log({ [Symbol.toPrimitive]() { while (true) {} }, valueOf() { while (true) {} } }); console.log('%s', { [Symbol.toPrimitive]() { while (true) {} } }); 'logged'",
     expect: [ok],
     check: (e) => expect(consoleLines(e)).toHaveLength(2),
   },
@@ -347,7 +351,8 @@ function connect(proc: ServerProcess): TestServer {
 }
 
 const alive = (p: ServerProcess) => p.proc.exitCode === null && p.proc.signalCode === null;
-const fatalLogs = (p: ServerProcess) => p.logs.filter((l) => (l.level as number) >= 50).map((l) => `${l.msg}: ${String(l.message ?? (l.err as { message?: string } | undefined)?.message ?? "")}`);
+const fatalLogs = (p: ServerProcess) =>
+  p.logs.filter((l) => (l.level as number) >= 50).map((l) => `${l.msg}: ${String(l.message ?? (l.err as { message?: string } | undefined)?.message ?? "")}`);
 
 async function start(): Promise<void> {
   server = await spawnServer(db);
@@ -410,7 +415,9 @@ describe("hostile snippets end their execution, never the server", { timeout: 90
       let e: Execution | undefined;
       let rpcFailure: string | undefined;
       try {
-        e = await unary<Execution>((cb) => s.executions.executeRepl({ sessionId: session.id, input: row.input, requestId: "" }, new Metadata(), { deadline: Date.now() + 20_000 }, cb));
+        e = await unary<Execution>((cb) =>
+          s.executions.executeRepl({ sessionId: session.id, input: row.input, requestId: "" }, new Metadata(), { deadline: Date.now() + 20_000 }, cb),
+        );
       } catch (err) {
         const se = err as ServiceError;
         rpcFailure = `${status[se.code]} ${errorInfoOf(se)?.reason ?? "(no ErrorInfo)"}: ${se.details}`;
@@ -429,7 +436,10 @@ describe("hostile snippets end their execution, never the server", { timeout: 90
 
       // The right ending.
       const got: Outcome = [e.status, e.error?.code || undefined];
-      expect(row.expect.map(([st, code]) => `${ExecutionStatus[st]}/${code ?? "-"}`), describeExecution(e)).toContain(`${ExecutionStatus[got[0]]}/${got[1] ?? "-"}`);
+      expect(
+        row.expect.map(([st, code]) => `${ExecutionStatus[st]}/${code ?? "-"}`),
+        describeExecution(e),
+      ).toContain(`${ExecutionStatus[got[0]]}/${got[1] ?? "-"}`);
       expect(e.events[0]?.type).toBe(EventType.EVENT_TYPE_INPUT_ECHO);
       if (e.status === OK) expect(e.events[e.events.length - 1].type).toBe(EventType.EVENT_TYPE_VALUE);
       row.check?.(e);
@@ -464,12 +474,11 @@ describe("hostile snippets end their execution, never the server", { timeout: 90
     expect((await api.getSession(bystander.id)).status).toBe(SessionStatus.SESSION_STATUS_READY);
     expect(okValue(await api.repl(bystander.id, "[mine, ++counter, typeof ({}).polluted]")).json).toEqual(["safe", 42, "undefined"]);
     // Modules in another session are pristine after a session patched its own.
-    expect(okValue(await api.repl(bystanderModules.id, "[require('path').join('a', 'b'), typeof require('fs').readFile, typeof ({}).polluted, typeof ({}).encoding]")).json).toEqual([
-      "a/b",
-      "function",
-      "undefined",
-      "undefined",
-    ]);
+    expect(
+      okValue(
+        await api.repl(bystanderModules.id, "[require('path').join('a', 'b'), typeof require('fs').readFile, typeof ({}).polluted, typeof ({}).encoding]"),
+      ).json,
+    ).toEqual(["a/b", "function", "undefined", "undefined"]);
     const fresh = await api.ready({ name: "after-the-table" });
     expect(okValue(await api.repl(fresh.id, "console.log('fine'); 6 * 7")).json).toBe(42);
   });

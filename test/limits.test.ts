@@ -118,10 +118,15 @@ describe("wall_ms and cpu_ms", () => {
   it("running code that can only be stopped by disposing the isolate (client deadline on a busy loop) restarts the session", async () => {
     const dir = makeWorktree({ "boot.js": "var booted = 'boot ran'; globalThis.bootRuns = (globalThis.bootRuns || 0) + 1;" });
     try {
-      const session = await api.ready({ settings: { limits: { wallMs: 20000, cpuMs: 20000 } }, startupFiles: [{ path: "boot.js" }], libraries: ["lodash"] }, dir);
+      const session = await api.ready(
+        { settings: { limits: { wallMs: 20000, cpuMs: 20000 } }, startupFiles: [{ path: "boot.js" }], libraries: ["lodash"] },
+        dir,
+      );
       await value(session.id, "var before = 'in memory'");
       const err = await rpcError(
-        unary<Execution>((cb) => s.executions.executeRepl({ sessionId: session.id, input: "while (true) {}", requestId: "" }, new Metadata(), { deadline: Date.now() + 300 }, cb)),
+        unary<Execution>((cb) =>
+          s.executions.executeRepl({ sessionId: session.id, input: "while (true) {}", requestId: "" }, new Metadata(), { deadline: Date.now() + 300 }, cb),
+        ),
       );
       expect(err.code).toBe(status.DEADLINE_EXCEEDED);
 
@@ -206,7 +211,10 @@ describe("max_events and max_output_kb", () => {
 
   it("console calls after the limit throw inside the sandbox; the execution still ends OUTPUT_LIMIT_EXCEEDED", async () => {
     const session = await api.ready({ settings: { limits: { maxEvents: 5 } } });
-    const e = await api.repl(session.id, "globalThis.caught = 'no'; try { for (;;) console.log('x') } catch (err) { globalThis.caught = 'caught' } 'completed'");
+    const e = await api.repl(
+      session.id,
+      "globalThis.caught = 'no'; try { for (;;) console.log('x') } catch (err) { globalThis.caught = 'caught' } 'completed'",
+    );
     expect(e.status, describeExecution(e)).toBe(ExecutionStatus.EXECUTION_STATUS_ERROR);
     expect(e.error?.code).toBe("OUTPUT_LIMIT_EXCEEDED");
     expect(e.events).toHaveLength(5);
@@ -218,7 +226,10 @@ describe("max_events and max_output_kb", () => {
 
   it("the console call that crosses max_output_kb itself throws", async () => {
     const session = await api.ready({ settings: { limits: { maxOutputKb: 1 } } });
-    const e = await api.repl(session.id, "globalThis.crossed = 'no'; console.log('small'); try { console.log('y'.repeat(2000)) } catch (err) { globalThis.crossed = 'threw' }");
+    const e = await api.repl(
+      session.id,
+      "globalThis.crossed = 'no'; console.log('small'); try { console.log('y'.repeat(2000)) } catch (err) { globalThis.crossed = 'threw' }",
+    );
     expect(e.status, describeExecution(e)).toBe(ExecutionStatus.EXECUTION_STATUS_ERROR);
     expect(e.error?.code).toBe("OUTPUT_LIMIT_EXCEEDED");
     expect(consoleLines(e)).toEqual(["log: small"]);

@@ -38,7 +38,6 @@ afterAll(async () => {
   await db?.cleanup();
 });
 
-
 describe("EventPages migration", () => {
   it("down turns pages into one row per event, up turns first-schema rows back into pages", async () => {
     const d = await openDatabase({ dataDir: db.dataDir, databaseUrl: db.databaseUrl });
@@ -49,7 +48,9 @@ describe("EventPages migration", () => {
         `SELECT execution_id, seq, ts, type, payload FROM ${qualifiedTable(d, "events")} WHERE execution_id = ${TEST_DB === "postgres" ? "$1" : "?"} ORDER BY seq`,
         [runs[0].id],
       );
-      expect(rows.map((r) => [r.seq, r.type, Number(r.ts)])).toEqual(runs[0].events.map((e) => [e.seq, EventType[e.type].replace("EVENT_TYPE_", ""), e.ts!.getTime()]));
+      expect(rows.map((r) => [r.seq, r.type, Number(r.ts)])).toEqual(
+        runs[0].events.map((e) => [e.seq, EventType[e.type].replace("EVENT_TYPE_", ""), e.ts!.getTime()]),
+      );
       expect(JSON.parse(rows[1].payload)).toMatchObject({ level: "log", text: "a { b: 2 }" });
       const count: { n: string | number }[] = await d.query(`SELECT count(*) AS n FROM ${qualifiedTable(d, "events")}`);
       expect(Number(count[0].n)).toBe(runs.reduce((sum, r) => sum + r.events.length, 0));

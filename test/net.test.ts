@@ -10,16 +10,7 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  Api,
-  describeExecution,
-  EventType,
-  ExecutionStatus,
-  okValue,
-  SessionStatus,
-  sleep,
-  type Execution,
-} from "./support/fixtures";
+import { Api, describeExecution, EventType, ExecutionStatus, okValue, SessionStatus, sleep, type Execution } from "./support/fixtures";
 import { startTestServer, unary, type TestServer } from "./support/server";
 
 let s: TestServer;
@@ -98,8 +89,11 @@ describe("net capability", () => {
   it("enabled: fetch reaches allowed hosts (GET and POST with body and headers)", async () => {
     const session = await api.ready({ name: "net-on", capabilities: [{ kind: "net", name: "api", config: { allow_hosts: ["127.0.0.1"] } }] });
     expect(await value(session.id, "typeof fetch")).toBe("function");
-    expect(await value(session.id, `const got = await fetch(${JSON.stringify(`${base}/hello`)}); [got.status, got.ok, await got.json()]`))
-      .toEqual([200, true, { method: "GET", path: "/hello", body: "", header: null }]);
+    expect(await value(session.id, `const got = await fetch(${JSON.stringify(`${base}/hello`)}); [got.status, got.ok, await got.json()]`)).toEqual([
+      200,
+      true,
+      { method: "GET", path: "/hello", body: "", header: null },
+    ]);
     const posted = await value(
       session.id,
       `const sent = await fetch(${JSON.stringify(`${base}/submit`)}, { method: 'POST', headers: { 'X-Test': 'yes', 'Content-Type': 'application/json' }, body: JSON.stringify({ n: 1 }) }); await sent.json()`,
@@ -127,10 +121,14 @@ describe("net capability", () => {
     const direct = exceptionOf(await api.repl(session.id, `await fetch(${JSON.stringify(`http://localhost:${secretPort}/`)})`));
     // localhost is 127.0.0.1 here, and ::1 too on some machines.
     const denial = (what: string) =>
-      new RegExp(`^fetch denied: ${what} "localhost" resolves to .*\\(loopback\\): port ${secretPort} of (that address|these addresses) is not in the template's net allow_hosts$`);
+      new RegExp(
+        `^fetch denied: ${what} "localhost" resolves to .*\\(loopback\\): port ${secretPort} of (that address|these addresses) is not in the template's net allow_hosts$`,
+      );
     expect(direct.name).toBe("Error");
     expect(direct.message).toMatch(denial("host"));
-    const hop = exceptionOf(await api.repl(session.id, `await fetch(${JSON.stringify(`${base}/redirect?to=${encodeURIComponent(`http://localhost:${secretPort}/`)}`)})`));
+    const hop = exceptionOf(
+      await api.repl(session.id, `await fetch(${JSON.stringify(`${base}/redirect?to=${encodeURIComponent(`http://localhost:${secretPort}/`)}`)})`),
+    );
     expect(hop.message).toMatch(denial("redirect to host"));
     expect(secretSeen).toEqual([]);
     // The allowed port of that address stays reachable by the name.
@@ -154,7 +152,9 @@ describe("net capability", () => {
       ],
     });
     expect(await value(session.id, `(await (await fetch(${JSON.stringify(`${base}/merged`)})).json()).path`)).toBe("/merged");
-    expect(exceptionOf(await api.repl(session.id, `await fetch(${JSON.stringify(`http://localhost:${port}/`)})`)).message).toMatch(/^fetch denied: host "localhost"/);
+    expect(exceptionOf(await api.repl(session.id, `await fetch(${JSON.stringify(`http://localhost:${port}/`)})`)).message).toMatch(
+      /^fetch denied: host "localhost"/,
+    );
     expect(exceptionOf(await api.repl(session.id, "await fetch('http://example.test/')")).message).toMatch(/^fetch denied: host "example.test"/);
   });
 

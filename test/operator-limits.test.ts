@@ -112,7 +112,9 @@ describe("limit ceilings", () => {
       const e = await rpcError(api2.session(templateId));
       expect([e.code, e.reason]).toEqual([status.INVALID_ARGUMENT, "VALIDATION_ERROR"]);
       expect(e.message).toContain("--max-mem-mb");
-      const sessions = await unary<{ sessions: unknown[] }>((cb) => strict.sessions.listSessions({ status: SessionStatus.SESSION_STATUS_UNSPECIFIED, pageSize: 0, pageToken: "" }, cb));
+      const sessions = await unary<{ sessions: unknown[] }>((cb) =>
+        strict.sessions.listSessions({ status: SessionStatus.SESSION_STATUS_UNSPECIFIED, pageSize: 0, pageToken: "" }, cb),
+      );
       expect(sessions.sessions).toEqual([]);
     } finally {
       await api2.closeAll();

@@ -25,7 +25,8 @@ let noProtoc: string | undefined; // why stubs cannot be regenerated here
 
 beforeAll(async () => {
   const probe = await run(PYTHON, ["-c", "import grpc, google.protobuf"], PY_ENV);
-  if (probe.code !== 0) missing = `${PYTHON} cannot import grpc/google.protobuf (apt-get install python3-grpcio python3-protobuf): ${probe.stderr.trim().split("\n").pop()}`;
+  if (probe.code !== 0)
+    missing = `${PYTHON} cannot import grpc/google.protobuf (apt-get install python3-grpcio python3-protobuf): ${probe.stderr.trim().split("\n").pop()}`;
   const tools = await run("bash", ["-c", "command -v protoc && command -v grpc_python_plugin"]);
   if (tools.code !== 0) noProtoc = "protoc or grpc_python_plugin missing (apt-get install protobuf-compiler protobuf-compiler-grpc)";
 });

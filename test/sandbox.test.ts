@@ -66,7 +66,7 @@ describe("modules", () => {
   beforeAll(async () => {
     // The worktree sits inside `outside`, so every escape below names a file that exists:
     // a row passes only if the escape is refused, not because there is nothing to read.
-    outside = worktree({ "secret.txt": "outside secret", "x": "outside x", "data.txt": "outside data" });
+    outside = worktree({ "secret.txt": "outside secret", x: "outside x", "data.txt": "outside data" });
     dir = join(outside, "wt");
     writeFiles(dir, { "data.txt": "hello", "sub/inner.txt": "inner" });
     symlinkSync(join(outside, "secret.txt"), join(dir, "link-out.txt"));
@@ -75,12 +75,9 @@ describe("modules", () => {
 
   it("path is Node's path.posix", async () => {
     expect(await value(session.id, "require('path').join('a', 'b')")).toBe("a/b");
-    expect(await value(session.id, "const path = require('path'); [path.basename('/x/y.js', '.js'), path.extname('f.txt'), path.normalize('a//b/../c'), path.sep]")).toEqual([
-      "y",
-      ".txt",
-      "a/c",
-      "/",
-    ]);
+    expect(
+      await value(session.id, "const path = require('path'); [path.basename('/x/y.js', '.js'), path.extname('f.txt'), path.normalize('a//b/../c'), path.sep]"),
+    ).toEqual(["y", ".txt", "a/c", "/"]);
   });
 
   it("fs reads inside the worktree, relative or absolute", async () => {
@@ -91,14 +88,12 @@ describe("modules", () => {
     expect(await value(session.id, "[require('fs').exists('data.txt'), require('fs').exists('nope.txt')]")).toEqual([true, false]);
   });
 
-  it.each([
-    ["/etc/passwd"],
-    ["../x"],
-    ["sub/../../data.txt"],
-    ["link-out.txt"],
-  ])("fs refuses to read %s: the sandbox catches an error", async (p) => {
+  it.each([["/etc/passwd"], ["../x"], ["sub/../../data.txt"], ["link-out.txt"]])("fs refuses to read %s: the sandbox catches an error", async (p) => {
     expect(existsSync(resolve(dir, p)), `${p} names a real file`).toBe(true);
-    const e = await api.repl(session.id, `try { const text = require('fs').readFile(${JSON.stringify(p)}); 'read: ' + text.slice(0, 20) } catch (err) { 'denied: ' + (err instanceof Error) }`);
+    const e = await api.repl(
+      session.id,
+      `try { const text = require('fs').readFile(${JSON.stringify(p)}); 'read: ' + text.slice(0, 20) } catch (err) { 'denied: ' + (err instanceof Error) }`,
+    );
     expect(okValue(e).json).toBe("denied: true");
   });
 
@@ -110,7 +105,12 @@ describe("modules", () => {
   });
 
   it("fs writes inside the worktree (the file appears on disk) and not outside", async () => {
-    expect(await value(session.id, "const fs = require('fs'); fs.mkdir('out/deep', { recursive: true }); fs.writeFile('out/deep/new.txt', 'written'); fs.appendFile('out/deep/new.txt', '!'); fs.readFile('out/deep/new.txt')")).toBe("written!");
+    expect(
+      await value(
+        session.id,
+        "const fs = require('fs'); fs.mkdir('out/deep', { recursive: true }); fs.writeFile('out/deep/new.txt', 'written'); fs.appendFile('out/deep/new.txt', '!'); fs.readFile('out/deep/new.txt')",
+      ),
+    ).toBe("written!");
     expect(readFileSync(join(dir, "out/deep/new.txt"), "utf8")).toBe("written!");
     const escape = await api.repl(session.id, "try { require('fs').writeFile('../escaped.txt', 'x'); 'wrote' } catch (err) { 'denied' }");
     expect(okValue(escape).json).toBe("denied");
@@ -134,12 +134,21 @@ describe("modules", () => {
         "({ changes: ins.changes, rows: db.query('select id, name from t where id >= ? order by id', [1]) })",
       ].join(";\n"),
     );
-    expect(okValue(e).json).toEqual({ changes: 1, rows: [{ id: 1, name: "a" }, { id: 2, name: "b" }] });
+    expect(okValue(e).json).toEqual({
+      changes: 1,
+      rows: [
+        { id: 1, name: "a" },
+        { id: 2, name: "b" },
+      ],
+    });
   });
 
   it("database: a relative filename lives in the worktree and outlives close()", async () => {
     expect(
-      await value(session.id, "const d2 = require('database'); d2.configure({ filename: 'app.db' }); d2.exec('create table k (v text)'); d2.exec('insert into k values (?)', ['kept']); d2.close(); d2.configure({ filename: 'app.db' }); d2.query('select v from k')"),
+      await value(
+        session.id,
+        "const d2 = require('database'); d2.configure({ filename: 'app.db' }); d2.exec('create table k (v text)'); d2.exec('insert into k values (?)', ['kept']); d2.close(); d2.configure({ filename: 'app.db' }); d2.query('select v from k')",
+      ),
     ).toEqual([{ v: "kept" }]);
     expect(existsSync(join(dir, "app.db"))).toBe(true);
     const bad = await api.repl(session.id, "try { require('database').configure({ filename: '../evil.db' }); 'opened' } catch (err) { 'denied' }");
@@ -190,7 +199,11 @@ describe("exec with --allow-exec", () => {
     const dir = worktree({ "marker.txt": "m" });
     const session = await execApi.ready({ name: "exec", modules: ["exec"] }, dir);
     const run = async (input: string) => okValue(await execApi.repl(session.id, input)).json;
-    expect(await run("const r = require('exec').run(['echo', 'hi']); ({ code: r.code, stdout: r.stdout, stderr: r.stderr })")).toEqual({ code: 0, stdout: "hi\n", stderr: "" });
+    expect(await run("const r = require('exec').run(['echo', 'hi']); ({ code: r.code, stdout: r.stdout, stderr: r.stderr })")).toEqual({
+      code: 0,
+      stdout: "hi\n",
+      stderr: "",
+    });
     expect(await run("require('exec')(['echo', '$HOME', '&&', 'ls']).stdout")).toBe("$HOME && ls\n");
     expect(await run("require('exec')(['pwd']).stdout.trim()")).toBe(dir);
     expect(await run("require('exec').run(['cat'], { input: 'piped' }).stdout")).toBe("piped");
@@ -218,10 +231,16 @@ describe("libraries", () => {
 
 describe("capabilities", () => {
   it("global: a read-only global holding the capability's config", async () => {
-    const session = await api.ready({ name: "cap-global", capabilities: [{ kind: "global", name: "settings", config: { region: "eu", n: 3, nested: { ok: true } } }] });
+    const session = await api.ready({
+      name: "cap-global",
+      capabilities: [{ kind: "global", name: "settings", config: { region: "eu", n: 3, nested: { ok: true } } }],
+    });
     expect(await value(session.id, "settings")).toEqual({ region: "eu", n: 3, nested: { ok: true } });
     expect(
-      await value(session.id, "try { settings.region = 'us' } catch {} try { settings.nested.ok = false } catch {} try { settings = 5 } catch {} try { delete globalThis.settings } catch {} settings"),
+      await value(
+        session.id,
+        "try { settings.region = 'us' } catch {} try { settings.nested.ok = false } catch {} try { settings = 5 } catch {} try { delete globalThis.settings } catch {} settings",
+      ),
     ).toEqual({ region: "eu", n: 3, nested: { ok: true } });
   });
 
@@ -232,7 +251,10 @@ describe("capabilities", () => {
 
   it("env: copies only the allowed server variables into env; run-file env wins over it", async () => {
     const dir = worktree({ "show-env.js": "JSON.stringify(env)" });
-    const session = await api.ready({ name: "cap-env", capabilities: [{ kind: "env", name: "vars", config: { allow: [ALLOWED_VAR, "VMSYSTEM_TEST_UNSET_VAR"] } }] }, dir);
+    const session = await api.ready(
+      { name: "cap-env", capabilities: [{ kind: "env", name: "vars", config: { allow: [ALLOWED_VAR, "VMSYSTEM_TEST_UNSET_VAR"] } }] },
+      dir,
+    );
     expect(await value(session.id, "env")).toEqual({ [ALLOWED_VAR]: "allowed-value" });
     const file = okValue(await api.runFile(session.id, "show-env.js", { env: { [ALLOWED_VAR]: "from request", OTHER: "o" } })).json as string;
     expect(JSON.parse(file)).toEqual({ [ALLOWED_VAR]: "from request", OTHER: "o" });
@@ -243,7 +265,13 @@ describe("capabilities", () => {
   it("module: grants the module like AddModule; fs with write: false makes fs read-only", async () => {
     const dir = worktree({ "r.txt": "readable" });
     const session = await api.ready(
-      { name: "cap-fs", capabilities: [{ kind: "module", name: "fs" }, { kind: "fs", name: "ro", config: { write: false } }] },
+      {
+        name: "cap-fs",
+        capabilities: [
+          { kind: "module", name: "fs" },
+          { kind: "fs", name: "ro", config: { write: false } },
+        ],
+      },
       dir,
     );
     expect(await value(session.id, "require('fs').readFile('r.txt')")).toBe("readable");
@@ -268,13 +296,26 @@ describe("runtime settings and timers", () => {
 
   it("setTimeout/setInterval/clearInterval work within an execution", async () => {
     const session = await api.ready({ name: "timers" });
-    expect(await value(session.id, "let ticks = 0; await new Promise((r) => { const h = setInterval(() => { if (++ticks === 3) { clearInterval(h); r() } }, 5) }); ticks")).toBe(3);
-    expect(await value(session.id, "let cleared = true; const t = setTimeout(() => { cleared = false }, 5); clearTimeout(t); await new Promise((r) => setTimeout(r, 30)); cleared")).toBe(true);
+    expect(
+      await value(
+        session.id,
+        "let ticks = 0; await new Promise((r) => { const h = setInterval(() => { if (++ticks === 3) { clearInterval(h); r() } }, 5) }); ticks",
+      ),
+    ).toBe(3);
+    expect(
+      await value(
+        session.id,
+        "let cleared = true; const t = setTimeout(() => { cleared = false }, 5); clearTimeout(t); await new Promise((r) => setTimeout(r, 30)); cleared",
+      ),
+    ).toBe(true);
   });
 
   it("timers still pending when an execution ends are cleared", async () => {
     const session = await api.ready({ name: "pending-timers" });
-    const e = await api.repl(session.id, "setTimeout(() => { globalThis.fired = true; console.log('late') }, 30); setInterval(() => { globalThis.ticked = true }, 10); 'scheduled'");
+    const e = await api.repl(
+      session.id,
+      "setTimeout(() => { globalThis.fired = true; console.log('late') }, 30); setInterval(() => { globalThis.ticked = true }, 10); 'scheduled'",
+    );
     expect(okValue(e).json).toBe("scheduled");
     await sleep(150);
     expect(await value(session.id, "[typeof fired, typeof ticked]")).toEqual(["undefined", "undefined"]);
@@ -298,9 +339,12 @@ describe("hostile snippets find nothing of the host", () => {
   });
 
   it("no Node globals: require, process, Buffer, setImmediate, module, __dirname", async () => {
-    expect(await value(session.id, "[typeof require, typeof process, typeof Buffer, typeof setImmediate, typeof module, typeof exports, typeof __dirname, typeof __filename]")).toEqual(
-      Array(8).fill("undefined"),
-    );
+    expect(
+      await value(
+        session.id,
+        "[typeof require, typeof process, typeof Buffer, typeof setImmediate, typeof module, typeof exports, typeof __dirname, typeof __filename]",
+      ),
+    ).toEqual(Array(8).fill("undefined"));
     expect(exceptionOf(await api.repl(session.id, "eval('process.exit(1)')")).name).toBe("ReferenceError");
   });
 
@@ -335,7 +379,10 @@ describe("hostile snippets find nothing of the host", () => {
 
   it("overwritten built-ins do not change how values and console lines are reported", async () => {
     const tampered = await api.ready({ name: "tampered" });
-    await value(tampered.id, "JSON.stringify = () => '\"hacked\"'; Object.keys = () => ['hacked']; Array.prototype.map = function () { return ['hacked'] }; String.prototype.slice = () => 'hacked'; 1");
+    await value(
+      tampered.id,
+      "JSON.stringify = () => '\"hacked\"'; Object.keys = () => ['hacked']; Array.prototype.map = function () { return ['hacked'] }; String.prototype.slice = () => 'hacked'; 1",
+    );
     const e = await api.repl(tampered.id, "console.log({ a: 1 }, [2]); ({ b: [1, 'x'] })");
     expect(consoleLines(e)).toEqual(["log: { a: 1 } [ 2 ]"]);
     expect(okValue(e)).toMatchObject({ type: "object", preview: "{ b: [ 1, 'x' ] }", json: { b: [1, "x"] } });

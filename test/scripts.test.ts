@@ -92,7 +92,13 @@ describe("scripts/*.sh against a real server (buf curl)", () => {
   it("start-session.sh makes the worktree absolute and starts a READY session", async () => {
     const t = await newTemplate();
     const [session] = await ok("start-session.sh", [t, work]);
-    expect(session).toMatchObject({ templateId: t, status: "SESSION_STATUS_READY", workspaceId: "default", baseCommitOid: "none", worktreePath: realpathSync(work) });
+    expect(session).toMatchObject({
+      templateId: t,
+      status: "SESSION_STATUS_READY",
+      workspaceId: "default",
+      baseCommitOid: "none",
+      worktreePath: realpathSync(work),
+    });
     const live = await unary<Session>((cb) => s.sessions.getSession({ sessionId: session.id }, cb));
     expect(live.status).toBe(SessionStatus.SESSION_STATUS_READY);
 
@@ -137,7 +143,10 @@ describe("scripts/*.sh against a real server (buf curl)", () => {
       expect(first.started, compactor).toMatchObject({ status: "EXECUTION_STATUS_RUNNING", input: code });
       expect(last.finished, compactor).toMatchObject({ id: first.started.id, status: "EXECUTION_STATUS_OK", result: { json: 41 } });
       const events = lines.slice(1, -1).map((l) => l.event);
-      expect(events.every((e) => e && e.executionId === first.started.id), compactor).toBe(true);
+      expect(
+        events.every((e) => e && e.executionId === first.started.id),
+        compactor,
+      ).toBe(true);
       expect(contiguous(events.map((e) => e.seq))).toBe(true);
       expect(events.filter((e) => e.console).map((e) => e.console.text)).toEqual(["tick 1", "tick 2"]);
       expect(events[events.length - 1].value.json).toBe(41);
@@ -161,7 +170,9 @@ describe("scripts/*.sh against a real server (buf curl)", () => {
   it("tail-execution.sh follows a running execution and returns when it ends", async () => {
     const session = await newSession();
     // Runs until cancelled: awaits a promise nothing resolves.
-    const streamed = collect<StreamExecutionResponse>(s.executions.streamExecution({ sessionId: session, requestId: "", repl: { input: 'console.log("waiting"); await new Promise(() => {})' } }));
+    const streamed = collect<StreamExecutionResponse>(
+      s.executions.streamExecution({ sessionId: session, requestId: "", repl: { input: 'console.log("waiting"); await new Promise(() => {})' } }),
+    );
     await until(() => streamed.messages.some((m) => m.event?.console?.text === "waiting"));
     const executionId = streamed.messages[0].started!.id;
 
@@ -238,7 +249,9 @@ describe("scripts/*.sh against a real server (buf curl)", () => {
   it("rpc.sh calls any method (request as an argument or on stdin) and lists services", async () => {
     const listed = await script("rpc.sh", ["list"]);
     expect(listed.code, listed.stderr).toBe(0);
-    expect(listed.stdout.split("\n")).toEqual(expect.arrayContaining(["vmsystem.v1.TemplateService", "vmsystem.v1.SessionService", "vmsystem.v1.ExecutionService", "grpc.health.v1.Health"]));
+    expect(listed.stdout.split("\n")).toEqual(
+      expect.arrayContaining(["vmsystem.v1.TemplateService", "vmsystem.v1.SessionService", "vmsystem.v1.ExecutionService", "grpc.health.v1.Health"]),
+    );
 
     const t = await newTemplate();
     const [added] = await ok("rpc.sh", ["vmsystem.v1.TemplateService/AddModule", JSON.stringify({ templateId: t, name: "fs" })]);
@@ -281,10 +294,18 @@ describe("scripts/describe.sh: request shapes through reflection", () => {
 
   it("shows nested messages, enums, maps and oneofs; a filled-in template is a valid request", async () => {
     const [create] = await ok("describe.sh", ["vmsystem.v1.TemplateService/CreateTemplate"]);
-    expect(create.template).toMatchObject({ name: "", engine: "", settings: { limits: { cpuMs: 0 }, resolver: { extensions: [""] }, runtime: { esm: false } } });
+    expect(create.template).toMatchObject({
+      name: "",
+      engine: "",
+      settings: { limits: { cpuMs: 0 }, resolver: { extensions: [""] }, runtime: { esm: false } },
+    });
 
     const [stream] = await ok("describe.sh", ["ExecutionService.StreamExecution"]);
-    expect(stream).toMatchObject({ method: "vmsystem.v1.ExecutionService/StreamExecution", responseType: "vmsystem.v1.StreamExecutionResponse", serverStreaming: true });
+    expect(stream).toMatchObject({
+      method: "vmsystem.v1.ExecutionService/StreamExecution",
+      responseType: "vmsystem.v1.StreamExecutionResponse",
+      serverStreaming: true,
+    });
     expect(stream.fields.filter((f: { oneof?: string }) => f.oneof === "input").map((f: { name: string }) => f.name)).toEqual(["repl", "run_file"]);
     expect(stream.template.runFile.env).toEqual({ "": "" });
 
@@ -363,7 +384,9 @@ describe("scripts/*.sh through grpcurl (a stand-in on PATH)", () => {
   it("prefers grpcurl when installed: -plaintext, -format-error, the token as a header, the request on stdin", async () => {
     const [t] = await ok("create-template.sh", ["via-grpcurl"], viaGrpcurl({ VMSYSTEM_AUTH_TOKEN: "s3cret" }));
     expect(t).toMatchObject({ name: "via-grpcurl", engine: "isolated-vm" });
-    expect(readFileSync(log, "utf8")).toContain(`-plaintext -format-error -H authorization: Bearer s3cret -d @ ${s.address} vmsystem.v1.TemplateService/CreateTemplate`);
+    expect(readFileSync(log, "utf8")).toContain(
+      `-plaintext -format-error -H authorization: Bearer s3cret -d @ ${s.address} vmsystem.v1.TemplateService/CreateTemplate`,
+    );
 
     const [session] = await ok("start-session.sh", [t.id, work], viaGrpcurl());
     const lines = await ok("run-snippet.sh", ["--stream", session.id, 'console.log("via grpcurl"); 1'], viaGrpcurl());
@@ -433,9 +456,21 @@ describe("scripts/*.sh over TLS and with a token (VMSYSTEM_TLS_CA, VMSYSTEM_AUTH
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "vmsystem-scripts-tls-"));
     await run("openssl", [
-      "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-      "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-      "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"),
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=localhost",
+      "-addext",
+      "subjectAltName=DNS:localhost,IP:127.0.0.1",
+      "-keyout",
+      join(dir, "key.pem"),
+      "-out",
+      join(dir, "cert.pem"),
     ]);
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));

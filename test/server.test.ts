@@ -26,11 +26,17 @@ describe("the server in-process", () => {
   it("serves reflection that a Go client (buf curl) can list and call through", async () => {
     const services = await bufCurl(s.address, ["--list-services", "{server}"]);
     expect(services.code, services.stderr).toBe(0);
-    expect(services.stdout.split("\n")).toEqual(expect.arrayContaining(["vmsystem.v1.TemplateService", "vmsystem.v1.SessionService", "vmsystem.v1.ExecutionService", "grpc.health.v1.Health"]));
+    expect(services.stdout.split("\n")).toEqual(
+      expect.arrayContaining(["vmsystem.v1.TemplateService", "vmsystem.v1.SessionService", "vmsystem.v1.ExecutionService", "grpc.health.v1.Health"]),
+    );
     const methods = await bufCurl(s.address, ["--list-methods", "{server}"]);
     expect(methods.stdout).toContain("vmsystem.v1.ExecutionService/StreamExecution");
     expect(methods.stdout).toContain("vmsystem.v1.TemplateService/UpdateTemplateSettings");
-    const created = await bufCurl(s.address, ["-d", JSON.stringify({ name: "via-reflection", settings: { limits: { cpuMs: 42 } } }), "{server}/vmsystem.v1.TemplateService/CreateTemplate"]);
+    const created = await bufCurl(s.address, [
+      "-d",
+      JSON.stringify({ name: "via-reflection", settings: { limits: { cpuMs: 42 } } }),
+      "{server}/vmsystem.v1.TemplateService/CreateTemplate",
+    ]);
     expect(created.code, created.stderr).toBe(0);
     const t = JSON.parse(created.stdout);
     expect(t).toMatchObject({ name: "via-reflection", engine: "isolated-vm", settings: { limits: { cpuMs: 42, wallMs: 30000 } } });
@@ -97,7 +103,11 @@ describe("vmsystem serve as a process", { timeout: 90_000 }, () => {
       const running = async (sessionId: string) => (await api.allExecutions(sessionId)).find((e) => e.status === ExecutionStatus.EXECUTION_STATUS_RUNNING);
       let starting: Session | undefined;
       await until(async () => {
-        [starting] = (await unary<ListSessionsResponse>((cb) => c1.sessions.listSessions({ status: SessionStatus.SESSION_STATUS_STARTING, pageSize: 10, pageToken: "" }, cb))).sessions;
+        [starting] = (
+          await unary<ListSessionsResponse>((cb) =>
+            c1.sessions.listSessions({ status: SessionStatus.SESSION_STATUS_STARTING, pageSize: 10, pageToken: "" }, cb),
+          )
+        ).sessions;
         return Boolean(starting && (await running(starting.id)) && (await running(looping.id)) && (await running(awaiting.id)));
       }, 20_000);
       const startup = (await running(starting!.id))!;
@@ -156,7 +166,9 @@ describe("vmsystem serve as a process", { timeout: 90_000 }, () => {
       const executions = new ExecutionServiceClient(server.address, credentials.createInsecure());
       const watch = collect<WatchSessionResponse>(executions.watchSession({ sessionId: session.id }));
       await new Promise((r) => setTimeout(r, 300));
-      const run = collect<StreamExecutionResponse>(executions.streamExecution({ sessionId: session.id, repl: { input: "console.log('working'); await new Promise(() => {})" }, requestId: "" }));
+      const run = collect<StreamExecutionResponse>(
+        executions.streamExecution({ sessionId: session.id, repl: { input: "console.log('working'); await new Promise(() => {})" }, requestId: "" }),
+      );
       await until(() => run.messages.length >= 3);
       const executionId = run.messages[0].started!.id;
 
@@ -167,7 +179,9 @@ describe("vmsystem serve as a process", { timeout: 90_000 }, () => {
       // During the grace period: health turns NOT_SERVING and new calls are refused.
       await until(() => healthWatch.messages.some((m) => m.status === HealthCheckResponse_ServingStatus.NOT_SERVING));
       const late = new TemplateServiceClient(server.address, credentials.createInsecure());
-      const refused = await rpcError(unary((cb) => late.createTemplate({ name: "too late", engine: "", settings: undefined }, new Metadata(), { deadline: Date.now() + 5000 }, cb)));
+      const refused = await rpcError(
+        unary((cb) => late.createTemplate({ name: "too late", engine: "", settings: undefined }, new Metadata(), { deadline: Date.now() + 5000 }, cb)),
+      );
       expect(refused.code).toBe(status.UNAVAILABLE);
       late.close();
       health.close();

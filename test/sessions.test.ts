@@ -38,7 +38,15 @@ describe("CreateSession", () => {
   it("starts READY with the request's fields and keeps state across executions", async () => {
     const t = await template();
     const session = await create(t.id);
-    expect(session).toMatchObject({ templateId: t.id, workspaceId: "ws-1", baseCommitOid: "abc123", worktreePath: worktree, status: SessionStatus.SESSION_STATUS_READY, restartCount: 0, lastError: "" });
+    expect(session).toMatchObject({
+      templateId: t.id,
+      workspaceId: "ws-1",
+      baseCommitOid: "abc123",
+      worktreePath: worktree,
+      status: SessionStatus.SESSION_STATUS_READY,
+      restartCount: 0,
+      lastError: "",
+    });
     expect(session.id).toMatch(/^[0-9a-f-]{36}$/);
     expect(session.closedAt).toBeUndefined();
     await repl(session.id, "var x = 41");
@@ -67,12 +75,22 @@ describe("CreateSession", () => {
   ])("requires every field: %j", async (blank, field) => {
     const t = await template();
     const req = { templateId: t.id, workspaceId: "w", baseCommitOid: "c", worktreePath: worktree, ...blank };
-    expect(await rpcError(unary((cb) => s.sessions.createSession(req, cb)))).toMatchObject({ code: status.INVALID_ARGUMENT, reason: "VALIDATION_ERROR", metadata: { field } });
+    expect(await rpcError(unary((cb) => s.sessions.createSession(req, cb)))).toMatchObject({
+      code: status.INVALID_ARGUMENT,
+      reason: "VALIDATION_ERROR",
+      metadata: { field },
+    });
   });
 
   it("rejects worktrees that are relative, missing, not directories or outside every root", async () => {
     const t = await template();
-    for (const path of ["relative/dir", join(root, "allowed", "missing"), join(root, "not-a-dir"), join(root, "elsewhere"), join(root, "allowed", "link-out")]) {
+    for (const path of [
+      "relative/dir",
+      join(root, "allowed", "missing"),
+      join(root, "not-a-dir"),
+      join(root, "elsewhere"),
+      join(root, "allowed", "link-out"),
+    ]) {
       expect(await rpcError(create(t.id, path)), path).toMatchObject({ code: status.INVALID_ARGUMENT, reason: "INVALID_PATH" });
     }
     expect(await rpcError(create("00000000-0000-0000-0000-000000000000"))).toMatchObject({ code: status.NOT_FOUND, reason: "TEMPLATE_NOT_FOUND" });
@@ -156,7 +174,9 @@ describe("GetSession, ListSessions, CloseSession, GetRuntimeSummary", () => {
     const creating = create(t.id);
     let starting: Session | undefined;
     while (!starting) {
-      const listed = await unary<{ sessions: Session[] }>((cb) => s.sessions.listSessions({ status: SessionStatus.SESSION_STATUS_STARTING, pageSize: 1000, pageToken: "" }, cb));
+      const listed = await unary<{ sessions: Session[] }>((cb) =>
+        s.sessions.listSessions({ status: SessionStatus.SESSION_STATUS_STARTING, pageSize: 1000, pageToken: "" }, cb),
+      );
       starting = listed.sessions.find((x) => x.templateId === t.id);
     }
     const closed = await unary<Session>((cb) => s.sessions.closeSession({ sessionId: starting!.id }, cb));
@@ -172,7 +192,9 @@ describe("GetSession, ListSessions, CloseSession, GetRuntimeSummary", () => {
     const a = await create(t.id);
     const b = await create(t.id);
     await unary((cb) => s.sessions.closeSession({ sessionId: a.id }, cb));
-    const ready = await unary<{ sessions: Session[] }>((cb) => s.sessions.listSessions({ status: SessionStatus.SESSION_STATUS_READY, pageSize: 1000, pageToken: "" }, cb));
+    const ready = await unary<{ sessions: Session[] }>((cb) =>
+      s.sessions.listSessions({ status: SessionStatus.SESSION_STATUS_READY, pageSize: 1000, pageToken: "" }, cb),
+    );
     expect(ready.sessions.every((x) => x.status === SessionStatus.SESSION_STATUS_READY)).toBe(true);
     expect(ready.sessions.map((x) => x.id)).toContain(b.id);
     expect(ready.sessions.map((x) => x.id)).not.toContain(a.id);
@@ -180,8 +202,13 @@ describe("GetSession, ListSessions, CloseSession, GetRuntimeSummary", () => {
     expect(page1.sessions[0].id).toBe(b.id);
     const page2 = await unary<{ sessions: Session[] }>((cb) => s.sessions.listSessions({ status: 0, pageSize: 1, pageToken: page1.nextPageToken }, cb));
     expect(page2.sessions[0].id).toBe(a.id);
-    expect(await rpcError(unary((cb) => s.sessions.listSessions({ status: 0, pageSize: 1, pageToken: "bogus" }, cb)))).toMatchObject({ reason: "VALIDATION_ERROR" });
-    expect(await rpcError(unary((cb) => s.sessions.listSessions({ status: 99 as SessionStatus, pageSize: 1, pageToken: "" }, cb)))).toMatchObject({ reason: "VALIDATION_ERROR", metadata: { field: "status" } });
+    expect(await rpcError(unary((cb) => s.sessions.listSessions({ status: 0, pageSize: 1, pageToken: "bogus" }, cb)))).toMatchObject({
+      reason: "VALIDATION_ERROR",
+    });
+    expect(await rpcError(unary((cb) => s.sessions.listSessions({ status: 99 as SessionStatus, pageSize: 1, pageToken: "" }, cb)))).toMatchObject({
+      reason: "VALIDATION_ERROR",
+      metadata: { field: "status" },
+    });
   });
 
   it("answers SESSION_NOT_FOUND for unknown ids", async () => {

@@ -77,13 +77,16 @@ describe("graceful stop", () => {
     const first = await start({ shutdownGraceMs: 200 });
     const t = await first.api.template({ name: "slow-start", settings: { runtime: { esm: true } }, startupFiles: [{ path: "boot.js", mode: "module" }] });
     const creating = first.api.session(t.id, worktree).catch((e: Error) => e);
-    const starting = () => unary<ListSessionsResponse>((cb) => first.s.sessions.listSessions({ status: SessionStatus.SESSION_STATUS_STARTING, pageSize: 0, pageToken: "" }, cb));
+    const starting = () =>
+      unary<ListSessionsResponse>((cb) => first.s.sessions.listSessions({ status: SessionStatus.SESSION_STATUS_STARTING, pageSize: 0, pageToken: "" }, cb));
     await until(async () => (await starting()).sessions.length > 0);
     await first.s.app.stop();
     await creating;
 
     const second = await start();
-    const { sessions } = await unary<ListSessionsResponse>((cb) => second.s.sessions.listSessions({ status: SessionStatus.SESSION_STATUS_UNSPECIFIED, pageSize: 0, pageToken: "" }, cb));
+    const { sessions } = await unary<ListSessionsResponse>((cb) =>
+      second.s.sessions.listSessions({ status: SessionStatus.SESSION_STATUS_UNSPECIFIED, pageSize: 0, pageToken: "" }, cb),
+    );
     expect(sessions).toHaveLength(1);
     expect(SessionStatus[sessions[0].status]).toBe("SESSION_STATUS_CLOSED");
     expect(sessions[0].lastError).toMatch(/restarted/);

@@ -33,7 +33,9 @@ describe.runIf(TEST_DB === "sqlite")("the embedded database's checkpoints", () =
 
   it("copy what executions wrote into the database file in the background, long before the WAL reaches the autocheckpoint size", async () => {
     const t = await unary<Template>((cb) => s.templates.createTemplate({ name: "ckpt", engine: "", settings: undefined }, cb));
-    const session = await unary<Session>((cb) => s.sessions.createSession({ templateId: t.id, workspaceId: "w", baseCommitOid: "0", worktreePath: scratch }, cb));
+    const session = await unary<Session>((cb) =>
+      s.sessions.createSession({ templateId: t.id, workspaceId: "w", baseCommitOid: "0", worktreePath: scratch }, cb),
+    );
     for (let i = 0; i < 30; i++) await unary<Execution>((cb) => s.executions.executeRepl({ sessionId: session.id, input: `${i}`, requestId: "" }, cb));
     // ~150 WAL pages: the server's own connection would checkpoint only at 10,000.
     const deadline = Date.now() + 10_000;

@@ -17,7 +17,8 @@ const s = useTestServer();
 const api = s.api;
 
 const limits = { maxEvents: 200_000, maxOutputKb: 64 * 1024, wallMs: 60_000, cpuMs: 60_000 };
-const stream = (sessionId: string, input: string, requestId = "") => collect<StreamExecutionResponse>(s.executions.streamExecution({ sessionId, repl: { input }, requestId }));
+const stream = (sessionId: string, input: string, requestId = "") =>
+  collect<StreamExecutionResponse>(s.executions.streamExecution({ sessionId, repl: { input }, requestId }));
 const tail = (executionId: string, afterSeq = 0, follow = true) => collect<TailEventsResponse>(s.executions.tailEvents({ executionId, afterSeq, follow }));
 const watch = (sessionId: string) => collect<WatchSessionResponse>(s.executions.watchSession({ sessionId }));
 const seqs = (events: (ExecutionEvent | undefined)[]) => events.map((e) => e!.seq);
@@ -27,7 +28,11 @@ describe("StreamExecution", () => {
     const session = await api.ready({ settings: { limits } });
     const live: number[] = [];
     const c = collect<StreamExecutionResponse>(
-      s.executions.streamExecution({ sessionId: session.id, repl: { input: "for (let i = 0; i < 3; i++) { console.log('tick', i); await new Promise((r) => setTimeout(r, 50)); } 'done'" }, requestId: "" }),
+      s.executions.streamExecution({
+        sessionId: session.id,
+        repl: { input: "for (let i = 0; i < 3; i++) { console.log('tick', i); await new Promise((r) => setTimeout(r, 50)); } 'done'" },
+        requestId: "",
+      }),
       (m) => m.event && live.push(Date.now()),
     );
     expect(await c.done).toEqual({ ok: true });
@@ -52,7 +57,9 @@ describe("StreamExecution", () => {
 
   it("runs files too and reports errors on the stream with ErrorInfo", async () => {
     const session = await api.ready();
-    const missing = collect<StreamExecutionResponse>(s.executions.streamExecution({ sessionId: session.id, runFile: { path: "nope.js", args: [], env: {} }, requestId: "" }));
+    const missing = collect<StreamExecutionResponse>(
+      s.executions.streamExecution({ sessionId: session.id, runFile: { path: "nope.js", args: [], env: {} }, requestId: "" }),
+    );
     const r = await missing.done;
     expect(r.ok).toBe(false);
     if (!r.ok) {
@@ -81,8 +88,11 @@ describe("StreamExecution", () => {
 
 describe("StreamExecution request_id", () => {
   // A deadline, so that a retry the server never answers fails here instead of hanging the file.
-  const keyed = (sessionId: string, request: { repl?: { input: string }; runFile?: { path: string; args: string[]; env: Record<string, string> } }, requestId: string) =>
-    collect<StreamExecutionResponse>(s.executions.streamExecution({ sessionId, ...request, requestId }, new Metadata(), { deadline: Date.now() + 15_000 }));
+  const keyed = (
+    sessionId: string,
+    request: { repl?: { input: string }; runFile?: { path: string; args: string[]; env: Record<string, string> } },
+    requestId: string,
+  ) => collect<StreamExecutionResponse>(s.executions.streamExecution({ sessionId, ...request, requestId }, new Metadata(), { deadline: Date.now() + 15_000 }));
   const parts = (c: ReturnType<typeof keyed>) => ({
     started: c.messages[0]?.started,
     events: c.messages.flatMap((m) => (m.event ? [m.event] : [])),
@@ -118,7 +128,8 @@ describe("StreamExecution request_id", () => {
       const other = keyed(session.id, request, "taken");
       const end = await other.done;
       expect(end.ok, JSON.stringify(request)).toBe(false);
-      if (!end.ok) expect({ code: end.error.code, reason: errorInfoOf(end.error)?.reason }).toEqual({ code: status.INVALID_ARGUMENT, reason: "VALIDATION_ERROR" });
+      if (!end.ok)
+        expect({ code: end.error.code, reason: errorInfoOf(end.error)?.reason }).toEqual({ code: status.INVALID_ARGUMENT, reason: "VALIDATION_ERROR" });
       expect(other.messages).toEqual([]);
     }
     expect((await api.repl(session.id, "differentRuns")).result?.json).toBe(1);
@@ -172,7 +183,12 @@ describe("TailEvents", () => {
     expect(await c.done).toEqual({ ok: true });
     const after = tail(id);
     const total = 1 + 40 * 50 + 1;
-    for (const [t, from] of [[tails[0], 1], [during, 1], [resumed, 701], [after, 1]] as const) {
+    for (const [t, from] of [
+      [tails[0], 1],
+      [during, 1],
+      [resumed, 701],
+      [after, 1],
+    ] as const) {
       expect(await t.done).toEqual({ ok: true });
       const got = seqs(t.messages.map((m) => m.event));
       expect(got.length).toBe(total - from + 1);
@@ -285,11 +301,17 @@ describe("cancellation", () => {
 
     const err = await rpcError(
       new Promise((resolve, reject) =>
-        s.executions.executeRepl({ sessionId: session.id, input: "while (true) {}", requestId: "" }, new Metadata(), { deadline: Date.now() + 300 }, (e, r) => (e ? reject(e) : resolve(r))),
+        s.executions.executeRepl({ sessionId: session.id, input: "while (true) {}", requestId: "" }, new Metadata(), { deadline: Date.now() + 300 }, (e, r) =>
+          e ? reject(e) : resolve(r),
+        ),
       ),
     );
     expect(err.code).toBe(status.DEADLINE_EXCEEDED);
-    await until(async () => (await api.getSession(session.id)).status === SessionStatus.SESSION_STATUS_READY && (await api.listExecutions(session.id)).executions.some((x) => x.input === "while (true) {}" && x.status === ExecutionStatus.EXECUTION_STATUS_CANCELLED));
+    await until(
+      async () =>
+        (await api.getSession(session.id)).status === SessionStatus.SESSION_STATUS_READY &&
+        (await api.listExecutions(session.id)).executions.some((x) => x.input === "while (true) {}" && x.status === ExecutionStatus.EXECUTION_STATUS_CANCELLED),
+    );
     await whenFree(session.id);
     expect((await api.repl(session.id, "1 + 1")).result?.json).toBe(2);
   });

@@ -5,8 +5,7 @@ import { rpcError, unary, useTestServer, type TestServer } from "./support/serve
 
 const s = useTestServer();
 
-const create = (req: Parameters<TestServer["templates"]["createTemplate"]>[0]) =>
-  unary<Template>((cb) => s.templates.createTemplate(req, cb));
+const create = (req: Parameters<TestServer["templates"]["createTemplate"]>[0]) => unary<Template>((cb) => s.templates.createTemplate(req, cb));
 const get = (templateId: string) => unary<Template>((cb) => s.templates.getTemplate({ templateId }, cb));
 
 describe("CreateTemplate / GetTemplate", () => {
@@ -24,7 +23,11 @@ describe("CreateTemplate / GetTemplate", () => {
   });
 
   it("merges stated settings over the defaults", async () => {
-    const t = await create({ name: "custom", engine: "isolated-vm", settings: { limits: { cpuMs: 250 }, runtime: { esm: true }, resolver: { roots: ["lib"], extensions: [] } } });
+    const t = await create({
+      name: "custom",
+      engine: "isolated-vm",
+      settings: { limits: { cpuMs: 250 }, runtime: { esm: true }, resolver: { roots: ["lib"], extensions: [] } },
+    });
     expect(t.settings?.limits).toMatchObject({ cpuMs: 250, wallMs: 30000 });
     expect(t.settings?.runtime).toEqual({ esm: true, strict: false, console: true, wasm: false });
     expect(t.settings?.resolver?.roots).toEqual(["lib"]);
@@ -116,7 +119,10 @@ describe("UpdateTemplateSettings", () => {
   it("changes only the masked paths", async () => {
     const t = await create({ name: "upd", engine: "", settings: { limits: { cpuMs: 100, wallMs: 900 } } });
     const u = await unary<Template>((cb) =>
-      s.templates.updateTemplateSettings({ templateId: t.id, settings: { limits: { cpuMs: 777, wallMs: 1 }, runtime: { strict: true } }, updateMask: ["limits.cpu_ms", "runtime.strict"] }, cb),
+      s.templates.updateTemplateSettings(
+        { templateId: t.id, settings: { limits: { cpuMs: 777, wallMs: 1 }, runtime: { strict: true } }, updateMask: ["limits.cpu_ms", "runtime.strict"] },
+        cb,
+      ),
     );
     expect(u.settings?.limits).toMatchObject({ cpuMs: 777, wallMs: 900 });
     expect(u.settings?.runtime?.strict).toBe(true);
@@ -128,22 +134,30 @@ describe("UpdateTemplateSettings", () => {
     const t = await create({ name: "upd2", engine: "", settings: { limits: { cpuMs: 100 } } });
     const u = await unary<Template>((cb) => s.templates.updateTemplateSettings({ templateId: t.id, settings: { limits: { memMb: 64 } }, updateMask: [] }, cb));
     expect(u.settings?.limits).toMatchObject({ cpuMs: 100, memMb: 64 });
-    const r = await unary<Template>((cb) => s.templates.updateTemplateSettings({ templateId: t.id, settings: { limits: { wallMs: 5 } }, updateMask: ["limits"] }, cb));
+    const r = await unary<Template>((cb) =>
+      s.templates.updateTemplateSettings({ templateId: t.id, settings: { limits: { wallMs: 5 } }, updateMask: ["limits"] }, cb),
+    );
     expect(r.settings?.limits).toEqual({ cpuMs: 5000, wallMs: 5, memMb: 128, maxEvents: 1000, maxOutputKb: 512 });
   });
 
   it("rejects unknown mask paths and invalid values, keeping what was stored", async () => {
     const t = await create({ name: "upd3", engine: "", settings: undefined });
-    expect(await rpcError(unary((cb) => s.templates.updateTemplateSettings({ templateId: t.id, settings: {}, updateMask: ["limits.nope"] }, cb)))).toMatchObject({
+    expect(
+      await rpcError(unary((cb) => s.templates.updateTemplateSettings({ templateId: t.id, settings: {}, updateMask: ["limits.nope"] }, cb))),
+    ).toMatchObject({
       reason: "VALIDATION_ERROR",
       metadata: { field: "update_mask" },
     });
     expect(
-      await rpcError(unary((cb) => s.templates.updateTemplateSettings({ templateId: t.id, settings: { limits: { maxEvents: 0 } }, updateMask: ["limits.max_events"] }, cb))),
+      await rpcError(
+        unary((cb) => s.templates.updateTemplateSettings({ templateId: t.id, settings: { limits: { maxEvents: 0 } }, updateMask: ["limits.max_events"] }, cb)),
+      ),
     ).toMatchObject({ reason: "VALIDATION_ERROR", metadata: { field: "settings.limits.max_events" } });
     expect((await get(t.id)).settings).toEqual(t.settings);
     expect(
-      await rpcError(unary((cb) => s.templates.updateTemplateSettings({ templateId: "00000000-0000-0000-0000-000000000000", settings: {}, updateMask: ["limits"] }, cb))),
+      await rpcError(
+        unary((cb) => s.templates.updateTemplateSettings({ templateId: "00000000-0000-0000-0000-000000000000", settings: {}, updateMask: ["limits"] }, cb)),
+      ),
     ).toMatchObject({ reason: "TEMPLATE_NOT_FOUND" });
   });
 });
@@ -151,7 +165,8 @@ describe("UpdateTemplateSettings", () => {
 describe("startup files", () => {
   it("adds, lists in ascending order_index, removes, and rejects bad modes and paths", async () => {
     const t = await create({ name: "startup", engine: "", settings: undefined });
-    const add = (path: string, orderIndex: number, mode = "") => unary<StartupFile>((cb) => s.templates.addStartupFile({ templateId: t.id, path, orderIndex, mode }, cb));
+    const add = (path: string, orderIndex: number, mode = "") =>
+      unary<StartupFile>((cb) => s.templates.addStartupFile({ templateId: t.id, path, orderIndex, mode }, cb));
     const second = await add("b.js", 2);
     const first = await add("lib/a.mjs", 1, "module");
     expect(first).toMatchObject({ path: "lib/a.mjs", orderIndex: 1, mode: "module", templateId: t.id });
@@ -168,7 +183,11 @@ describe("startup files", () => {
     await unary((cb) => s.templates.removeStartupFile({ templateId: t.id, startupFileId: first.id }, cb));
     const after = await unary<{ startupFiles: StartupFile[] }>((cb) => s.templates.listStartupFiles({ templateId: t.id }, cb));
     expect(after.startupFiles.map((f) => f.id)).toEqual([second.id]);
-    expect(await rpcError(unary((cb) => s.templates.addStartupFile({ templateId: "00000000-0000-0000-0000-000000000000", path: "a.js", orderIndex: 0, mode: "" }, cb)))).toMatchObject({
+    expect(
+      await rpcError(
+        unary((cb) => s.templates.addStartupFile({ templateId: "00000000-0000-0000-0000-000000000000", path: "a.js", orderIndex: 0, mode: "" }, cb)),
+      ),
+    ).toMatchObject({
       reason: "TEMPLATE_NOT_FOUND",
     });
   });

@@ -23,7 +23,9 @@ describe("an execution whose events the database refuses", () => {
   beforeAll(async () => {
     if (TEST_DB === "sqlite") {
       const db = new Database(join(s.db.dataDir, "vmsystem.db"));
-      db.exec(`CREATE TRIGGER refuse_marker BEFORE INSERT ON event_pages WHEN NEW.events LIKE '%${MARKER}%' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`);
+      db.exec(
+        `CREATE TRIGGER refuse_marker BEFORE INSERT ON event_pages WHEN NEW.events LIKE '%${MARKER}%' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`,
+      );
       dropTrigger = async () => {
         db.exec("DROP TRIGGER IF EXISTS refuse_marker");
         db.close();
@@ -32,7 +34,9 @@ describe("an execution whose events the database refuses", () => {
       const schema = new URL(s.db.databaseUrl!).searchParams.get("schema")!;
       const client = new Client({ connectionString: PG_URL });
       await client.connect();
-      await client.query(`CREATE FUNCTION "${schema}".refuse_marker() RETURNS trigger AS $$ BEGIN IF NEW.events LIKE '%${MARKER}%' THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql`);
+      await client.query(
+        `CREATE FUNCTION "${schema}".refuse_marker() RETURNS trigger AS $$ BEGIN IF NEW.events LIKE '%${MARKER}%' THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql`,
+      );
       await client.query(`CREATE TRIGGER refuse_marker BEFORE INSERT ON "${schema}".event_pages FOR EACH ROW EXECUTE FUNCTION "${schema}".refuse_marker()`);
       dropTrigger = async () => {
         await client.query(`DROP TRIGGER IF EXISTS refuse_marker ON "${schema}".event_pages`).catch(() => undefined);

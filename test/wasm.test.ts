@@ -41,8 +41,9 @@ describe("the runtime.wasm setting", () => {
 describe("sessions", () => {
   it("of a default template have no WebAssembly, by any name", async () => {
     const session = await s.api.ready({ name: "no-wasm" });
-    expect(json(await s.api.repl(session.id, "[typeof WebAssembly, Reflect.ownKeys(globalThis).includes('WebAssembly'), Function('return typeof WebAssembly')()]")))
-      .toEqual(["undefined", false, "undefined"]);
+    expect(
+      json(await s.api.repl(session.id, "[typeof WebAssembly, Reflect.ownKeys(globalThis).includes('WebAssembly'), Function('return typeof WebAssembly')()]")),
+    ).toEqual(["undefined", false, "undefined"]);
   });
 
   it("of a wasm template with mem_mb 16 run wasm, and cannot take 64 MB of wasm memory by any route", async () => {
@@ -54,10 +55,19 @@ describe("sessions", () => {
     const rss = process.memoryUsage().rss; // the server runs in this process
     const byConstructor = exception(await s.api.repl(session.id, "new WebAssembly.Memory({ initial: 1024 })"));
     expect(byConstructor.name).toBe("RangeError");
-    expect(byConstructor.message).toMatch(/64 MB of WebAssembly memory requested, but only 15\.\d+ MB of this session's budget is left .*limits\.mem_mb = 16 MB/);
+    expect(byConstructor.message).toMatch(
+      /64 MB of WebAssembly memory requested, but only 15\.\d+ MB of this session's budget is left .*limits\.mem_mb = 16 MB/,
+    );
     expect(exception(await s.api.repl(session.id, `await WebAssembly.instantiate(${BIG_MEMORY})`)).name).toBe("RangeError");
-    expect(json(await s.api.repl(session.id, `const { exports: g } = new WebAssembly.Instance(new WebAssembly.Module(${growable()}));
-      [g.grow(1023), g.grow(254), g.mem.buffer.byteLength]`))).toEqual([-1, 1, 255 * 65536]); // compiled code took the rest
+    expect(
+      json(
+        await s.api.repl(
+          session.id,
+          `const { exports: g } = new WebAssembly.Instance(new WebAssembly.Module(${growable()}));
+      [g.grow(1023), g.grow(254), g.mem.buffer.byteLength]`,
+        ),
+      ),
+    ).toEqual([-1, 1, 255 * 65536]); // compiled code took the rest
     expect(exception(await s.api.repl(session.id, "new WebAssembly.Memory({ initial: 1 })")).message).toMatch(/but only 0\.0\d MB/);
     expect(process.memoryUsage().rss - rss).toBeLessThan(64 << 20);
 
@@ -69,8 +79,12 @@ describe("sessions", () => {
 
 describe("a template stored before runtime.wasm existed", () => {
   let db: TestDatabase;
-  beforeAll(() => { db = testDatabase(); });
-  afterAll(async () => { await db?.cleanup(); });
+  beforeAll(() => {
+    db = testDatabase();
+  });
+  afterAll(async () => {
+    await db?.cleanup();
+  });
 
   it("reads as runtime.wasm false, and can be turned on", async () => {
     let server = await startTestServer({}, db);
@@ -99,7 +113,9 @@ describe("a template stored before runtime.wasm existed", () => {
       expect(t.settings?.runtime).toEqual(runtime(false));
       const session = await api.session(id);
       expect(json(await api.repl(session.id, "typeof WebAssembly"))).toBe("undefined");
-      const on = await unary<Template>((cb) => server.templates.updateTemplateSettings({ templateId: id, settings: { runtime: { wasm: true } }, updateMask: ["runtime.wasm"] }, cb));
+      const on = await unary<Template>((cb) =>
+        server.templates.updateTemplateSettings({ templateId: id, settings: { runtime: { wasm: true } }, updateMask: ["runtime.wasm"] }, cb),
+      );
       expect(on.settings?.runtime).toEqual(runtime(true));
       await api.closeAll();
     } finally {

@@ -25,9 +25,7 @@ export interface Clients {
 export function connect(options: ClientOptions): Clients {
   const address = options.server || process.env.VMSYSTEM_SERVER || DEFAULT_LISTEN;
   const token = options.token || process.env.VMSYSTEM_AUTH_TOKEN;
-  const credentials = options.tlsCa
-    ? ChannelCredentials.createSsl(readFileSync(options.tlsCa))
-    : ChannelCredentials.createInsecure();
+  const credentials = options.tlsCa ? ChannelCredentials.createSsl(readFileSync(options.tlsCa)) : ChannelCredentials.createInsecure();
   // Executions with many events exceed grpc-js's 4 MB default response size.
   const templates = new TemplateServiceClient(address, credentials, { "grpc.max_receive_message_length": -1 });
   const channelOverride = templates.getChannel();

@@ -101,7 +101,9 @@ export function execCommand(): Command {
       clientAction(async (c, out, code: string, opts: { session: string; requestId?: string }) => {
         const input = code === "-" ? readFileSync(0, "utf8") : code;
         if (out === "human") return streamLive(c, { sessionId: opts.session, repl: { input }, requestId: opts.requestId ?? "" });
-        const e = await invoke<Execution>((cb) => c.executions.executeRepl({ sessionId: opts.session, input, requestId: opts.requestId ?? "" }, c.metadata, cb));
+        const e = await invoke<Execution>((cb) =>
+          c.executions.executeRepl({ sessionId: opts.session, input, requestId: opts.requestId ?? "" }, c.metadata, cb),
+        );
         return finish(e, out);
       }),
     );
@@ -120,19 +122,27 @@ export function execCommand(): Command {
         return finish(e, out);
       }),
     );
-  exec
-    .command("get <execution-id>")
-    .action(
-      clientAction(async (c, out, id: string) => {
-        const e = await invoke<Execution>((cb) => c.executions.getExecution({ executionId: id }, c.metadata, cb));
-        if (out === "json") return printJson(Execution.toJSON(e));
-        printTable(
-          ["id", "number", "kind", "status", "error", "duration ms", "events"],
-          [[e.id, e.number, kindName(e.kind), statusName(e.status), e.error ? `${e.error.code}: ${e.error.message}` : "", e.metrics?.durationMs ?? 0, e.metrics?.eventCount ?? 0]],
-        );
-        for (const ev of e.events) printEvent(ev);
-      }),
-    );
+  exec.command("get <execution-id>").action(
+    clientAction(async (c, out, id: string) => {
+      const e = await invoke<Execution>((cb) => c.executions.getExecution({ executionId: id }, c.metadata, cb));
+      if (out === "json") return printJson(Execution.toJSON(e));
+      printTable(
+        ["id", "number", "kind", "status", "error", "duration ms", "events"],
+        [
+          [
+            e.id,
+            e.number,
+            kindName(e.kind),
+            statusName(e.status),
+            e.error ? `${e.error.code}: ${e.error.message}` : "",
+            e.metrics?.durationMs ?? 0,
+            e.metrics?.eventCount ?? 0,
+          ],
+        ],
+      );
+      for (const ev of e.events) printEvent(ev);
+    }),
+  );
   exec
     .command("list")
     .description("list a session's executions, newest first")
@@ -152,7 +162,10 @@ export function execCommand(): Command {
           pageToken = page.nextPageToken;
         } while (opts.all && pageToken);
         if (out === "json") return printJson({ items: items.map(Execution.toJSON), nextPageToken: pageToken });
-        printTable(["number", "id", "kind", "status", "input / path"], items.map((e) => [e.number, e.id, kindName(e.kind), statusName(e.status), (e.input || e.path).slice(0, 60)]));
+        printTable(
+          ["number", "id", "kind", "status", "input / path"],
+          items.map((e) => [e.number, e.id, kindName(e.kind), statusName(e.status), (e.input || e.path).slice(0, 60)]),
+        );
         if (pageToken) process.stdout.write(`next page: --page-token ${pageToken}\n`);
       }),
     );
@@ -163,7 +176,9 @@ export function execCommand(): Command {
     .option("--limit <n>", "at most this many (default 1000)", intArg("--limit"))
     .action(
       clientAction(async (c, out, id: string, opts: { afterSeq?: number; limit?: number }) => {
-        const r = await invoke<{ events: ExecutionEvent[] }>((cb) => c.executions.listEvents({ executionId: id, afterSeq: opts.afterSeq ?? 0, limit: opts.limit ?? 0 }, c.metadata, cb));
+        const r = await invoke<{ events: ExecutionEvent[] }>((cb) =>
+          c.executions.listEvents({ executionId: id, afterSeq: opts.afterSeq ?? 0, limit: opts.limit ?? 0 }, c.metadata, cb),
+        );
         if (out === "json") return printJson({ items: r.events.map(ExecutionEvent.toJSON) });
         for (const e of r.events) printEvent(e);
       }),

@@ -29,7 +29,13 @@ export function opsCommand(): Command {
         process.stdout.write(`live sessions: ${r.liveSessionCount}\n`);
         printTable(
           ["session", "status", "heap used", "executions", "restarts"],
-          r.sessions.map((s) => [s.sessionId, SessionStatus[s.status].replace("SESSION_STATUS_", ""), `${(s.heapUsedBytes / 1048576).toFixed(1)} MiB`, s.executionsRun, s.restartCount]),
+          r.sessions.map((s) => [
+            s.sessionId,
+            SessionStatus[s.status].replace("SESSION_STATUS_", ""),
+            `${(s.heapUsedBytes / 1048576).toFixed(1)} MiB`,
+            s.executionsRun,
+            s.restartCount,
+          ]),
         );
       }),
     );

@@ -26,7 +26,11 @@ export function serveCommand(): Command {
     .addOption(flag("--tls-key <file>", "TLS private key (PEM)"))
     .addOption(flag("--log-level <level>", "trace, debug, info, warn, error", "info"))
     .addOption(flag("--shutdown-grace <duration>", "time running work gets on SIGTERM", "10s"))
-    .addOption(new Option("--env-allow <name>", "server variable an `env` capability may copy (repeatable; default none)").argParser(collect).env(envName("--env-allow")))
+    .addOption(
+      new Option("--env-allow <name>", "server variable an `env` capability may copy (repeatable; default none)")
+        .argParser(collect)
+        .env(envName("--env-allow")),
+    )
     .addOption(flag("--max-sessions <n>", "live sessions at most (beyond: RESOURCE_EXHAUSTED)", String(DEFAULT_CEILINGS.maxSessions)))
     .addOption(flag("--max-mem-mb <mb>", "highest mem_mb a template may ask for", String(DEFAULT_CEILINGS.limits.memMb)))
     .addOption(flag("--max-cpu-ms <ms>", "highest cpu_ms a template may ask for", String(DEFAULT_CEILINGS.limits.cpuMs)))
@@ -49,7 +53,10 @@ export function serveCommand(): Command {
         logLevel: opts.logLevel,
         shutdownGraceMs: parseDuration(opts.shutdownGrace),
         // VMSYSTEM_ENV_ALLOW holds several names separated by commas.
-        envAllow: ((opts.envAllow ?? []) as string[]).flatMap((name) => name.split(",")).map((name) => name.trim()).filter(Boolean),
+        envAllow: ((opts.envAllow ?? []) as string[])
+          .flatMap((name) => name.split(","))
+          .map((name) => name.trim())
+          .filter(Boolean),
         maxSessions: parseWholeNumber(opts.maxSessions, "--max-sessions"),
         ceilings: {
           memMb: parseWholeNumber(opts.maxMemMb, "--max-mem-mb"),

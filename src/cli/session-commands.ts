@@ -48,14 +48,20 @@ export function sessionCommand(): Command {
     .action(
       clientAction(async (c, out, opts: { template: string; workspace: string; commit: string; worktree: string }) => {
         const s = await invoke<Session>((cb) =>
-          c.sessions.createSession({ templateId: opts.template, workspaceId: opts.workspace, baseCommitOid: opts.commit, worktreePath: opts.worktree }, c.metadata, cb),
+          c.sessions.createSession(
+            { templateId: opts.template, workspaceId: opts.workspace, baseCommitOid: opts.commit, worktreePath: opts.worktree },
+            c.metadata,
+            cb,
+          ),
         );
         showSession(s, out);
       }),
     );
   session
     .command("get <session-id>")
-    .action(clientAction(async (c, out, id: string) => showSession(await invoke<Session>((cb) => c.sessions.getSession({ sessionId: id }, c.metadata, cb)), out)));
+    .action(
+      clientAction(async (c, out, id: string) => showSession(await invoke<Session>((cb) => c.sessions.getSession({ sessionId: id }, c.metadata, cb)), out)),
+    );
   session
     .command("list")
     .description("list sessions, newest first")
@@ -75,14 +81,19 @@ export function sessionCommand(): Command {
           pageToken = page.nextPageToken;
         } while (opts.all && pageToken);
         if (out === "json") return printJson({ items: items.map(Session.toJSON), nextPageToken: pageToken });
-        printTable(["id", "status", "template", "worktree", "created"], items.map((s) => [s.id, statusName(s.status), s.templateId, s.worktreePath, s.createdAt?.toISOString() ?? ""]));
+        printTable(
+          ["id", "status", "template", "worktree", "created"],
+          items.map((s) => [s.id, statusName(s.status), s.templateId, s.worktreePath, s.createdAt?.toISOString() ?? ""]),
+        );
         if (pageToken) process.stdout.write(`next page: --page-token ${pageToken}\n`);
       }),
     );
   session
     .command("close <session-id>")
     .description("dispose the session's runtime")
-    .action(clientAction(async (c, out, id: string) => showSession(await invoke<Session>((cb) => c.sessions.closeSession({ sessionId: id }, c.metadata, cb)), out)));
+    .action(
+      clientAction(async (c, out, id: string) => showSession(await invoke<Session>((cb) => c.sessions.closeSession({ sessionId: id }, c.metadata, cb)), out)),
+    );
   session
     .command("watch <session-id>")
     .description("print every event of every execution in the session until it closes (Ctrl-C stops)")

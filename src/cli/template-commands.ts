@@ -1,14 +1,5 @@
 import { Command, Option } from "commander";
-import {
-  AvailableLibrary,
-  AvailableModule,
-  Capability,
-  Library,
-  Module,
-  StartupFile,
-  Template,
-  type TemplateSettings,
-} from "../../gen/vmsystem/v1/template";
+import { AvailableLibrary, AvailableModule, Capability, Library, Module, StartupFile, Template, type TemplateSettings } from "../../gen/vmsystem/v1/template";
 import { invoke, type Clients } from "./client";
 import { clientAction, intArg } from "./context";
 import { printFields, printJson, printTable, UsageError, type OutputMode } from "./output";
@@ -38,7 +29,8 @@ function parseBool(name: string, value: string): boolean {
 }
 
 function addSettingsFlags(cmd: Command): Command {
-  for (const [flag, path] of SETTINGS_FLAGS) cmd.addOption(new Option(flag, `settings ${path}` + (flag.includes("<dirs>") || flag.includes("<exts>") ? " (comma-separated)" : "")));
+  for (const [flag, path] of SETTINGS_FLAGS)
+    cmd.addOption(new Option(flag, `settings ${path}` + (flag.includes("<dirs>") || flag.includes("<exts>") ? " (comma-separated)" : "")));
   return cmd;
 }
 
@@ -78,7 +70,14 @@ function showTemplate(t: Template, out: OutputMode): void {
 }
 
 /** Prints a list in json (`{"items": […]}`) or as a table. */
-function showList<T>(items: T[], out: OutputMode, toJSON: (t: T) => unknown, head: string[], row: (t: T) => (string | number | boolean)[], nextPageToken?: string): void {
+function showList<T>(
+  items: T[],
+  out: OutputMode,
+  toJSON: (t: T) => unknown,
+  head: string[],
+  row: (t: T) => (string | number | boolean)[],
+  nextPageToken?: string,
+): void {
   if (out === "json") {
     printJson(nextPageToken === undefined ? { items: items.map(toJSON) } : { items: items.map(toJSON), nextPageToken });
     return;
@@ -111,7 +110,11 @@ export function templateCommand(): Command {
   template
     .command("get <template-id>")
     .description("show a template with its settings and sub-resources")
-    .action(clientAction(async (c, out, id: string) => showTemplate(await invoke<Template>((cb) => c.templates.getTemplate({ templateId: id }, c.metadata, cb)), out)));
+    .action(
+      clientAction(async (c, out, id: string) =>
+        showTemplate(await invoke<Template>((cb) => c.templates.getTemplate({ templateId: id }, c.metadata, cb)), out),
+      ),
+    );
 
   template
     .command("list")
@@ -130,7 +133,14 @@ export function templateCommand(): Command {
           items.push(...page.templates);
           pageToken = page.nextPageToken;
         } while (opts.all && pageToken);
-        showList(items, out, Template.toJSON, ["id", "name", "engine", "created"], (t) => [t.id, t.name, t.engine, t.createdAt?.toISOString() ?? ""], pageToken);
+        showList(
+          items,
+          out,
+          Template.toJSON,
+          ["id", "name", "engine", "created"],
+          (t) => [t.id, t.name, t.engine, t.createdAt?.toISOString() ?? ""],
+          pageToken,
+        );
       }),
     );
 
@@ -196,7 +206,11 @@ export function templateCommand(): Command {
         }
         if (typeof config !== "object" || config === null || Array.isArray(config)) throw new UsageError("--config must be a JSON object");
         const cap = await invoke<Capability>((cb) =>
-          c.templates.addCapability({ templateId, kind: opts.kind, name: opts.name, enabled: !opts.disabled, config: config as Record<string, unknown> }, c.metadata, cb),
+          c.templates.addCapability(
+            { templateId, kind: opts.kind, name: opts.name, enabled: !opts.disabled, config: config as Record<string, unknown> },
+            c.metadata,
+            cb,
+          ),
         );
         showCapabilities([cap], out, true);
       }),
@@ -238,7 +252,8 @@ function namedSubResource(template: Command, kind: "module" | "library", descrip
       : {
           add: (req: { templateId: string; name: string }) => invoke<Library>((cb) => c.templates.addLibrary(req, c.metadata, cb)),
           remove: (req: { templateId: string; name: string }) => invoke((cb) => c.templates.removeLibrary(req, c.metadata, cb)),
-          list: async (templateId: string) => (await invoke<{ libraries: Library[] }>((cb) => c.templates.listLibraries({ templateId }, c.metadata, cb))).libraries,
+          list: async (templateId: string) =>
+            (await invoke<{ libraries: Library[] }>((cb) => c.templates.listLibraries({ templateId }, c.metadata, cb))).libraries,
           available: async () => (await invoke<{ libraries: AvailableLibrary[] }>((cb) => c.templates.listAvailableLibraries({}, c.metadata, cb))).libraries,
         };
   const toJSON = (x: Module | Library) => (kind === "module" ? Module.toJSON(x as Module) : Library.toJSON(x as Library));
@@ -256,14 +271,17 @@ function namedSubResource(template: Command, kind: "module" | "library", descrip
       done(out);
     }),
   );
-  cmd.command(`list <template-id>`).action(
-    clientAction(async (c, out, templateId: string) => showList(await rpc(c).list(templateId), out, toJSON, ["name", "version", "added"], row)),
-  );
-  cmd.command("available").description(`${kind === "module" ? "modules" : "libraries"} a template may add`).action(
-    clientAction(async (c, out) => {
-      const items = (await rpc(c).available()) as (AvailableModule | AvailableLibrary)[];
-      const json = (x: AvailableModule | AvailableLibrary) => ("version" in x ? AvailableLibrary.toJSON(x) : AvailableModule.toJSON(x));
-      showList(items, out, json, ["name", "version", "description"], (x) => [x.name, "version" in x ? x.version : "", x.description]);
-    }),
-  );
+  cmd
+    .command(`list <template-id>`)
+    .action(clientAction(async (c, out, templateId: string) => showList(await rpc(c).list(templateId), out, toJSON, ["name", "version", "added"], row)));
+  cmd
+    .command("available")
+    .description(`${kind === "module" ? "modules" : "libraries"} a template may add`)
+    .action(
+      clientAction(async (c, out) => {
+        const items = (await rpc(c).available()) as (AvailableModule | AvailableLibrary)[];
+        const json = (x: AvailableModule | AvailableLibrary) => ("version" in x ? AvailableLibrary.toJSON(x) : AvailableModule.toJSON(x));
+        showList(items, out, json, ["name", "version", "description"], (x) => [x.name, "version" in x ? x.version : "", x.description]);
+      }),
+    );
 }

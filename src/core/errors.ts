@@ -48,10 +48,7 @@ export function invalidField(field: string, problem: string): DomainError {
   return new DomainError("VALIDATION_ERROR", `${field}: ${problem}`, { field });
 }
 
-export function notFound(
-  reason: "TEMPLATE_NOT_FOUND" | "SESSION_NOT_FOUND" | "EXECUTION_NOT_FOUND",
-  id: string,
-): DomainError {
+export function notFound(reason: "TEMPLATE_NOT_FOUND" | "SESSION_NOT_FOUND" | "EXECUTION_NOT_FOUND", id: string): DomainError {
   const what = reason.split("_")[0].toLowerCase();
   return new DomainError(reason, `${what} ${clip(id)} not found`, { id: clip(id) });
 }

@@ -46,7 +46,11 @@ export class ExecutionCursor {
         this.last = event.seq;
       }
       if (page.length === PAGE) continue;
-      if (seq === Infinity || (page.length === 0 && (await this.source.ended(this.executionId)) && (await this.source.read(this.executionId, this.last, 1)).length === 0)) return;
+      if (
+        seq === Infinity ||
+        (page.length === 0 && (await this.source.ended(this.executionId)) && (await this.source.read(this.executionId, this.last, 1)).length === 0)
+      )
+        return;
       // Recorded but not yet readable (written in a batch a few ms from now).
       if (page.length === 0) await new Promise((r) => setTimeout(r, RETRY_MS));
     }

@@ -47,9 +47,21 @@ export function endingOf(outcome: RunOutcome | Failure, limits: Limits, limitMes
       return fail("TIMEOUT", "TIMEOUT", message, "warn", outcome.isolateDisposed ? "restart" : "nothing");
     }
     case "cancelled":
-      return fail("CANCELLED", "CANCELLED", `execution cancelled${outcome.isolateDisposed ? LOST_STATE : ""}`, "warn", outcome.isolateDisposed ? "restart" : "nothing");
+      return fail(
+        "CANCELLED",
+        "CANCELLED",
+        `execution cancelled${outcome.isolateDisposed ? LOST_STATE : ""}`,
+        "warn",
+        outcome.isolateDisposed ? "restart" : "nothing",
+      );
     case "memory":
-      return fail("ERROR", "MEMORY_LIMIT_EXCEEDED", `memory limit of ${limits.memMb} MB exceeded: the isolate was disposed and the session crashed`, "error", "crash");
+      return fail(
+        "ERROR",
+        "MEMORY_LIMIT_EXCEEDED",
+        `memory limit of ${limits.memMb} MB exceeded: the isolate was disposed and the session crashed`,
+        "error",
+        "crash",
+      );
     case "output-limit":
       // The recorder already stored the SYSTEM event that reports the limit.
       return { ...fail("ERROR", "OUTPUT_LIMIT_EXCEEDED", limitMessage ?? "output limit exceeded", "warn"), events: [] };

@@ -101,7 +101,8 @@ export class ExecutionPipeline {
       // Cancelled by the server's own shutdown: the file did not fail. The
       // session stays STARTING, which the next start closes as restarted.
       if (execution.status !== "OK" && this.shuttingDown) return;
-      if (execution.status !== "OK" && !live.closing && !live.crashed) return this.crash(live, `startup file ${file.path} failed: ${execution.error?.message ?? execution.status}`);
+      if (execution.status !== "OK" && !live.closing && !live.crashed)
+        return this.crash(live, `startup file ${file.path} failed: ${execution.error?.message ?? execution.status}`);
     }
     if (live.closing) return runtime.dispose();
     if (live.crashed) return;
@@ -184,7 +185,14 @@ export class ExecutionPipeline {
     let settle!: () => void;
     const limits = live.template.settings.limits;
     const recorder = new EventRecorder(execution, limits, this.deps.executions, this.deps.bus);
-    live.current = { executionId: execution.id, sessionId: live.id, requestId: execution.requestId, abort, done: new Promise<void>((r) => (settle = r)), events: recorder.events };
+    live.current = {
+      executionId: execution.id,
+      sessionId: live.id,
+      requestId: execution.requestId,
+      abort,
+      done: new Promise<void>((r) => (settle = r)),
+      events: recorder.events,
+    };
     try {
       if (options.onStarted) {
         // The client learns the id now, so the row must exist now.
@@ -222,7 +230,12 @@ export class ExecutionPipeline {
     };
   }
 
-  private async runCode(live: LiveSession, spec: ExecutionSpec, recorder: EventRecorder, signal: AbortSignal): Promise<RunResult | (Failure & { cpuMs?: number })> {
+  private async runCode(
+    live: LiveSession,
+    spec: ExecutionSpec,
+    recorder: EventRecorder,
+    signal: AbortSignal,
+  ): Promise<RunResult | (Failure & { cpuMs?: number })> {
     const runtime = live.runtime;
     if (!runtime || runtime.disposed) return { kind: "failure", code: "INTERNAL", message: "the session has no live isolate" };
     const { cpuMs, wallMs } = live.template.settings.limits;
@@ -241,7 +254,12 @@ export class ExecutionPipeline {
   }
 
   /** The one finalizer, for success and failure alike. Every write is checked. */
-  private async finalize(live: LiveSession, execution: Execution, recorder: EventRecorder, result: RunResult | (Failure & { cpuMs?: number })): Promise<ExecutionWithEvents> {
+  private async finalize(
+    live: LiveSession,
+    execution: Execution,
+    recorder: EventRecorder,
+    result: RunResult | (Failure & { cpuMs?: number }),
+  ): Promise<ExecutionWithEvents> {
     const outcome = "outcome" in result ? result.outcome : result;
     const limits = live.template.settings.limits;
     const limitEvent = recorder.events[recorder.events.length - 1]?.payload;
@@ -276,7 +294,11 @@ export class ExecutionPipeline {
       this.deps.log.error({ err, executionId: execution.id }, "the end of an execution could not be stored");
       // Its side effects happened: the execution must be stored, as ERROR/INTERNAL
       // at least. Tried at once (a write refused for what it holds), else later.
-      const repaired = await this.storeFallback(execution, { ...finish, status: "ERROR", result: null, error: { code: "INTERNAL", message: "the execution's end could not be stored" } }, remaining);
+      const repaired = await this.storeFallback(
+        execution,
+        { ...finish, status: "ERROR", result: null, error: { code: "INTERNAL", message: "the execution's end could not be stored" } },
+        remaining,
+      );
       if (!repaired) throw err;
       stored = repaired;
     } finally {
@@ -297,7 +319,10 @@ export class ExecutionPipeline {
    * Returns what was stored, or undefined (then retried in the background).
    */
   private async storeFallback(execution: Execution, finish: ExecutionFinish, remaining: ExecutionEvent[]): Promise<ExecutionWithEvents | undefined> {
-    const placeholders = remaining.map((e): ExecutionEvent => ({ ...e, payload: { type: "SYSTEM", level: "error", message: "this event could not be stored" } }));
+    const placeholders = remaining.map((e): ExecutionEvent => ({
+      ...e,
+      payload: { type: "SYSTEM", level: "error", message: "this event could not be stored" },
+    }));
     const attempt = async (): Promise<ExecutionEvent[] | undefined> => {
       for (const events of [remaining, placeholders]) {
         for (const insert of [false, true]) {

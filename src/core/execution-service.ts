@@ -132,4 +132,3 @@ function decodeNumberToken(token: string | undefined): number | undefined {
   if (!match) throw invalidField("page_token", "is not a token this server issued");
   return Number(match[1]);
 }
-

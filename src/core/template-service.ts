@@ -111,7 +111,8 @@ export class TemplateService {
   async addStartupFile(input: { templateId?: string; path?: string; orderIndex?: number; mode?: string }): Promise<StartupFile> {
     const templateId = await this.existingTemplate(input.templateId);
     const path = requireText("path", input.path, 4096);
-    if (!isRelativeInside(path)) throw new DomainError("INVALID_PATH", `path "${clip(path)}" must be relative to the worktree and stay inside it`, { field: "path" });
+    if (!isRelativeInside(path))
+      throw new DomainError("INVALID_PATH", `path "${clip(path)}" must be relative to the worktree and stay inside it`, { field: "path" });
     const mode = input.mode || "eval";
     if (!STARTUP_MODES.includes(mode)) {
       throw new DomainError("STARTUP_MODE_UNSUPPORTED", `startup mode "${clip(mode)}" is not supported (use "eval" or "module")`, { field: "mode" });
@@ -190,11 +191,9 @@ export class TemplateService {
     const name = requireText("name", libraryName, 100);
     const entry = LIBRARY_CATALOGUE.find((l) => l.name === name);
     if (!entry) {
-      throw new DomainError(
-        "LIBRARY_NOT_FOUND",
-        `library "${clip(name)}" is not installed (available: ${LIBRARY_CATALOGUE.map((l) => l.name).join(", ")})`,
-        { name },
-      );
+      throw new DomainError("LIBRARY_NOT_FOUND", `library "${clip(name)}" is not installed (available: ${LIBRARY_CATALOGUE.map((l) => l.name).join(", ")})`, {
+        name,
+      });
     }
     return this.store.addLibrary({ templateId: id, name, version: entry.version, createdAt: this.now() });
   }
@@ -214,14 +213,14 @@ export class TemplateService {
 
   private checkModuleName(name: string): void {
     if ((JS_BUILTIN_NAMES as readonly string[]).includes(name.toLowerCase())) {
-      throw new DomainError("MODULE_NOT_ALLOWED", `"${clip(name)}" is a JavaScript built-in, always available; it is not a module to add`, { name: clip(name) });
+      throw new DomainError("MODULE_NOT_ALLOWED", `"${clip(name)}" is a JavaScript built-in, always available; it is not a module to add`, {
+        name: clip(name),
+      });
     }
     if (!AVAILABLE_MODULES.some((m) => m.name === name)) {
-      throw new DomainError(
-        "MODULE_NOT_ALLOWED",
-        `module "${clip(name)}" is not allowed (available: ${AVAILABLE_MODULES.map((m) => m.name).join(", ")})`,
-        { name: clip(name) },
-      );
+      throw new DomainError("MODULE_NOT_ALLOWED", `module "${clip(name)}" is not allowed (available: ${AVAILABLE_MODULES.map((m) => m.name).join(", ")})`, {
+        name: clip(name),
+      });
     }
   }
 
@@ -235,7 +234,6 @@ export class TemplateService {
 function checkConfig(config: Record<string, unknown>): void {
   const text = JSON.stringify(config);
   if (Buffer.byteLength(text) > MAX_CONFIG_BYTES) throw invalidField("config", `must be at most ${MAX_CONFIG_BYTES} bytes of JSON`);
-  const depth = (value: unknown): number =>
-    value !== null && typeof value === "object" ? 1 + Math.max(0, ...Object.values(value).map(depth)) : 0;
+  const depth = (value: unknown): number => (value !== null && typeof value === "object" ? 1 + Math.max(0, ...Object.values(value).map(depth)) : 0);
   if (depth(config) > MAX_CONFIG_DEPTH) throw invalidField("config", `must nest at most ${MAX_CONFIG_DEPTH} levels`);
 }

@@ -18,9 +18,7 @@
  * notified, or is drained now). The sandbox only writes while a run is
  * active; its data is untrusted all the same, so every record is bounds-checked.
  */
-import {
-  CTL_HOST_IDLE, CTL_RING_READ, CTL_RING_WRITE, RING_HEADER, RING_OFFSET, RING_UNITS, RING_WRAP,
-} from "./sandbox/constants";
+import { CTL_HOST_IDLE, CTL_RING_READ, CTL_RING_WRITE, RING_HEADER, RING_OFFSET, RING_UNITS, RING_WRAP } from "./sandbox/constants";
 
 export type RingLine = (gen: number, meta: number, text: string) => void;
 

@@ -6,15 +6,33 @@
 import { inspect } from "node:util";
 import { TreeDecoder, decodeTree } from "./inspect-tree";
 import {
-  KIND_DIR, KIND_FORMAT, KIND_TEXT, KIND_TRACE, LEVEL_DEBUG, LEVEL_ERROR, LEVEL_INFO, LEVEL_LOG, LEVEL_WARN,
-  MAX_EXCEPTION_MESSAGE_BYTES, MAX_EXCEPTION_NAME_BYTES, MAX_EXCEPTION_STACK_BYTES, MAX_JSON_CHARS, MAX_JSON_DEPTH, MAX_TREE_CHARS,
-  META_INDENT_SHIFT, META_KIND_SHIFT,
+  KIND_DIR,
+  KIND_FORMAT,
+  KIND_TEXT,
+  KIND_TRACE,
+  LEVEL_DEBUG,
+  LEVEL_ERROR,
+  LEVEL_INFO,
+  LEVEL_LOG,
+  LEVEL_WARN,
+  MAX_EXCEPTION_MESSAGE_BYTES,
+  MAX_EXCEPTION_NAME_BYTES,
+  MAX_EXCEPTION_STACK_BYTES,
+  MAX_JSON_CHARS,
+  MAX_JSON_DEPTH,
+  MAX_TREE_CHARS,
+  META_INDENT_SHIFT,
+  META_KIND_SHIFT,
 } from "./sandbox/constants";
 import { cutStack } from "./stack";
 import type { ConsoleLevel, ExceptionDescription, ValueDescription } from "./types";
 
 const LEVELS: Readonly<Record<number, ConsoleLevel>> = {
-  [LEVEL_LOG]: "log", [LEVEL_INFO]: "info", [LEVEL_WARN]: "warn", [LEVEL_ERROR]: "error", [LEVEL_DEBUG]: "debug",
+  [LEVEL_LOG]: "log",
+  [LEVEL_INFO]: "info",
+  [LEVEL_WARN]: "warn",
+  [LEVEL_ERROR]: "error",
+  [LEVEL_DEBUG]: "debug",
 };
 const PREVIEW_BYTES = 4096;
 /**
@@ -36,9 +54,7 @@ const formatNumber = (n: number) => (Object.is(n, -0) ? "-0" : `${n}`);
 function decodeArgs(nodes: unknown): unknown[] {
   if (!Array.isArray(nodes)) throw new Error("console arguments are not a list");
   const decoder = new TreeDecoder();
-  return nodes.map((n) =>
-    Array.isArray(n) && n[0] === "J" ? new JsonText(n[1] === null ? "undefined" : String(n[1])) : decoder.decode(n),
-  );
+  return nodes.map((n) => (Array.isArray(n) && n[0] === "J" ? new JsonText(n[1] === null ? "undefined" : String(n[1])) : decoder.decode(n)));
 }
 
 /**
@@ -59,7 +75,8 @@ function formatArgs(args: unknown[]): string {
       const nextChar = first.charCodeAt(++i);
       if (a + 1 !== args.length) {
         switch (nextChar) {
-          case 115: { // s
+          case 115: {
+            // s
             const arg = args[++a];
             if (typeof arg === "number") tempStr = formatNumber(arg);
             else if (typeof arg === "bigint") tempStr = `${arg}n`;
@@ -67,20 +84,23 @@ function formatArgs(args: unknown[]): string {
             else tempStr = inspect(arg, { depth: 0, colors: false, compact: 3 });
             break;
           }
-          case 106: { // j
+          case 106: {
+            // j
             const arg = args[++a];
             tempStr = arg instanceof JsonText ? arg.text : String(JSON.stringify(arg));
             break;
           }
           case 100: // d
-          case 105: { // i
+          case 105: {
+            // i
             const arg = args[++a];
             if (typeof arg === "bigint") tempStr = `${arg}n`;
             else if (typeof arg === "symbol") tempStr = "NaN";
             else tempStr = formatNumber(Number(arg));
             break;
           }
-          case 102: { // f
+          case 102: {
+            // f
             const arg = args[++a];
             tempStr = typeof arg === "symbol" ? "NaN" : formatNumber(Number(arg));
             break;
@@ -156,7 +176,10 @@ export function decodeConsole(meta: number, payload: string): ConsoleLine {
 /** Cut to 4 KB of UTF-8 without splitting a character. */
 function cutPreview(text: string): string {
   if (Buffer.byteLength(text) <= PREVIEW_BYTES) return text;
-  const cut = Buffer.from(text).subarray(0, PREVIEW_BYTES - 3).toString("utf8").replace(/\uFFFD$/, "");
+  const cut = Buffer.from(text)
+    .subarray(0, PREVIEW_BYTES - 3)
+    .toString("utf8")
+    .replace(/\uFFFD$/, "");
   return cut + "…";
 }
 
@@ -189,7 +212,8 @@ function jsonDepthWithin(text: string, maxDepth: number): boolean {
   let depth = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (c === 34) { // a string: to its closing quote
+    if (c === 34) {
+      // a string: to its closing quote
       for (i++; i < text.length; i++) {
         const d = text.charCodeAt(i);
         if (d === 92) i++;

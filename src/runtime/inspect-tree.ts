@@ -40,13 +40,28 @@ function rendered(text: unknown): object {
 }
 
 const BUILTIN_ERRORS: Record<string, ErrorConstructor | undefined> = {
-  Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError,
+  Error,
+  TypeError,
+  RangeError,
+  SyntaxError,
+  ReferenceError,
+  EvalError,
+  URIError,
   AggregateError: AggregateError as unknown as ErrorConstructor,
 };
 
 const TYPED_ARRAYS: Record<string, new (n: number) => ArrayLike<unknown> & Record<number, unknown>> = {
-  Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array,
-  Float32Array, Float64Array, BigInt64Array, BigUint64Array,
+  Int8Array,
+  Uint8Array,
+  Uint8ClampedArray,
+  Int16Array,
+  Uint16Array,
+  Int32Array,
+  Uint32Array,
+  Float32Array,
+  Float64Array,
+  BigInt64Array,
+  BigUint64Array,
 };
 
 /** Fake classes carry only what inspect reads: the name and base. Bounded cache. */
@@ -56,9 +71,7 @@ function fakeClass(name: string, base: Function | null, protoName?: string | nul
   let cls = classCache.get(key);
   if (!cls) {
     if (classCache.size > 500) classCache.clear();
-    const holder = base
-      ? { [name]: class extends (base as new () => object) {} }
-      : { [name]: class {} };
+    const holder = base ? { [name]: class extends (base as new () => object) {} } : { [name]: class {} };
     cls = holder[name] as Function;
     if (protoName) Object.defineProperty(cls.prototype, "name", { value: protoName, writable: true, configurable: true });
     classCache.set(key, cls);
@@ -89,35 +102,55 @@ export class TreeDecoder {
 
   private node(n: unknown[]): unknown {
     switch (n[0]) {
-      case "u": return undefined;
-      case "n": return n[1] === "-0" ? -0 : Number(n[1]);
-      case "b": return BigInt(n[1] as string);
-      case "y": return n[1] === null ? Symbol() : Symbol(n[1] as string);
-      case "S": return this.longString(n[1] as string, n[2] as number);
-      case "t": return rendered(n[1] as string);
-      case "r": return this.seen.get(n[1] as number);
-      case "J": return rendered(n[1] === null ? "undefined" : (n[1] as string));
-      case "o": return this.object(n);
-      case "a": return this.array(n);
-      case "m": return this.map(n);
-      case "s": return this.set(n);
-      case "d": return this.keep(n, withClass(new Date((n[4] as number | null) ?? NaN), n[2], "Date", Date));
-      case "x": return this.keep(n, withClass(new RegExp(n[4] as string, n[5] as string), n[2], "RegExp", RegExp));
-      case "e": return this.error(n);
-      case "f": return this.fn(n);
-      case "P": return this.boxed(n);
-      case "T": return this.typed(n);
-      case "B": return this.buffer(n);
-      case "M": return this.namespace(n);
-      default: return rendered("<unknown>");
+      case "u":
+        return undefined;
+      case "n":
+        return n[1] === "-0" ? -0 : Number(n[1]);
+      case "b":
+        return BigInt(n[1] as string);
+      case "y":
+        return n[1] === null ? Symbol() : Symbol(n[1] as string);
+      case "S":
+        return this.longString(n[1] as string, n[2] as number);
+      case "t":
+        return rendered(n[1] as string);
+      case "r":
+        return this.seen.get(n[1] as number);
+      case "J":
+        return rendered(n[1] === null ? "undefined" : (n[1] as string));
+      case "o":
+        return this.object(n);
+      case "a":
+        return this.array(n);
+      case "m":
+        return this.map(n);
+      case "s":
+        return this.set(n);
+      case "d":
+        return this.keep(n, withClass(new Date((n[4] as number | null) ?? NaN), n[2], "Date", Date));
+      case "x":
+        return this.keep(n, withClass(new RegExp(n[4] as string, n[5] as string), n[2], "RegExp", RegExp));
+      case "e":
+        return this.error(n);
+      case "f":
+        return this.fn(n);
+      case "P":
+        return this.boxed(n);
+      case "T":
+        return this.typed(n);
+      case "B":
+        return this.buffer(n);
+      case "M":
+        return this.namespace(n);
+      default:
+        return rendered("<unknown>");
     }
   }
 
   private longString(prefix: string, length: number): object {
     const more = length - prefix.length;
     return {
-      [custom]: (_depth: number, options: object) =>
-        `${inspect(prefix, options)}... ${more} more character${more > 1 ? "s" : ""}`,
+      [custom]: (_depth: number, options: object) => `${inspect(prefix, options)}... ${more} more character${more > 1 ? "s" : ""}`,
     };
   }
 
@@ -146,7 +179,10 @@ export class TreeDecoder {
         });
       } else {
         Object.defineProperty(target, key, {
-          value: this.decode(valueNode), enumerable: true, writable: true, configurable: true,
+          value: this.decode(valueNode),
+          enumerable: true,
+          writable: true,
+          configurable: true,
         });
       }
     }
@@ -210,12 +246,12 @@ export class TreeDecoder {
     const cls = (n[2] as string | null) ?? "Error";
     const inheritedName = n[4] as string | null;
     const builtin = BUILTIN_ERRORS[cls];
-    const C = builtin && (inheritedName === null || inheritedName === cls)
-      ? builtin
-      : fakeClass(cls, Error, inheritedName && inheritedName !== "Error" ? inheritedName : null);
+    const C =
+      builtin && (inheritedName === null || inheritedName === cls)
+        ? builtin
+        : fakeClass(cls, Error, inheritedName && inheritedName !== "Error" ? inheritedName : null);
     const e = this.register(n, Object.create(C.prototype) as Error);
-    const hidden = (key: string, value: unknown) =>
-      Object.defineProperty(e, key, { value, writable: true, configurable: true, enumerable: false });
+    const hidden = (key: string, value: unknown) => Object.defineProperty(e, key, { value, writable: true, configurable: true, enumerable: false });
     if (typeof n[5] === "string") hidden("message", n[5]);
     if (typeof n[6] === "string") hidden("stack", cutStack(n[6]));
     for (const [key, valueNode] of n[7] as Array<[string, Node]>) hidden(key, this.decode(valueNode));
@@ -245,13 +281,13 @@ export class TreeDecoder {
     if (Array.isArray(inner) && inner[0] === "S") {
       // A long boxed string: only its start travelled; Node prints [String: '…'... N more characters].
       const text = this.longString(inner[1] as string, inner[2] as number);
-      return this.keep(n, { [custom]: (depth: number, options: object) =>
-        `[${typeof n[2] === "string" && n[2] !== "String" ? `String (${n[2]})` : "String"}: ${(text as { [custom]: (d: number, o: object) => string })[custom](depth, options)}]` });
+      return this.keep(n, {
+        [custom]: (depth: number, options: object) =>
+          `[${typeof n[2] === "string" && n[2] !== "String" ? `String (${n[2]})` : "String"}: ${(text as { [custom]: (d: number, o: object) => string })[custom](depth, options)}]`,
+      });
     }
     const primitive = this.decode(n[4]);
-    const builtin = { number: Number, string: String, boolean: Boolean, symbol: Symbol, bigint: BigInt }[
-      typeof primitive as "number"
-    ] as Function | undefined;
+    const builtin = { number: Number, string: String, boolean: Boolean, symbol: Symbol, bigint: BigInt }[typeof primitive as "number"] as Function | undefined;
     const box = Object(primitive) as object;
     return this.keep(n, builtin ? withClass(box, n[2], builtin.name, builtin) : box);
   }
@@ -260,7 +296,9 @@ export class TreeDecoder {
     const Ctor = TYPED_ARRAYS[n[4] as string] ?? Uint8Array;
     const length = n[5] as number;
     const arr = new Ctor(Math.min(length, MAX_HOST_BUFFER));
-    (n[6] as Node[]).forEach((item, i) => { arr[i] = this.decode(item); });
+    (n[6] as Node[]).forEach((item, i) => {
+      arr[i] = this.decode(item);
+    });
     return this.keep(n, withClass(arr as unknown as object, n[2], n[4] as string, Ctor));
   }
 
@@ -275,8 +313,7 @@ export class TreeDecoder {
     const exports = this.register(n, Object.create(null) as object);
     this.assign(exports, n[2] as Props);
     return {
-      [custom]: (_depth: number, options: object) =>
-        `[Module: null prototype] ${inspect(exports, options).replace(/^\[Object: null prototype\] /, "")}`,
+      [custom]: (_depth: number, options: object) => `[Module: null prototype] ${inspect(exports, options).replace(/^\[Object: null prototype\] /, "")}`,
     };
   }
 }

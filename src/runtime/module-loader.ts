@@ -90,12 +90,10 @@ export class ModuleGraph {
   load(file: WorktreeFile): Promise<ivm.Module> {
     let pending = this.byPath.get(file.abs);
     if (!pending) {
-      pending = this.isolate
-        .compileModule(file.source, { filename: toRelative(this.root, file.abs) })
-        .then((m) => {
-          this.pathOf.set(m, file.abs);
-          return m;
-        });
+      pending = this.isolate.compileModule(file.source, { filename: toRelative(this.root, file.abs) }).then((m) => {
+        this.pathOf.set(m, file.abs);
+        return m;
+      });
       this.byPath.set(file.abs, pending);
     }
     return pending;

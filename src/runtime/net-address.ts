@@ -28,7 +28,10 @@ function parseIpv6(s: string): Uint8Array {
   if (text.includes(".")) {
     // A dotted IPv4 tail (::ffff:1.2.3.4) is the last two groups.
     const colon = text.lastIndexOf(":");
-    const [a, b, c, d] = text.slice(colon + 1).split(".").map(Number) as [number, number, number, number];
+    const [a, b, c, d] = text
+      .slice(colon + 1)
+      .split(".")
+      .map(Number) as [number, number, number, number];
     text = `${text.slice(0, colon + 1)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
   }
   const gap = text.indexOf("::");

@@ -37,8 +37,17 @@ import { NET_LIMITS } from "./sandbox/constants";
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 /** Request headers the sandbox may not set: framing and routing are the host's business. */
 const FORBIDDEN_REQUEST_HEADERS = new Set([
-  "host", "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer", "expect",
-  "proxy-connection", "proxy-authorization",
+  "host",
+  "content-length",
+  "transfer-encoding",
+  "connection",
+  "keep-alive",
+  "upgrade",
+  "te",
+  "trailer",
+  "expect",
+  "proxy-connection",
+  "proxy-authorization",
 ]);
 const BODY_HEADERS = ["content-type", "content-encoding", "content-language", "content-location"];
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -123,7 +132,10 @@ export class NetPolicy {
   private readonly rules: HostRule[];
 
   /** `resolver` replaces the system's DNS in tests only. */
-  constructor(allowHosts: readonly unknown[], private readonly resolver: NetResolver = systemResolver) {
+  constructor(
+    allowHosts: readonly unknown[],
+    private readonly resolver: NetResolver = systemResolver,
+  ) {
     this.rules = allowHosts.map(parseHostRule).filter((r): r is HostRule => r !== undefined);
   }
 
@@ -400,7 +412,9 @@ function send(
 
 async function readBody(res: http.IncomingMessage, signal: AbortSignal): Promise<Buffer> {
   const limit = NET_LIMITS.maxResponseBytes;
-  const encoding = String(res.headers["content-encoding"] ?? "").trim().toLowerCase();
+  const encoding = String(res.headers["content-encoding"] ?? "")
+    .trim()
+    .toLowerCase();
   const declared = Number(res.headers["content-length"]);
   if ((encoding === "" || encoding === "identity") && Number.isFinite(declared) && declared > limit) {
     res.destroy();
@@ -408,10 +422,13 @@ async function readBody(res: http.IncomingMessage, signal: AbortSignal): Promise
   }
   let stream: Readable = res;
   const decoder =
-    encoding === "gzip" || encoding === "x-gzip" ? zlib.createGunzip()
-    : encoding === "deflate" ? zlib.createInflate()
-    : encoding === "br" ? zlib.createBrotliDecompress()
-    : undefined;
+    encoding === "gzip" || encoding === "x-gzip"
+      ? zlib.createGunzip()
+      : encoding === "deflate"
+        ? zlib.createInflate()
+        : encoding === "br"
+          ? zlib.createBrotliDecompress()
+          : undefined;
   if (decoder) {
     pipeline(res, decoder, () => {});
     stream = decoder;
@@ -478,8 +495,10 @@ export async function hostFetch(policy: NetPolicy, request: FetchRequest, signal
     const location = res.headers.location;
     if (REDIRECT_STATUSES.has(status) && typeof location === "string" && request.redirect !== "manual") {
       res.destroy();
-      if (request.redirect === "error") throw new SandboxError(`fetch failed: redirected (status ${status}) while redirect is "error"`, "ERR_NET_REDIRECT", "TypeError");
-      if (hop >= NET_LIMITS.maxRedirects) throw new SandboxError(`fetch failed: more than ${NET_LIMITS.maxRedirects} redirects`, "ERR_NET_REDIRECT", "TypeError");
+      if (request.redirect === "error")
+        throw new SandboxError(`fetch failed: redirected (status ${status}) while redirect is "error"`, "ERR_NET_REDIRECT", "TypeError");
+      if (hop >= NET_LIMITS.maxRedirects)
+        throw new SandboxError(`fetch failed: more than ${NET_LIMITS.maxRedirects} redirects`, "ERR_NET_REDIRECT", "TypeError");
       let next: URL;
       try {
         next = new URL(location, url);

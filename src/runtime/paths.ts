@@ -28,7 +28,11 @@ import { RuntimeError } from "./types";
  * errno: what the sandbox's fs error carries as `code`.
  */
 export class PathError extends RuntimeError {
-  constructor(reason: "INVALID_PATH" | "FILE_NOT_FOUND", readonly errno: string, message: string) {
+  constructor(
+    reason: "INVALID_PATH" | "FILE_NOT_FOUND",
+    readonly errno: string,
+    message: string,
+  ) {
     super(reason, message);
   }
 }
@@ -111,13 +115,7 @@ export function relativeStaysInside(path: string): boolean {
 
 // ---- the fs calls the steps make, run sync or async ----
 
-type Call =
-  | ["lstat", string]
-  | ["realpath", string]
-  | ["open", string, number, number]
-  | ["fstat", number]
-  | ["readlink", string]
-  | ["close", number];
+type Call = ["lstat", string] | ["realpath", string] | ["open", string, number, number] | ["fstat", number] | ["readlink", string] | ["close", number];
 type Steps<T> = Generator<Call, T, unknown>;
 
 const SYNC: Record<Call[0], (...args: never[]) => unknown> = {
@@ -298,16 +296,19 @@ export function openInside(root: string, userPath: string, how: "read" | "write"
       return runSync(existingFile(root, abs, userPath)).fd;
     } catch (e) {
       // A missing file reads as Node's own ENOENT error.
-      if (e instanceof PathError && e.errno === "ENOENT") throw Object.assign(new Error("ENOENT: no such file or directory"), { code: "ENOENT", syscall: "open" });
+      if (e instanceof PathError && e.errno === "ENOENT")
+        throw Object.assign(new Error("ENOENT: no such file or directory"), { code: "ENOENT", syscall: "open" });
       throw e;
     }
   }
   const { O_CREAT, O_WRONLY, O_APPEND } = fs.constants;
-  return runSync((function* () {
-    const { real, stats } = yield* locate(root, abs, userPath, true);
-    refuseSpecial(stats, userPath);
-    return yield* openChecked(root, real, userPath, O_WRONLY | O_CREAT | (how === "append" ? O_APPEND : 0));
-  })());
+  return runSync(
+    (function* () {
+      const { real, stats } = yield* locate(root, abs, userPath, true);
+      refuseSpecial(stats, userPath);
+      return yield* openChecked(root, real, userPath, O_WRONLY | O_CREAT | (how === "append" ? O_APPEND : 0));
+    })(),
+  );
 }
 
 // ---- run-file targets, startup files and imports (asynchronous) ----

@@ -49,8 +49,12 @@ interface State {
   containsReturn: boolean;
 }
 
-const prepend = (st: State, node: AnyNode, text: string) => { st.edits[node.start] = text + st.edits[node.start]; };
-const append = (st: State, node: AnyNode, text: string) => { st.edits[node.end - 1] += text; };
+const prepend = (st: State, node: AnyNode, text: string) => {
+  st.edits[node.start] = text + st.edits[node.start];
+};
+const append = (st: State, node: AnyNode, text: string) => {
+  st.edits[node.end - 1] += text;
+};
 const replace = (st: State, from: number, to: number, text: string) => {
   for (let i = from; i < to; i++) st.edits[i] = "";
   st.edits[from] = from === to ? text + st.edits[from] : text;
@@ -60,11 +64,21 @@ const isTopLevel = (st: State) => st.ancestors[st.ancestors.length - 2] === st.b
 function boundNames(pattern: AnyNode | null, out: string[]): void {
   if (!pattern) return;
   switch (pattern.type) {
-    case "Identifier": out.push(pattern.name); break;
-    case "ObjectPattern": for (const p of pattern.properties) boundNames(p.type === "RestElement" ? p.argument : p.value, out); break;
-    case "ArrayPattern": for (const e of pattern.elements) boundNames(e, out); break;
-    case "AssignmentPattern": boundNames(pattern.left, out); break;
-    case "RestElement": boundNames(pattern.argument, out); break;
+    case "Identifier":
+      out.push(pattern.name);
+      break;
+    case "ObjectPattern":
+      for (const p of pattern.properties) boundNames(p.type === "RestElement" ? p.argument : p.value, out);
+      break;
+    case "ArrayPattern":
+      for (const e of pattern.elements) boundNames(e, out);
+      break;
+    case "AssignmentPattern":
+      boundNames(pattern.left, out);
+      break;
+    case "RestElement":
+      boundNames(pattern.argument, out);
+      break;
   }
 }
 
@@ -149,7 +163,12 @@ export function rewriteTopLevelAwait(code: string): { source: string; prefixLeng
   }
   const body: AnyNode = root.body[0].expression.callee.body;
   const st: State = {
-    body, ancestors: [], hoisted: [], edits: wrapped.split(""), containsAwait: false, containsReturn: false,
+    body,
+    ancestors: [],
+    hoisted: [],
+    edits: wrapped.split(""),
+    containsAwait: false,
+    containsReturn: false,
   };
   recursive(body, st, visitors);
   if (!st.containsAwait || st.containsReturn) return null;

@@ -31,10 +31,7 @@ import { CTL_BYTES_LEFT, CTL_GEN, CTL_LINES_LEFT, CTL_SLOTS, CTL_STOP } from "./
 export { CTL_GEN, CTL_SLOTS, CTL_STOP };
 
 export type Stop =
-  | { kind: "timeout"; limit: "wall" | "cpu" }
-  | { kind: "cancelled" }
-  | { kind: "exception"; exception: ExceptionDescription }
-  | { kind: "memory" };
+  { kind: "timeout"; limit: "wall" | "cpu" } | { kind: "cancelled" } | { kind: "exception"; exception: ExceptionDescription } | { kind: "memory" };
 
 /** Rejection value meaning "the run was stopped"; the reason is in driver.stopped. */
 export class StopSignal extends Error {
@@ -105,13 +102,16 @@ export class RunDriver {
   /** One clock for both limits: wakes at the wall deadline or the next cpu poll, whichever is first. */
   private armWatchdog(): void {
     const wallLeft = this.remainingWallMs();
-    this.watchdog = setTimeout(() => {
-      this.watchdog = undefined;
-      if (this.finished || this.stopped) return;
-      if (this.remainingWallMs() <= 0) this.stop({ kind: "timeout", limit: "wall" });
-      else if (this.readCpu() - this.cpuStart >= BigInt(Math.round(this.limits.cpuMs * 1e6))) this.stop({ kind: "timeout", limit: "cpu" });
-      else this.armWatchdog();
-    }, Math.max(0, Math.min(CPU_POLL_MS, Math.ceil(wallLeft))));
+    this.watchdog = setTimeout(
+      () => {
+        this.watchdog = undefined;
+        if (this.finished || this.stopped) return;
+        if (this.remainingWallMs() <= 0) this.stop({ kind: "timeout", limit: "wall" });
+        else if (this.readCpu() - this.cpuStart >= BigInt(Math.round(this.limits.cpuMs * 1e6))) this.stop({ kind: "timeout", limit: "cpu" });
+        else this.armWatchdog();
+      },
+      Math.max(0, Math.min(CPU_POLL_MS, Math.ceil(wallLeft))),
+    );
   }
 
   remainingWallMs(): number {
@@ -129,7 +129,9 @@ export class RunDriver {
 
   private stopSignal(): Promise<never> {
     if (!this.stopPromise) {
-      this.stopPromise = new Promise<never>((_, reject) => { this.rejectStop = reject; });
+      this.stopPromise = new Promise<never>((_, reject) => {
+        this.rejectStop = reject;
+      });
       this.stopPromise.catch(() => {});
       if (this.stopped) this.rejectStop!(new StopSignal(this.stopped));
     }
@@ -308,19 +310,17 @@ export class RunDriver {
   /** After a stop: is code still running in the isolate? If so, dispose it. */
   private async quiesce(): Promise<boolean> {
     const { isolate, context } = this.host;
-    const ping = context.eval("0").then(() => true, () => false);
+    const ping = context.eval("0").then(
+      () => true,
+      () => false,
+    );
     const idle = await Promise.race([ping, delay(PING_GRACE_MS).then(() => false)]);
     if (idle) return false;
     if (!isolate.isDisposed) this.host.disposeIsolate();
     return true;
   }
 
-  private outcome(
-    stop: Stop | undefined,
-    isolateDisposed: boolean,
-    settled: string | undefined,
-    failure: { error: unknown } | undefined,
-  ): RunOutcome {
+  private outcome(stop: Stop | undefined, isolateDisposed: boolean, settled: string | undefined, failure: { error: unknown } | undefined): RunOutcome {
     const memory = stop?.kind === "memory" || (isolateDisposed && !this.host.disposedByHost());
     if (memory) return { kind: "memory" };
     if (stop?.kind === "timeout" && isolateDisposed) return { kind: "timeout", limit: stop.limit, isolateDisposed: true };

@@ -26,14 +26,10 @@ import { SandboxError } from "./modules/errors";
 import { fetchAnswer, hostFetch, NetPolicy, parseFetchRequest, type FetchResult } from "./net";
 import { readWorktreeFile, type WorktreeFile } from "./paths";
 import { prepareReplSource } from "./repl-source";
-import {
-  CTL_GEN, CTL_SLOTS, CTL_STOP, RunDriver, SandboxException, type DriverHost,
-} from "./run-driver";
+import { CTL_GEN, CTL_SLOTS, CTL_STOP, RunDriver, SandboxException, type DriverHost } from "./run-driver";
 import { MIN_MEMORY_MB, preludeSetup, type PreludeCode } from "./prelude-code";
 import { OP_BEGIN, OP_FIRE_TIMER, OP_RUN, OP_SETTLE_FETCH, OP_SETTLE_MODULE, type PreludeConfig } from "./sandbox/prelude";
-import {
-  RuntimeError, type RunFileOptions, type RunHooks, type RunLimits, type RunResult, type RuntimeOptions,
-} from "./types";
+import { RuntimeError, type RunFileOptions, type RunHooks, type RunLimits, type RunResult, type RuntimeOptions } from "./types";
 
 /**
  * Unless Node runs with --disable-wasm-trap-handler (bin/vmsystem does), V8
@@ -125,7 +121,12 @@ export class SessionRuntime {
    * code and the spares; a spare brings its context and compiled setup).
    * Disposed again if its start fails.
    */
-  static async open(opts: RuntimeOptions, isolate: ivm.Isolate, code: PreludeCode, spare?: { context: ivm.Context; setup?: ivm.Reference }): Promise<SessionRuntime> {
+  static async open(
+    opts: RuntimeOptions,
+    isolate: ivm.Isolate,
+    code: PreludeCode,
+    spare?: { context: ivm.Context; setup?: ivm.Reference },
+  ): Promise<SessionRuntime> {
     const runtime = new SessionRuntime(opts, isolate, code, spare?.context);
     try {
       await runtime.init(spare?.setup);
@@ -176,7 +177,8 @@ export class SessionRuntime {
           ref((mod: string, method: string, args: unknown[]) => this.modules.call(mod, method, args)),
           ref(async (argv: unknown, options: unknown) => JSON.stringify(await this.modules.exec(argv, options))),
           ref((gen: number, id: number, url: unknown, method: unknown, headers: unknown, body: unknown, redirect: unknown) =>
-            this.onFetch(gen, id, url, method, headers, body, redirect)),
+            this.onFetch(gen, id, url, method, headers, body, redirect),
+          ),
           new ivm.ExternalCopy(this.consoleRing.buffer).copyInto(),
           new ivm.ExternalCopy(config).copyInto(),
           this.context,
@@ -277,12 +279,7 @@ export class SessionRuntime {
     if (this.active) throw new RuntimeError("BUSY", "a run is already in progress");
   }
 
-  private async execute(
-    env: Record<string, string>,
-    limits: RunLimits,
-    hooks: RunHooks,
-    body: (d: RunDriver) => Promise<string>,
-  ): Promise<RunResult> {
+  private async execute(env: Record<string, string>, limits: RunLimits, hooks: RunHooks, body: (d: RunDriver) => Promise<string>): Promise<RunResult> {
     this.assertUsable();
     this.gen = this.gen >= MAX_GEN ? 1 : this.gen + 1;
     const driver = new RunDriver(this.gen, this.driverHost, limits, hooks);
@@ -354,9 +351,7 @@ export class SessionRuntime {
         throw e;
       }
       // Armed first; answers once the wrapper's body has run (after any top-level await).
-      const settled = d.guard((t) =>
-        this.control.apply(undefined, [OP_SETTLE_MODULE], { timeout: t, result: PROMISE_RESULT }) as Promise<string>,
-      );
+      const settled = d.guard((t) => this.control.apply(undefined, [OP_SETTLE_MODULE], { timeout: t, result: PROMISE_RESULT }) as Promise<string>);
       settled.catch(() => {});
       await d.guard((t) => wrapper.evaluate({ timeout: t }));
       return await settled;

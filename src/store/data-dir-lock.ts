@@ -21,7 +21,10 @@ export function lockDataDir(dir: string): DataDirLock {
   } catch (err) {
     db.close();
     if ((err as { code?: string }).code === "SQLITE_BUSY") {
-      throw new Error(`the data directory ${resolve(dir)} is in use by another vmsystem server (${path} is locked): stop that server, or give this one its own --data-dir`, { cause: err });
+      throw new Error(
+        `the data directory ${resolve(dir)} is in use by another vmsystem server (${path} is locked): stop that server, or give this one its own --data-dir`,
+        { cause: err },
+      );
     }
     throw err;
   }

@@ -22,9 +22,25 @@ export class TypeormExecutionStore implements ExecutionStore {
     return [
       `INSERT INTO ${this.sql.table("executions")} (id, session_id, number, kind, input, path, args, env, status, request_id, started_at, ended_at, result, error_code, error_message, duration_ms, cpu_ms, event_count, output_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       [
-        e.id, e.sessionId, e.number, e.kind, e.input, e.path, JSON.stringify(e.args), JSON.stringify(e.env), f?.status ?? e.status, e.requestId, e.startedAt,
-        f?.endedAt ?? null, f?.result ? JSON.stringify(f.result) : null, f?.error?.code ?? null, f?.error?.message ?? null,
-        m.durationMs, m.cpuMs, m.eventCount, m.outputBytes,
+        e.id,
+        e.sessionId,
+        e.number,
+        e.kind,
+        e.input,
+        e.path,
+        JSON.stringify(e.args),
+        JSON.stringify(e.env),
+        f?.status ?? e.status,
+        e.requestId,
+        e.startedAt,
+        f?.endedAt ?? null,
+        f?.result ? JSON.stringify(f.result) : null,
+        f?.error?.code ?? null,
+        f?.error?.message ?? null,
+        m.durationMs,
+        m.cpuMs,
+        m.eventCount,
+        m.outputBytes,
       ],
     ];
   }
@@ -54,7 +70,18 @@ export class TypeormExecutionStore implements ExecutionStore {
       ? this.insertStatement(execution, f)
       : [
           `UPDATE ${this.sql.table("executions")} SET status = ?, ended_at = ?, result = ?, error_code = ?, error_message = ?, duration_ms = ?, cpu_ms = ?, event_count = ?, output_bytes = ? WHERE id = ?`,
-          [f.status, f.endedAt, f.result ? JSON.stringify(f.result) : null, f.error?.code ?? null, f.error?.message ?? null, m.durationMs, m.cpuMs, m.eventCount, m.outputBytes, execution.id],
+          [
+            f.status,
+            f.endedAt,
+            f.result ? JSON.stringify(f.result) : null,
+            f.error?.code ?? null,
+            f.error?.message ?? null,
+            m.durationMs,
+            m.cpuMs,
+            m.eventCount,
+            m.outputBytes,
+            execution.id,
+          ],
         ];
     // Events reference the row: a new row goes first, an update may go last.
     // The session's last_activity_at is not written here: the live session
@@ -81,7 +108,10 @@ export class TypeormExecutionStore implements ExecutionStore {
   async cancelOrphans(message: string, now: number): Promise<number> {
     // 'RUNNING' is a literal so that the partial status index applies.
     const [count] = await this.sql.transaction([
-      [`UPDATE ${this.sql.table("executions")} SET status = 'CANCELLED', error_code = 'CANCELLED', error_message = ?, ended_at = ? WHERE status = 'RUNNING'`, [message, now]],
+      [
+        `UPDATE ${this.sql.table("executions")} SET status = 'CANCELLED', error_code = 'CANCELLED', error_message = ?, ended_at = ? WHERE status = 'RUNNING'`,
+        [message, now],
+      ],
     ]);
     return count;
   }

@@ -21,7 +21,20 @@ export class TypeormSessionStore implements SessionStore {
     await this.sql.transaction([
       [
         `INSERT INTO ${this.sql.table("sessions")} (id, template_id, workspace_id, base_commit_oid, worktree_path, status, last_error, restart_count, template_snapshot, created_at, closed_at, last_activity_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        [s.id, s.templateId, s.workspaceId, s.baseCommitOid, s.worktreePath, s.status, s.lastError, s.restartCount, JSON.stringify(template), s.createdAt, s.closedAt, s.lastActivityAt],
+        [
+          s.id,
+          s.templateId,
+          s.workspaceId,
+          s.baseCommitOid,
+          s.worktreePath,
+          s.status,
+          s.lastError,
+          s.restartCount,
+          JSON.stringify(template),
+          s.createdAt,
+          s.closedAt,
+          s.lastActivityAt,
+        ],
       ],
     ]);
   }

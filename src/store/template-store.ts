@@ -1,16 +1,7 @@
 import { DataSource, EntityManager } from "typeorm";
 import type { TemplateStore } from "../core/ports";
 import type { Cursor } from "../core/pagination";
-import type {
-  Capability,
-  CapabilityKind,
-  StartupFile,
-  StartupMode,
-  Template,
-  TemplateLibrary,
-  TemplateModule,
-  TemplateSettings,
-} from "../core/model";
+import type { Capability, CapabilityKind, StartupFile, StartupMode, Template, TemplateLibrary, TemplateModule, TemplateSettings } from "../core/model";
 import { CapabilityEntity } from "./entities/capability.entity";
 import { StartupFileEntity } from "./entities/startup-file.entity";
 import { TemplateLibraryEntity } from "./entities/template-library.entity";
@@ -128,15 +119,17 @@ export class TypeormTemplateStore implements TemplateStore {
   }
 
   /** Adds a (template_id, name) row unless one exists, and returns the stored row. */
-  private async addNamed<E extends TemplateModuleEntity | TemplateLibraryEntity>(
-    entity: new () => E,
-    row: E,
-  ): Promise<E> {
+  private async addNamed<E extends TemplateModuleEntity | TemplateLibraryEntity>(entity: new () => E, row: E): Promise<E> {
     return this.db.transaction(async (m) => {
       const repo = m.getRepository(entity);
       // INSERT … ON CONFLICT DO NOTHING (OR IGNORE on SQLite): concurrent
       // identical adds race to one row instead of a duplicate-key error.
-      await repo.createQueryBuilder().insert().values(row as never).orIgnore().execute();
+      await repo
+        .createQueryBuilder()
+        .insert()
+        .values(row as never)
+        .orIgnore()
+        .execute();
       const stored = (await repo.findOneBy({ templateId: row.templateId, name: row.name } as never)) ?? row;
       if (stored.createdAt === row.createdAt) await m.getRepository(TemplateEntity).update({ id: row.templateId }, { updatedAt: row.createdAt });
       return stored;
@@ -185,7 +178,12 @@ function fromRow(row: Raw): Template {
     engine: row.engine as string,
     settings: storedSettings(row.settings as string),
     startupFiles: children(row.startup_files).map(([fileId, path, orderIndex, mode, createdAt]) => ({
-      id: fileId as string, templateId: id, path: path as string, orderIndex: Number(orderIndex), mode: mode as StartupMode, createdAt: Number(createdAt),
+      id: fileId as string,
+      templateId: id,
+      path: path as string,
+      orderIndex: Number(orderIndex),
+      mode: mode as StartupMode,
+      createdAt: Number(createdAt),
     })),
     capabilities: children(row.capabilities).map(([capId, kind, name, enabled, config, createdAt]) => ({
       id: capId as string,
@@ -197,7 +195,12 @@ function fromRow(row: Raw): Template {
       createdAt: Number(createdAt),
     })),
     modules: children(row.modules).map(([name, createdAt]) => ({ templateId: id, name: name as string, createdAt: Number(createdAt) })),
-    libraries: children(row.libraries).map(([name, version, createdAt]) => ({ templateId: id, name: name as string, version: version as string, createdAt: Number(createdAt) })),
+    libraries: children(row.libraries).map(([name, version, createdAt]) => ({
+      templateId: id,
+      name: name as string,
+      version: version as string,
+      createdAt: Number(createdAt),
+    })),
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
   };

@@ -1,11 +1,5 @@
 import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
-import type {
-  handleServerStreamingCall,
-  handleUnaryCall,
-  MethodDefinition,
-  ServerUnaryCall,
-  ServerWritableStream,
-} from "@grpc/grpc-js";
+import type { handleServerStreamingCall, handleUnaryCall, MethodDefinition, ServerUnaryCall, ServerWritableStream } from "@grpc/grpc-js";
 import { Metadata, status } from "@grpc/grpc-js";
 import { DomainError } from "../core/errors";
 import { logSoon, type Logger } from "../log";
@@ -72,7 +66,10 @@ export class Rpc {
   }
 
   /** Server streaming: `fn` writes with `send`, which resolves once the stream can take more (backpressure). */
-  stream<Req, Res>(definition: MethodDefinition<Req, Res>, fn: (req: Req, send: (message: Res) => Promise<void>, ctx: CallContext) => Promise<void>): handleServerStreamingCall<Req, Res> {
+  stream<Req, Res>(
+    definition: MethodDefinition<Req, Res>,
+    fn: (req: Req, send: (message: Res) => Promise<void>, ctx: CallContext) => Promise<void>,
+  ): handleServerStreamingCall<Req, Res> {
     const method = methodName(definition);
     return (call) => {
       const { ctx, finish, sendMetadata } = this.begin(call, method);

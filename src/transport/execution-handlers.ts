@@ -32,9 +32,7 @@ export function executionHandlers(service: ExecutionService, live: LiveEvents, r
       const { execution, events } = await service.cancel(req.executionId);
       return executionToProto(execution, events);
     }),
-    tailEvents: rpc.stream(ExecutionServiceService.tailEvents, (req, send, ctx) =>
-      live.tail(req, ctx.signal, (event) => send({ event: eventToProto(event) })),
-    ),
+    tailEvents: rpc.stream(ExecutionServiceService.tailEvents, (req, send, ctx) => live.tail(req, ctx.signal, (event) => send({ event: eventToProto(event) }))),
     watchSession: rpc.stream(ExecutionServiceService.watchSession, (req, send, ctx) =>
       live.watch(req, ctx.signal, (event) => send({ event: eventToProto(event) })),
     ),

@@ -1,14 +1,7 @@
 import { TemplateServiceService, type TemplateServiceServer } from "../../gen/vmsystem/v1/template";
 import type { TemplateService } from "../core/template-service";
 import type { Rpc } from "./call";
-import {
-  capabilityToProto,
-  libraryToProto,
-  moduleToProto,
-  settingsFromProto,
-  startupFileToProto,
-  templateToProto,
-} from "./codec-template";
+import { capabilityToProto, libraryToProto, moduleToProto, settingsFromProto, startupFileToProto, templateToProto } from "./codec-template";
 
 /** TemplateService over gRPC: decode, call core, encode. */
 export function templateHandlers(service: TemplateService, rpc: Rpc): TemplateServiceServer {
@@ -39,9 +32,7 @@ export function templateHandlers(service: TemplateService, rpc: Rpc): TemplateSe
       return {};
     }),
     addCapability: rpc.unary(TemplateServiceService.addCapability, async (req) =>
-      capabilityToProto(
-        await service.addCapability({ templateId: req.templateId, kind: req.kind, name: req.name, enabled: req.enabled, config: req.config }),
-      ),
+      capabilityToProto(await service.addCapability({ templateId: req.templateId, kind: req.kind, name: req.name, enabled: req.enabled, config: req.config })),
     ),
     listCapabilities: rpc.unary(TemplateServiceService.listCapabilities, async (req) => ({
       capabilities: (await service.listCapabilities(req.templateId)).map(capabilityToProto),

@@ -12,7 +12,9 @@ import { exceptionOf, limitedConsole, options, repl, runWith, valueOf, runtimes 
 
 describe("the console call that crosses an output limit", () => {
   let rt: SessionRuntime;
-  beforeAll(async () => { rt = await runtimes.create(options()); });
+  beforeAll(async () => {
+    rt = await runtimes.create(options());
+  });
   afterAll(() => rt.dispose());
 
   const value = async (code: string) => valueOf((await repl(rt, code)).outcome).json;
@@ -20,7 +22,11 @@ describe("the console call that crosses an output limit", () => {
 
   it("max_output_kb: the crossing line is dropped and its own call throws", async () => {
     const c = limitedConsole(1000, 1024);
-    const r = await runWith(rt, "globalThis.crossed = 'no'; console.log('small'); try { console.log('y'.repeat(2000)) } catch (err) { globalThis.crossed = err.message }; 'end'", c.hooks);
+    const r = await runWith(
+      rt,
+      "globalThis.crossed = 'no'; console.log('small'); try { console.log('y'.repeat(2000)) } catch (err) { globalThis.crossed = err.message }; 'end'",
+      c.hooks,
+    );
     expect(r.outcome).toEqual({ kind: "output-limit" });
     expect(texts(c.lines)).toEqual(["small"]);
     expect(await value("crossed")).toMatch(/output limit/);
@@ -32,7 +38,11 @@ describe("the console call that crosses an output limit", () => {
 
   it("max_events: the call that would exceed the line budget throws itself", async () => {
     const c = limitedConsole(3, 1 << 20);
-    const r = await runWith(rt, "globalThis.n = 0; globalThis.threw = null; try { for (;;) { console.log('line', n); n++ } } catch (e) { threw = e.message }", c.hooks);
+    const r = await runWith(
+      rt,
+      "globalThis.n = 0; globalThis.threw = null; try { for (;;) { console.log('line', n); n++ } } catch (e) { threw = e.message }",
+      c.hooks,
+    );
     expect(r.outcome).toEqual({ kind: "output-limit" });
     expect(texts(c.lines)).toEqual(["line 0", "line 1", "line 2"]);
     expect(await value("[n, /output limit/.test(threw)]")).toEqual([3, true]);
@@ -146,12 +156,16 @@ describe("the console call that crosses an output limit", () => {
     // A tight loop of short lines outruns the host: the ring fills up and lines take the synchronous way.
     for (let i = 0; i < 50_000; i++) expected.push(String(expected.length));
     const c = limitedConsole(1e6, 1e9);
-    const r = await runWith(rt, `
+    const r = await runWith(
+      rt,
+      `
       const text = ${text.toString()};
       let n = 0;
       for (let round = 0; round < 12; round++) for (const size of ${JSON.stringify(sizes)}) console.log(text(n++, size));
       for (let i = 0; i < 50000; i++) console.log(String(n++));
-      n`, c.hooks);
+      n`,
+      c.hooks,
+    );
     expect(valueOf(r.outcome).json).toBe(expected.length);
     expect(c.lines.length).toBe(expected.length);
     const firstWrong = texts(c.lines).findIndex((t, i) => t !== expected[i]);

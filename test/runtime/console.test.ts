@@ -5,7 +5,9 @@ import { exceptionOf, options, repl, valueOf, runtimes } from "./helpers";
 
 describe("console", () => {
   let rt: SessionRuntime;
-  beforeAll(async () => { rt = await runtimes.create(options()); });
+  beforeAll(async () => {
+    rt = await runtimes.create(options());
+  });
   afterAll(() => rt.dispose());
 
   const texts = async (code: string) => (await repl(rt, code)).lines.map((l) => l.text);
@@ -13,8 +15,11 @@ describe("console", () => {
   it("delivers each level in order", async () => {
     const { lines, outcome } = await repl(rt, "console.log('l'); console.info('i'); console.warn('w'); console.error('e'); console.debug('d'); 5");
     expect(lines).toEqual([
-      { level: "log", text: "l" }, { level: "info", text: "i" }, { level: "warn", text: "w" },
-      { level: "error", text: "e" }, { level: "debug", text: "d" },
+      { level: "log", text: "l" },
+      { level: "info", text: "i" },
+      { level: "warn", text: "w" },
+      { level: "error", text: "e" },
+      { level: "debug", text: "d" },
     ]);
     expect(valueOf(outcome).json).toBe(5);
   });
@@ -64,7 +69,14 @@ describe("console", () => {
       console.dir('s'); console.time('t'); console.timeEnd('t');
       console.trace('here');`);
     expect(out.slice(0, 9)).toEqual([
-      "g", "  inner\n  line", "outer", "default: 1", "default: 2", "x: 1", "Assertion failed: math", "'s'",
+      "g",
+      "  inner\n  line",
+      "outer",
+      "default: 1",
+      "default: 2",
+      "x: 1",
+      "Assertion failed: math",
+      "'s'",
       expect.stringMatching(/^t: \d+(\.\d+)?ms$/),
     ]);
     expect(out[9]).toMatch(/^Trace: here\n\s+at repl:/);
@@ -78,10 +90,15 @@ describe("console", () => {
   });
 
   it("stops output when onConsole refuses a line: console throws, outcome output-limit", async () => {
-    const limited = await repl(rt, `
+    const limited = await repl(
+      rt,
+      `
       globalThis.sent = 0;
       try { for (;;) { console.log(sent); sent++; if (sent > 5e6) break; } } catch (e) { globalThis.caught = e.message }
-      'done'`, {}, { accept: (n) => n < 3 });
+      'done'`,
+      {},
+      { accept: (n) => n < 3 },
+    );
     expect(limited.outcome).toEqual({ kind: "output-limit" });
     expect(limited.lines.map((l) => l.text)).toEqual(["0", "1", "2"]);
     expect(valueOf((await repl(rt, "caught")).outcome).preview).toMatch(/output limit/);

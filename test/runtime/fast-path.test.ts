@@ -10,7 +10,9 @@ import { exceptionOf, LIMITS, options, repl, valueOf, runtimes } from "./helpers
 
 describe("runs on the fast path", () => {
   let rt: SessionRuntime;
-  beforeAll(async () => { rt = await runtimes.create(options({ env: { BASE: "b" } })); });
+  beforeAll(async () => {
+    rt = await runtimes.create(options({ env: { BASE: "b" } }));
+  });
   afterAll(() => rt.dispose());
 
   it("large inputs (compiled asynchronously) behave like small ones", async () => {
@@ -29,8 +31,7 @@ describe("runs on the fast path", () => {
 
   it("argv and env are fresh in every run", async () => {
     expect(valueOf((await repl(rt, "env.BASE += '!'; argv.push('x'); [env.BASE, argv.length]")).outcome).json).toEqual(["b!", 1]);
-    expect(valueOf((await repl(rt, "[env.BASE, argv.length, Object.getPrototypeOf(env) === Object.prototype]")).outcome).json)
-      .toEqual(["b", 0, true]);
+    expect(valueOf((await repl(rt, "[env.BASE, argv.length, Object.getPrototypeOf(env) === Object.prototype]")).outcome).json).toEqual(["b", 0, true]);
   });
 
   it("a setter on Object.prototype does not run when env is rebuilt", async () => {

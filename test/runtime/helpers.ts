@@ -47,14 +47,18 @@ export async function repl(
   extra: { signal?: AbortSignal; accept?: (n: number) => boolean } = {},
 ): Promise<Captured> {
   const lines: Captured["lines"] = [];
-  const result = await rt.runRepl(code, { ...LIMITS, ...limits }, {
-    onConsole(level, text) {
-      if (extra.accept && !extra.accept(lines.length)) return false;
-      lines.push({ level, text });
-      return true;
+  const result = await rt.runRepl(
+    code,
+    { ...LIMITS, ...limits },
+    {
+      onConsole(level, text) {
+        if (extra.accept && !extra.accept(lines.length)) return false;
+        lines.push({ level, text });
+        return true;
+      },
+      signal: extra.signal,
     },
-    signal: extra.signal,
-  });
+  );
   return { ...result, lines };
 }
 

@@ -9,7 +9,9 @@ async function fresh(memMb = 64): Promise<SessionRuntime> {
   await repl(rt, "var kept = 'state'");
   return rt;
 }
-afterEach(() => { while (made.length) made.pop()!.dispose(); });
+afterEach(() => {
+  while (made.length) made.pop()!.dispose();
+});
 
 async function expectStateKept(rt: SessionRuntime) {
   expect(rt.disposed).toBe(false);
@@ -56,8 +58,11 @@ describe("wall and cpu limits", () => {
     // Every call into the isolate carries the remaining budget as its timeout,
     // so continuations are stopped in place; disposal is the fallback (see cancel).
     const rt = await fresh();
-    for (const code of ["await null; for (;;) {}", "await new Promise(r => setTimeout(r, 5)); while (true) {}",
-      "await new Promise(r => setTimeout(() => { for (;;) {} }, 5))"]) {
+    for (const code of [
+      "await null; for (;;) {}",
+      "await new Promise(r => setTimeout(r, 5)); while (true) {}",
+      "await new Promise(r => setTimeout(() => { for (;;) {} }, 5))",
+    ]) {
       const r = await repl(rt, code, { wallMs: 300 });
       expect(r.outcome, code).toEqual({ kind: "timeout", limit: "wall", isolateDisposed: false });
     }
@@ -152,7 +157,9 @@ describe("timers", () => {
 
   it("runs timers while the run awaits, with clearTimeout/clearInterval", async () => {
     const rt = await fresh();
-    const r = await repl(rt, `
+    const r = await repl(
+      rt,
+      `
       const ticks = [];
       const id = setInterval(() => ticks.push(ticks.length), 5);
       const never = setTimeout(() => ticks.push('cancelled'), 10);
@@ -162,7 +169,8 @@ describe("timers", () => {
       await new Promise(r => { const w = setInterval(() => { if (ticks.length > 3) { clearInterval(w); r() } }, 5) });
       clearInterval(id);
       await new Promise(r => setTimeout(r, 20));
-      ticks.length > 3 && !ticks.includes('cancelled') && ticks.length === ticks.filter(Number.isInteger).length`);
+      ticks.length > 3 && !ticks.includes('cancelled') && ticks.length === ticks.filter(Number.isInteger).length`,
+    );
     expect(valueOf(r.outcome).json).toBe(true);
   });
 

@@ -7,8 +7,7 @@ import { exceptionOf, options, repl, tempWorktree, valueOf, runtimes } from "./h
 const outside = tempWorktree("vmsystem-outside-");
 writeFileSync(join(outside, "secret.txt"), "top secret");
 
-const value = async (rt: SessionRuntime, code: string, wallMs?: number) =>
-  valueOf((await repl(rt, code, wallMs ? { wallMs } : {})).outcome).json;
+const value = async (rt: SessionRuntime, code: string, wallMs?: number) => valueOf((await repl(rt, code, wallMs ? { wallMs } : {})).outcome).json;
 const thrown = async (rt: SessionRuntime, code: string) => exceptionOf((await repl(rt, code)).outcome);
 
 describe("require", () => {
@@ -48,8 +47,12 @@ describe("fs module", () => {
     expect([...readFileSync(join(worktree, "bytes.bin"))]).toEqual([1, 2, 3]);
     expect(await value(rt, "fs.readdir('a/b')")).toEqual(["c.txt"]);
     expect(await value(rt, "[fs.exists('hello.txt'), fs.exists('nope.txt')]")).toEqual([true, false]);
-    expect(await value(rt, "const st = fs.stat('a'); [st.isFile, st.isDirectory, typeof st.size, typeof st.mtimeMs]"))
-      .toEqual([false, true, "number", "number"]);
+    expect(await value(rt, "const st = fs.stat('a'); [st.isFile, st.isDirectory, typeof st.size, typeof st.mtimeMs]")).toEqual([
+      false,
+      true,
+      "number",
+      "number",
+    ]);
     await value(rt, "fs.rm('a', { recursive: true })");
     expect(existsSync(join(worktree, "a"))).toBe(false);
   });
@@ -97,11 +100,15 @@ describe("path module", () => {
     const worktree = tempWorktree();
     const rt = await runtimes.create(options({ worktreePath: worktree, modules: ["path"] }));
     try {
-      expect(await value(rt, `const path = require('path');
+      expect(
+        await value(
+          rt,
+          `const path = require('path');
         [path.join('a', '../b', 'c.js'), path.basename('/x/y.txt', '.txt'), path.extname('f.tar.gz'),
          path.resolve('src'), path.relative('src/a', 'lib'), path.parse('/a/b.c').name, path.sep, path.posix === path,
-         path.isAbsolute('/a'), path.normalize('a//b/../c')]`))
-        .toEqual(["b/c.js", "y", ".gz", join(worktree, "src"), "../../lib", "b", "/", true, true, "a/c"]);
+         path.isAbsolute('/a'), path.normalize('a//b/../c')]`,
+        ),
+      ).toEqual(["b/c.js", "y", ".gz", join(worktree, "src"), "../../lib", "b", "/", true, true, "a/c"]);
       expect((await thrown(rt, "require('path').join(1)")).name).toBe("TypeError");
     } finally {
       rt.dispose();
@@ -114,13 +121,24 @@ describe("database module", () => {
     const worktree = tempWorktree();
     const rt = await runtimes.create(options({ worktreePath: worktree, modules: ["database"] }));
     try {
-      expect(await value(rt, `const db = require('database');
+      expect(
+        await value(
+          rt,
+          `const db = require('database');
         db.configure();
         db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, ok INTEGER)');
         const a = db.exec('INSERT INTO t (name, ok) VALUES (?, ?)', ['a', true]);
         const b = db.exec('INSERT INTO t (name, ok) VALUES (@name, @ok)', { name: 'b', ok: false });
-        [a.changes, b.changes, db.query('SELECT name, ok FROM t WHERE id > ? ORDER BY id', [0])]`))
-        .toEqual([1, 1, [{ name: "a", ok: 1 }, { name: "b", ok: 0 }]]);
+        [a.changes, b.changes, db.query('SELECT name, ok FROM t WHERE id > ? ORDER BY id', [0])]`,
+        ),
+      ).toEqual([
+        1,
+        1,
+        [
+          { name: "a", ok: 1 },
+          { name: "b", ok: 0 },
+        ],
+      ]);
       expect(await value(rt, "db.exec('UPDATE t SET ok = 1; DELETE FROM t WHERE name = \\'a\\'').changes")).toBe(3);
       expect((await thrown(rt, "db.query('SELEC nope')")).message).toMatch(/syntax error/);
       expect((await thrown(rt, "db.configure({ filename: '../escape.db' })")).message).toMatch(/outside the worktree/);
@@ -149,7 +167,12 @@ describe("exec module", () => {
     mkdirSync(join(worktree, "sub"));
     const rt = await runtimes.create(options({ worktreePath: worktree, modules: ["exec"], allowExec: true, env: { GREETING: "hey" } }));
     try {
-      expect(await value(rt, "const exec = require('exec'); exec(['echo', 'hi', '$HOME'])")).toEqual({ code: 0, signal: null, stdout: "hi $HOME\n", stderr: "" });
+      expect(await value(rt, "const exec = require('exec'); exec(['echo', 'hi', '$HOME'])")).toEqual({
+        code: 0,
+        signal: null,
+        stdout: "hi $HOME\n",
+        stderr: "",
+      });
       expect(await value(rt, "exec.run(['cat'], { input: 'from stdin' }).stdout")).toBe("from stdin");
       expect(await value(rt, "exec(['pwd']).stdout.trim()")).toBe(worktree);
       expect(await value(rt, "exec(['sh', '-c', 'echo $GREETING; exit 3'])")).toMatchObject({ code: 3, stdout: "hey\n" });
@@ -171,7 +194,10 @@ describe("exec module", () => {
     const rt = await runtimes.create(options({ modules: ["exec"], allowExec: true }));
     try {
       // Checked from inside the same run, so only the timeout's kill can have ended the grandchild.
-      expect(await value(rt, `const exec = require('exec');
+      expect(
+        await value(
+          rt,
+          `const exec = require('exec');
         const r = exec(['sh', '-c', 'sleep 30 >/dev/null 2>&1 & echo $!; sleep 30'], { timeoutMs: 200 });
         const pid = r.stdout.trim();
         let state = 'unknown';
@@ -180,8 +206,10 @@ describe("exec module", () => {
           if (state === '' || state === 'Z') break;
           await new Promise((resolve) => setTimeout(resolve, 20));
         }
-        [r.signal, /^[0-9]+$/.test(pid), state === '' || state === 'Z' ? 'gone' : 'alive: ' + state]`, 10_000))
-        .toEqual(["SIGKILL", true, "gone"]);
+        [r.signal, /^[0-9]+$/.test(pid), state === '' || state === 'Z' ? 'gone' : 'alive: ' + state]`,
+          10_000,
+        ),
+      ).toEqual(["SIGKILL", true, "gone"]);
     } finally {
       rt.dispose();
     }

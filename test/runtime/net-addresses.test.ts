@@ -62,32 +62,74 @@ const redirectTo = (to: string) => `${pub()}/redirect?to=${encodeURIComponent(to
 describe("which addresses are special", () => {
   it("loopback, unspecified, private, CGNAT, link-local, metadata, multicast, broadcast and reserved IPv4", () => {
     const cases: Array<[string, string]> = [
-      ["127.0.0.1", "loopback"], ["127.255.0.9", "loopback"], ["0.0.0.0", "unspecified"], ["0.1.2.3", "unspecified"],
-      ["10.0.0.5", "private"], ["172.16.0.1", "private"], ["172.31.255.255", "private"], ["192.168.1.1", "private"],
-      ["100.64.0.1", "private (shared/CGNAT)"], ["100.127.255.254", "private (shared/CGNAT)"],
-      ["169.254.1.1", "link-local"], ["169.254.169.254", "cloud metadata"],
-      ["224.0.0.1", "multicast"], ["239.255.255.250", "multicast"], ["255.255.255.255", "broadcast"], ["240.0.0.1", "reserved"],
-      ["192.0.2.1", "documentation"], ["198.18.0.1", "benchmarking"], ["192.0.0.8", "reserved"],
+      ["127.0.0.1", "loopback"],
+      ["127.255.0.9", "loopback"],
+      ["0.0.0.0", "unspecified"],
+      ["0.1.2.3", "unspecified"],
+      ["10.0.0.5", "private"],
+      ["172.16.0.1", "private"],
+      ["172.31.255.255", "private"],
+      ["192.168.1.1", "private"],
+      ["100.64.0.1", "private (shared/CGNAT)"],
+      ["100.127.255.254", "private (shared/CGNAT)"],
+      ["169.254.1.1", "link-local"],
+      ["169.254.169.254", "cloud metadata"],
+      ["224.0.0.1", "multicast"],
+      ["239.255.255.250", "multicast"],
+      ["255.255.255.255", "broadcast"],
+      ["240.0.0.1", "reserved"],
+      ["192.0.2.1", "documentation"],
+      ["198.18.0.1", "benchmarking"],
+      ["192.0.0.8", "reserved"],
     ];
     for (const [address, label] of cases) expect(specialAddress(address), address).toBe(label);
   });
 
   it("IPv6, and IPv6 forms that carry a special IPv4 address", () => {
     const cases: Array<[string, string]> = [
-      ["::1", "loopback"], ["0:0:0:0:0:0:0:1", "loopback"], ["::", "unspecified"], ["fe80::1", "link-local"], ["fe80::1%eth0", "link-local"],
-      ["febf::1", "link-local"], ["fc00::1", "private (unique local)"], ["fd12:3456::1", "private (unique local)"],
-      ["fd00:ec2::254", "cloud metadata"], ["ff02::1", "multicast"], ["2001:db8::1", "documentation"], ["::ffff:0:0:1", "reserved (IPv4-translated)"],
-      ["::ffff:127.0.0.1", "loopback (IPv4-mapped form)"], ["::ffff:7f00:1", "loopback (IPv4-mapped form)"], ["[::FFFF:10.1.2.3]", "private (IPv4-mapped form)"],
-      ["::ffff:169.254.169.254", "cloud metadata (IPv4-mapped form)"], ["::127.0.0.1", "loopback (IPv4-compatible form)"],
-      ["::8.8.8.8", "reserved (IPv4-compatible)"], ["64:ff9b::7f00:1", "loopback (NAT64 form)"], ["64:ff9b::192.168.0.1", "private (NAT64 form)"],
-      ["64:ff9b:1::808:808", "private (local-use NAT64)"], ["2002:a00:1::1", "private (6to4 form)"], ["2002:7f00:1::", "loopback (6to4 form)"],
-      ["2001::1", "reserved"], ["100::1", "reserved (discard)"], ["4000::1", "reserved"], ["fec0::1", "site-local"],
+      ["::1", "loopback"],
+      ["0:0:0:0:0:0:0:1", "loopback"],
+      ["::", "unspecified"],
+      ["fe80::1", "link-local"],
+      ["fe80::1%eth0", "link-local"],
+      ["febf::1", "link-local"],
+      ["fc00::1", "private (unique local)"],
+      ["fd12:3456::1", "private (unique local)"],
+      ["fd00:ec2::254", "cloud metadata"],
+      ["ff02::1", "multicast"],
+      ["2001:db8::1", "documentation"],
+      ["::ffff:0:0:1", "reserved (IPv4-translated)"],
+      ["::ffff:127.0.0.1", "loopback (IPv4-mapped form)"],
+      ["::ffff:7f00:1", "loopback (IPv4-mapped form)"],
+      ["[::FFFF:10.1.2.3]", "private (IPv4-mapped form)"],
+      ["::ffff:169.254.169.254", "cloud metadata (IPv4-mapped form)"],
+      ["::127.0.0.1", "loopback (IPv4-compatible form)"],
+      ["::8.8.8.8", "reserved (IPv4-compatible)"],
+      ["64:ff9b::7f00:1", "loopback (NAT64 form)"],
+      ["64:ff9b::192.168.0.1", "private (NAT64 form)"],
+      ["64:ff9b:1::808:808", "private (local-use NAT64)"],
+      ["2002:a00:1::1", "private (6to4 form)"],
+      ["2002:7f00:1::", "loopback (6to4 form)"],
+      ["2001::1", "reserved"],
+      ["100::1", "reserved (discard)"],
+      ["4000::1", "reserved"],
+      ["fec0::1", "site-local"],
     ];
     for (const [address, label] of cases) expect(specialAddress(address), address).toBe(label);
   });
 
   it("public addresses, in every form, are not special; what is not an address is", () => {
-    for (const address of ["8.8.8.8", "1.1.1.1", "172.32.0.1", "100.128.0.1", "169.255.0.1", "2606:4700:4700::1111", "::ffff:8.8.8.8", "64:ff9b::808:808", "2002:808:808::1"]) {
+    for (const address of [
+      "8.8.8.8",
+      "1.1.1.1",
+      "172.32.0.1",
+      "100.128.0.1",
+      "169.255.0.1",
+      "2606:4700:4700::1111",
+      "::ffff:8.8.8.8",
+      "64:ff9b::808:808",
+      "2002:808:808::1",
+    ]) {
       expect(specialAddress(address), address).toBeUndefined();
     }
     for (const junk of ["", "localhost", "127.1", "1.2.3.4.5", "::ffff:1.2.3", "[::1"]) expect(specialAddress(junk), junk).toBe("not an IP address");
@@ -146,14 +188,30 @@ describe("through an injected resolver", () => {
   }
   const get = (policy: NetPolicy, url: string) => hostFetch(policy, parseFetchRequest(url, "GET", [], undefined, "follow"), new AbortController().signal);
   const denial = async (p: Promise<unknown>) => {
-    const e = await p.then(() => undefined, (err: unknown) => err);
+    const e = await p.then(
+      () => undefined,
+      (err: unknown) => err,
+    );
     expect(e).toBeInstanceOf(SandboxError);
     expect((e as SandboxError).code).toBe("ERR_NET_DENIED");
     return (e as SandboxError).message;
   };
 
   it("a listed name that resolves to a private, metadata or otherwise special address is denied, without connecting", async () => {
-    for (const address of ["10.0.0.5", "192.168.1.20", "169.254.169.254", "fd00:ec2::254", "::ffff:127.0.0.1", "64:ff9b::a00:5", "100.64.1.1", "0.0.0.0", "::", "fe80::1", "224.0.0.1", "255.255.255.255"]) {
+    for (const address of [
+      "10.0.0.5",
+      "192.168.1.20",
+      "169.254.169.254",
+      "fd00:ec2::254",
+      "::ffff:127.0.0.1",
+      "64:ff9b::a00:5",
+      "100.64.1.1",
+      "0.0.0.0",
+      "::",
+      "fe80::1",
+      "224.0.0.1",
+      "255.255.255.255",
+    ]) {
       const policy = new NetPolicy(["internal.test"], resolver([address]));
       const message = await denial(get(policy, `http://internal.test:${servers.secret.port}/`));
       expect(message, address).toContain(`fetch denied: host "internal.test" resolves to ${address} (`);
@@ -178,7 +236,9 @@ describe("through an injected resolver", () => {
     const dns = resolver(["192.168.1.1"]);
     const policy = new NetPolicy([`127.0.0.1:${servers.public.port}`, "*.corp.test"], dns);
     const message = await denial(get(policy, redirectTo(`http://db.corp.test:${servers.secret.port}/`)));
-    expect(message).toBe(`fetch denied: redirect to host "db.corp.test" resolves to 192.168.1.1 (private): a non-public address must be named itself in the template's net allow_hosts`);
+    expect(message).toBe(
+      `fetch denied: redirect to host "db.corp.test" resolves to 192.168.1.1 (private): a non-public address must be named itself in the template's net allow_hosts`,
+    );
     expect(dns.calls).toEqual(["db.corp.test"]);
     expect(servers.public.seen).toHaveLength(1);
     expect(servers.secret.seen).toHaveLength(0);

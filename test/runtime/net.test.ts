@@ -158,8 +158,13 @@ describe("with net allow_hosts [127.0.0.1]", () => {
   const thrown = async (body: string) => exceptionOf((await repl(rt, scoped(body))).outcome);
 
   it("fetch is a plain sandbox function; only fetch is added", async () => {
-    expect(await value("return [typeof fetch, fetch.name, Object.getOwnPropertyNames(fetch).sort(), typeof Headers, typeof Response]"))
-      .toEqual(["function", "fetch", ["length", "name"], "undefined", "undefined"]);
+    expect(await value("return [typeof fetch, fetch.name, Object.getOwnPropertyNames(fetch).sort(), typeof Headers, typeof Response]")).toEqual([
+      "function",
+      "fetch",
+      ["length", "name"],
+      "undefined",
+      "undefined",
+    ]);
     expect(await value("return Object.getOwnPropertyDescriptor(globalThis, 'fetch').enumerable")).toBe(false);
     expect(await value("try { new fetch('http://127.0.0.1/'); return 'constructed' } catch (e) { return e.name }")).toBe("TypeError");
   });
@@ -173,8 +178,17 @@ describe("with net allow_hosts [127.0.0.1]", () => {
          has: res.headers.has('X-CUSTOM'), text, used: res.bodyUsed, keys: [...res.headers.keys()] })
     `);
     expect(v).toMatchObject({
-      ok: true, status: 200, statusText: "OK", url: `${base}/text`, redirected: false,
-      type: "text/plain; charset=utf-8", custom: "custom-value", missing: null, has: true, text: "hello from the host", used: true,
+      ok: true,
+      status: 200,
+      statusText: "OK",
+      url: `${base}/text`,
+      redirected: false,
+      type: "text/plain; charset=utf-8",
+      custom: "custom-value",
+      missing: null,
+      has: true,
+      text: "hello from the host",
+      used: true,
     });
     expect((v as { keys: string[] }).keys).toEqual([...(v as { keys: string[] }).keys].sort());
     expect(seen).toHaveLength(1);
@@ -185,14 +199,20 @@ describe("with net allow_hosts [127.0.0.1]", () => {
     expect(await value(`return (await fetch(${JSON.stringify(`${base}/json`)})).json()`)).toEqual({ a: 1, list: [1, 2, 3], nested: { ok: true } });
     const e = await thrown(`const r = await fetch(${JSON.stringify(`${base}/text`)}); await r.text(); await r.text()`);
     expect(e).toMatchObject({ name: "TypeError", message: expect.stringContaining("already been read") });
-    expect(await value(`const r2 = await fetch(${JSON.stringify(`${base}/text`)}); const c = r2.clone(); return [await r2.text(), await c.text()]`))
-      .toEqual(["hello from the host", "hello from the host"]);
+    expect(await value(`const r2 = await fetch(${JSON.stringify(`${base}/text`)}); const c = r2.clone(); return [await r2.text(), await c.text()]`)).toEqual([
+      "hello from the host",
+      "hello from the host",
+    ]);
     expect(exceptionOf((await repl(rt, `await (await fetch(${JSON.stringify(`${base}/text`)})).json()`)).outcome).name).toBe("SyntaxError");
   });
 
   it("non-2xx statuses resolve with ok false", async () => {
-    expect(await value(`const s = await fetch(${JSON.stringify(`${base}/status?code=503`)}); return [s.ok, s.status, s.statusText, await s.text()]`))
-      .toEqual([false, 503, "Custom Status", "status body"]);
+    expect(await value(`const s = await fetch(${JSON.stringify(`${base}/status?code=503`)}); return [s.ok, s.status, s.statusText, await s.text()]`)).toEqual([
+      false,
+      503,
+      "Custom Status",
+      "status body",
+    ]);
   });
 
   it("POST: method, body and headers reach the server", async () => {
@@ -226,7 +246,9 @@ describe("with net allow_hosts [127.0.0.1]", () => {
   });
 
   it("the host cannot be forged through headers", async () => {
-    const v = (await value(`return (await fetch(${JSON.stringify(`${base}/echo`)}, { headers: { Host: 'evil.test', 'Content-Length': '5', 'Transfer-Encoding': 'chunked' } })).json()`)) as {
+    const v = (await value(
+      `return (await fetch(${JSON.stringify(`${base}/echo`)}, { headers: { Host: 'evil.test', 'Content-Length': '5', 'Transfer-Encoding': 'chunked' } })).json()`,
+    )) as {
       headers: Record<string, string>;
     };
     expect(v.headers.host).toBe(`127.0.0.1:${port}`);
@@ -238,8 +260,11 @@ describe("with net allow_hosts [127.0.0.1]", () => {
   });
 
   it("concurrent requests", async () => {
-    expect(await value(`return (await Promise.all([1, 2, 3, 4, 5].map(async (i) => (await fetch(${JSON.stringify(`${base}/echo?i=`)} + i)).json()))).map((r) => r.url)`))
-      .toEqual(["/echo?i=1", "/echo?i=2", "/echo?i=3", "/echo?i=4", "/echo?i=5"]);
+    expect(
+      await value(
+        `return (await Promise.all([1, 2, 3, 4, 5].map(async (i) => (await fetch(${JSON.stringify(`${base}/echo?i=`)} + i)).json()))).map((r) => r.url)`,
+      ),
+    ).toEqual(["/echo?i=1", "/echo?i=2", "/echo?i=3", "/echo?i=4", "/echo?i=5"]);
   });
 
   it("denies other hosts before connecting", async () => {
@@ -266,10 +291,16 @@ describe("with net allow_hosts [127.0.0.1]", () => {
     const v = await value(`const r = await fetch(${JSON.stringify(`${base}/redirect?to=/text`)}); return [r.status, r.redirected, r.url, await r.text()]`);
     expect(v).toEqual([200, true, `${base}/text`, "hello from the host"]);
     // 303 after a POST becomes a GET without the body
-    const echoed = (await value(`return (await fetch(${JSON.stringify(`${base}/redirect?code=303&to=/echo`)}, { method: 'POST', body: 'x' })).json()`)) as { method: string; body: string };
+    const echoed = (await value(`return (await fetch(${JSON.stringify(`${base}/redirect?code=303&to=/echo`)}, { method: 'POST', body: 'x' })).json()`)) as {
+      method: string;
+      body: string;
+    };
     expect(echoed).toMatchObject({ method: "GET", body: "" });
     // 307 keeps method and body
-    const kept = (await value(`return (await fetch(${JSON.stringify(`${base}/redirect?code=307&to=/echo`)}, { method: 'POST', body: 'x' })).json()`)) as { method: string; body: string };
+    const kept = (await value(`return (await fetch(${JSON.stringify(`${base}/redirect?code=307&to=/echo`)}, { method: 'POST', body: 'x' })).json()`)) as {
+      method: string;
+      body: string;
+    };
     expect(kept).toMatchObject({ method: "POST", body: "x" });
   });
 
@@ -284,8 +315,11 @@ describe("with net allow_hosts [127.0.0.1]", () => {
   });
 
   it("redirect modes manual and error; redirect loops end", async () => {
-    expect(await value(`const m = await fetch(${JSON.stringify(`${base}/redirect?to=http://evil.test/`)}, { redirect: 'manual' }); return [m.status, m.headers.get('location')]`))
-      .toEqual([302, "http://evil.test/"]);
+    expect(
+      await value(
+        `const m = await fetch(${JSON.stringify(`${base}/redirect?to=http://evil.test/`)}, { redirect: 'manual' }); return [m.status, m.headers.get('location')]`,
+      ),
+    ).toEqual([302, "http://evil.test/"]);
     expect((await thrown(`await fetch(${JSON.stringify(`${base}/redirect`)}, { redirect: 'error' })`)).name).toBe("TypeError");
     expect((await thrown(`await fetch(${JSON.stringify(`${base}/loop`)})`)).message).toMatch(/more than 20 redirects/);
   });
@@ -350,7 +384,18 @@ describe("with net allow_hosts [127.0.0.1]", () => {
         (() => { try { r.headers.get.call({}, 'x'); return 'called' } catch (e) { return e.name } })(),
       ]
     `);
-    expect(v).toEqual([true, true, true, "undefined", true, "undefined", ["headers", "ok", "redirected", "status", "statusText", "url"], "[object Headers]", "TypeError", "TypeError"]);
+    expect(v).toEqual([
+      true,
+      true,
+      true,
+      "undefined",
+      true,
+      "undefined",
+      ["headers", "ok", "redirected", "status", "statusText", "url"],
+      "[object Headers]",
+      "TypeError",
+      "TypeError",
+    ]);
   });
 
   it("continuations after await fetch run under the run's limits (the isolate is kept)", async () => {
@@ -428,7 +473,10 @@ describe("limits and the end of a run", () => {
   });
 
   it("fetch in a timer callback works within the run", async () => {
-    const v = valueOf((await repl(rt, `await new Promise((resolve) => setTimeout(async () => resolve(await (await fetch(${JSON.stringify(`${base}/text`)})).text()), 10))`)).outcome);
+    const v = valueOf(
+      (await repl(rt, `await new Promise((resolve) => setTimeout(async () => resolve(await (await fetch(${JSON.stringify(`${base}/text`)})).text()), 10))`))
+        .outcome,
+    );
     expect(v.json).toBe("hello from the host");
   });
 });
@@ -484,10 +532,12 @@ describe("a denied pattern in the sandbox", () => {
   it("*.example.test does not match example.test; a port-limited entry names the port", async () => {
     const rt = await runtimes.create(options({ net: { allowHosts: ["*.example.test", `127.0.0.1:${port + 1 > 65535 ? 1 : port + 1}`] } }));
     try {
-      expect(exceptionOf((await repl(rt, "await fetch('http://example.test/')")).outcome).message)
-        .toBe(`fetch denied: host "example.test" is not in the template's net allow_hosts`);
-      expect(exceptionOf((await repl(rt, `await fetch(${JSON.stringify(`${base}/text`)})`)).outcome).message)
-        .toBe(`fetch denied: port ${port} of host "127.0.0.1" is not in the template's net allow_hosts`);
+      expect(exceptionOf((await repl(rt, "await fetch('http://example.test/')")).outcome).message).toBe(
+        `fetch denied: host "example.test" is not in the template's net allow_hosts`,
+      );
+      expect(exceptionOf((await repl(rt, `await fetch(${JSON.stringify(`${base}/text`)})`)).outcome).message).toBe(
+        `fetch denied: port ${port} of host "127.0.0.1" is not in the template's net allow_hosts`,
+      );
       expect(seen).toHaveLength(0);
     } finally {
       rt.dispose();

@@ -5,7 +5,9 @@ import { exceptionOf, options, repl, valueOf, runtimes } from "./helpers";
 
 describe("REPL state and values", () => {
   let rt: SessionRuntime;
-  beforeAll(async () => { rt = await runtimes.create(options()); });
+  beforeAll(async () => {
+    rt = await runtimes.create(options());
+  });
   afterAll(() => rt.dispose());
 
   const value = async (code: string) => valueOf((await repl(rt, code)).outcome);
@@ -72,8 +74,7 @@ describe("REPL state and values", () => {
       ["undefined", "undefined", "undefined"],
       ["10n", "bigint", "10n"],
       ["Symbol('s')", "symbol", "Symbol(s)"],
-      ["({ a: 1, b: [1, 'x', null], c: { d: true } })", "object", "{ a: 1, b: [ 1, 'x', null ], c: { d: true } }",
-        { a: 1, b: [1, "x", null], c: { d: true } }],
+      ["({ a: 1, b: [1, 'x', null], c: { d: true } })", "object", "{ a: 1, b: [ 1, 'x', null ], c: { d: true } }", { a: 1, b: [1, "x", null], c: { d: true } }],
       ["[1, 2, 3]", "array", "[ 1, 2, 3 ]", [1, 2, 3]],
       ["[1, , 3]", "array", "[ 1, <1 empty item>, 3 ]"],
       ["({ u: undefined })", "object", "{ u: undefined }"],
@@ -125,7 +126,10 @@ describe("REPL state and values", () => {
     expect(e.stack).toContain("at thrower (repl:1:");
     expect(e.stack).not.toMatch(/isolated-vm boundary|vmsystem:runtime|node_modules|\/work\//);
 
-    const custom = exceptionOf((await repl(rt, "class ValidationError extends Error { constructor(m) { super(m); this.name = 'ValidationError' } }; throw new ValidationError('v')")).outcome);
+    const custom = exceptionOf(
+      (await repl(rt, "class ValidationError extends Error { constructor(m) { super(m); this.name = 'ValidationError' } }; throw new ValidationError('v')"))
+        .outcome,
+    );
     expect(custom).toMatchObject({ name: "ValidationError", message: "v" });
 
     expect(exceptionOf((await repl(rt, "throw 'plain'")).outcome)).toEqual({ name: "Uncaught", message: "plain", stack: "Uncaught 'plain'" });
@@ -145,8 +149,7 @@ describe("REPL state and values", () => {
       expect(valueOf((await repl(strict, "(function () { return this })()")).outcome).type).toBe("undefined");
       expect(exceptionOf((await repl(strict, "await null; undeclared2 = 1")).outcome).name).toBe("ReferenceError");
       // the strict prefix does not shift reported columns
-      expect(exceptionOf((await repl(strict, "function f() { throw new Error('col') }\nf()")).outcome).stack)
-        .toContain("at f (repl:1:22)");
+      expect(exceptionOf((await repl(strict, "function f() { throw new Error('col') }\nf()")).outcome).stack).toContain("at f (repl:1:22)");
       expect(valueOf((await repl(rt, "sloppy = 1")).outcome).json).toBe(1);
     } finally {
       strict.dispose();
@@ -157,8 +160,7 @@ describe("REPL state and values", () => {
     const g = await runtimes.create(options({ globals: { CONFIG: { region: "eu", n: [1] } }, env: { MODE: "test" } }));
     try {
       expect(valueOf((await repl(g, "CONFIG.region + env.MODE + argv.length")).outcome).json).toBe("eutest0");
-      expect(valueOf((await repl(g, "CONFIG = 1; delete CONFIG.region; [CONFIG.region, Object.isFrozen(CONFIG.n)]")).outcome).json)
-        .toEqual(["eu", true]);
+      expect(valueOf((await repl(g, "CONFIG = 1; delete CONFIG.region; [CONFIG.region, Object.isFrozen(CONFIG.n)]")).outcome).json).toEqual(["eu", true]);
     } finally {
       g.dispose();
     }

@@ -21,16 +21,19 @@ beforeAll(() => {
   put("esm/helper.js", "export default 'h';");
   put("esm/counter.mjs", "globalThis.loads = (globalThis.loads || 0) + 1; export const n = 1;");
   put("esm/a.mjs", "import { n } from './counter.mjs'; export const a = n;");
-  put("esm/main.mjs", [
-    "import { twice } from '../lib/util.mjs';",
-    "import h from './helper';",
-    "import { a } from './a.mjs';",
-    "import { n } from './counter.mjs';",
-    "export const result = twice(21);",
-    "export const helper = h;",
-    "export const sum = a + n;",
-    "export const args = argv;",
-  ].join("\n"));
+  put(
+    "esm/main.mjs",
+    [
+      "import { twice } from '../lib/util.mjs';",
+      "import h from './helper';",
+      "import { a } from './a.mjs';",
+      "import { n } from './counter.mjs';",
+      "export const result = twice(21);",
+      "export const helper = h;",
+      "export const sum = a + n;",
+      "export const args = argv;",
+    ].join("\n"),
+  );
   put("esm/bare.mjs", "import { v } from 'pkg/thing'; export { v };");
   put("vendor/pkg/thing/index.js", "export const v = 'vendored';");
   put("esm/escape.mjs", "import x from '../../outside.mjs'; export default x;");
@@ -54,13 +57,18 @@ describe("run-file", () => {
   let esm: SessionRuntime;
   beforeAll(async () => {
     rt = await runtimes.create(options({ worktreePath: worktree, env: { BASE: "b", REQ: "base" } }));
-    esm = await runtimes.create(options({
-      worktreePath: worktree,
-      runtime: { esm: true, strict: false, console: true },
-      resolver: { roots: ["vendor"], extensions: [".js", ".mjs"], allowAbsoluteRepoImports: false },
-    }));
+    esm = await runtimes.create(
+      options({
+        worktreePath: worktree,
+        runtime: { esm: true, strict: false, console: true },
+        resolver: { roots: ["vendor"], extensions: [".js", ".mjs"], allowAbsoluteRepoImports: false },
+      }),
+    );
   });
-  afterAll(() => { rt.dispose(); esm.dispose(); });
+  afterAll(() => {
+    rt.dispose();
+    esm.dispose();
+  });
 
   const runFile = async (r: SessionRuntime, path: string, opts?: RunFileOptions) => {
     const lines: string[] = [];
@@ -80,7 +88,10 @@ describe("run-file", () => {
       ["", "INVALID_PATH"],
     ];
     for (const [path, code] of cases) {
-      const err = await runFile(rt, path).then(() => null, (e: unknown) => e);
+      const err = await runFile(rt, path).then(
+        () => null,
+        (e: unknown) => e,
+      );
       expect(err, path).toBeInstanceOf(RuntimeError);
       expect((err as RuntimeError).code, path).toBe(code);
     }
@@ -113,16 +124,17 @@ describe("run-file", () => {
       expect(e.stack).not.toContain(outside);
     }
     expect(exceptionOf((await runFile(esm, "esm/abs.mjs")).outcome).message).toMatch(/absolute imports are not allowed/);
-    expect(exceptionOf((await runFile(esm, "esm/missing.mjs")).outcome).message)
-      .toBe("Cannot find module './nope.mjs' imported from 'esm/missing.mjs'");
+    expect(exceptionOf((await runFile(esm, "esm/missing.mjs")).outcome).message).toBe("Cannot find module './nope.mjs' imported from 'esm/missing.mjs'");
   });
 
   it("module mode: repo-absolute imports when allowed", async () => {
-    const abs = await runtimes.create(options({
-      worktreePath: worktree,
-      runtime: { esm: true, strict: false, console: true },
-      resolver: { roots: [], extensions: [".mjs"], allowAbsoluteRepoImports: true },
-    }));
+    const abs = await runtimes.create(
+      options({
+        worktreePath: worktree,
+        runtime: { esm: true, strict: false, console: true },
+        resolver: { roots: [], extensions: [".mjs"], allowAbsoluteRepoImports: true },
+      }),
+    );
     try {
       expect(valueOf((await runFile(abs, "esm/abs.mjs")).outcome).json).toEqual({ r: 4 });
     } finally {

@@ -13,18 +13,27 @@ describe("hostile snippets find nothing", () => {
     writeFileSync(join(worktree, "a.txt"), "A");
     withModules = await runtimes.create(options({ worktreePath: worktree, modules: ["fs", "path"] }));
   });
-  afterAll(() => { rt.dispose(); withModules.dispose(); });
+  afterAll(() => {
+    rt.dispose();
+    withModules.dispose();
+  });
 
   const value = async (r: SessionRuntime, code: string) => valueOf((await repl(r, code)).outcome).json;
 
   it("has no Node globals", async () => {
-    expect(await value(rt, "[typeof require, typeof process, typeof Buffer, typeof global, typeof module, typeof exports, typeof __dirname, typeof fetch, typeof ivm, typeof _ivm]"))
-      .toEqual(Array(10).fill("undefined"));
+    expect(
+      await value(
+        rt,
+        "[typeof require, typeof process, typeof Buffer, typeof global, typeof module, typeof exports, typeof __dirname, typeof fetch, typeof ivm, typeof _ivm]",
+      ),
+    ).toEqual(Array(10).fill("undefined"));
   });
 
   it("constructor-chain escapes reach only the sandbox's own global", async () => {
-    expect(exceptionOf((await repl(rt, "this.constructor.constructor('return process')()")).outcome))
-      .toMatchObject({ name: "ReferenceError", message: "process is not defined" });
+    expect(exceptionOf((await repl(rt, "this.constructor.constructor('return process')()")).outcome)).toMatchObject({
+      name: "ReferenceError",
+      message: "process is not defined",
+    });
     expect(await value(rt, "typeof ({}).constructor.constructor('return this')().process")).toBe("undefined");
     expect(await value(rt, "typeof console.log.constructor('return this')().process")).toBe("undefined");
     expect(await value(rt, "typeof setTimeout.constructor('return this')().require")).toBe("undefined");

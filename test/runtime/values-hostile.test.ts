@@ -15,7 +15,9 @@ async function fresh(memMb = 128): Promise<SessionRuntime> {
   made.push(rt);
   return rt;
 }
-afterEach(() => { while (made.length) made.pop()!.dispose(); });
+afterEach(() => {
+  while (made.length) made.pop()!.dispose();
+});
 
 const MB = 1024 * 1024;
 const DEFAULT_LIMITS = { wallMs: 30_000, cpuMs: 5_000 };
@@ -176,7 +178,9 @@ describe("hostile values never make describing throw", () => {
   it("proxies whose traps throw, and throwing getters, are described without running into the throw", async () => {
     const rt = await fresh(64);
     const trap = () => "{ throw new Error('trap') }";
-    const v = valueOf((await repl(rt, `new Proxy({}, { getPrototypeOf() ${trap()}, ownKeys() ${trap()}, getOwnPropertyDescriptor() ${trap()}, get() ${trap()} })`)).outcome);
+    const v = valueOf(
+      (await repl(rt, `new Proxy({}, { getPrototypeOf() ${trap()}, ownKeys() ${trap()}, getOwnPropertyDescriptor() ${trap()}, get() ${trap()} })`)).outcome,
+    );
     expect(typeof v.preview).toBe("string");
     expect(v.json).toBeUndefined();
     const g = valueOf((await repl(rt, "({ get x() { throw new Error('getter') }, y: 1 })")).outcome);
@@ -191,7 +195,10 @@ describe("hostile values never make describing throw", () => {
 describe("console '%s' with a custom toString prints it whole, as Node does", () => {
   it("prints a long toString() result unquoted and uncut", async () => {
     const rt = await fresh(64);
-    const r = await repl(rt, "console.log('%s!', { toString() { return 'x'.repeat(20000) } }); class A { toString() { return 'a'.repeat(12000) } }; console.log('%s', new A())");
+    const r = await repl(
+      rt,
+      "console.log('%s!', { toString() { return 'x'.repeat(20000) } }); class A { toString() { return 'a'.repeat(12000) } }; console.log('%s', new A())",
+    );
     expect(r.lines.map((l) => l.text)).toEqual(["x".repeat(20000) + "!", "a".repeat(12000)]);
     expect(r.lines[0].text).toBe(`${"%s!".replace("%s", { toString: () => "x".repeat(20000) } as unknown as string)}`);
   });
@@ -235,7 +242,9 @@ describe("overridden built-ins never reach the sandbox's messages", () => {
     const rt = await fresh(64);
     await repl(rt, "Object.prototype.toJSON = () => ({ forged: true }); String.prototype.toJSON = () => 'forged'");
     expect(valueOf((await repl(rt, "({ s: 'text', n: [1] })")).outcome)).toEqual({
-      type: "object", preview: "{ s: 'text', n: [ 1 ] }", json: { s: "text", n: [1] },
+      type: "object",
+      preview: "{ s: 'text', n: [ 1 ] }",
+      json: { s: "text", n: [1] },
     });
     expect(valueOf((await repl(rt, "'text'")).outcome)).toEqual({ type: "string", preview: "'text'", json: "text" });
     const e = exceptionOf((await repl(rt, "throw new RangeError('real')")).outcome);
@@ -245,7 +254,10 @@ describe("overridden built-ins never reach the sandbox's messages", () => {
 
   it("a toJSON found through a proxy spliced between Array.prototype and Object.prototype", async () => {
     const rt = await fresh(64);
-    await repl(rt, "Object.setPrototypeOf(Array.prototype, new Proxy(Object.prototype, { get: (t, k, r) => k === 'toJSON' ? () => 'forged' : Reflect.get(t, k, r) }))");
+    await repl(
+      rt,
+      "Object.setPrototypeOf(Array.prototype, new Proxy(Object.prototype, { get: (t, k, r) => k === 'toJSON' ? () => 'forged' : Reflect.get(t, k, r) }))",
+    );
     expect(valueOf((await repl(rt, "[1, [2]]")).outcome)).toEqual({ type: "array", preview: "[ 1, [ 2 ] ]", json: [1, [2]] });
     expect((await repl(rt, "console.log([3], { a: 4 }); 0")).lines.map((l) => l.text)).toEqual(["[ 3 ] { a: 4 }"]);
   });
@@ -262,7 +274,10 @@ describe("overridden built-ins never reach the sandbox's messages", () => {
   it("a toJSON that answers with a 100,000-deep JSON text where the VALUE's json goes", async () => {
     const rt = await fresh(64);
     // Replaces the sandbox's own [type, tree, json] array, if JSON.stringify meets it.
-    await repl(rt, `${DEEP_JSON} Array.prototype.toJSON = function () { return this.length === 3 && this[0] === 'array' ? ['array', ['t', 'forged'], DEEP] : this }`);
+    await repl(
+      rt,
+      `${DEEP_JSON} Array.prototype.toJSON = function () { return this.length === 3 && this[0] === 'array' ? ['array', ['t', 'forged'], DEEP] : this }`,
+    );
     const v = valueOf((await repl(rt, "[1, 2, 3]")).outcome);
     expect(v).toEqual({ type: "array", preview: "[ 1, 2, 3 ]", json: [1, 2, 3] });
     await stillUsable(rt);
@@ -286,15 +301,18 @@ describe("overridden built-ins never reach the sandbox's messages", () => {
 
   it("patched JSON.stringify, Array.prototype.push/join, index accessors, RegExp#exec, Symbol.hasInstance", async () => {
     const rt = await fresh(64);
-    await repl(rt, [
-      "JSON.stringify = () => 'forged'",
-      "Array.prototype.push = Array.prototype.join = function () { return 'forged' }",
-      "Object.defineProperty(Array.prototype, '0', { get() { return 'forged' }, set(v) {}, configurable: true })",
-      "Object.defineProperty(Object.prototype, 'value', { get() { return 'forged' }, configurable: true })",
-      "RegExp.prototype.exec = function () { return null }",
-      "Object.defineProperty(Error, Symbol.hasInstance, { value: () => true })",
-      "Number.prototype.toFixed = () => 'forged'",
-    ].join(";\n"));
+    await repl(
+      rt,
+      [
+        "JSON.stringify = () => 'forged'",
+        "Array.prototype.push = Array.prototype.join = function () { return 'forged' }",
+        "Object.defineProperty(Array.prototype, '0', { get() { return 'forged' }, set(v) {}, configurable: true })",
+        "Object.defineProperty(Object.prototype, 'value', { get() { return 'forged' }, configurable: true })",
+        "RegExp.prototype.exec = function () { return null }",
+        "Object.defineProperty(Error, Symbol.hasInstance, { value: () => true })",
+        "Number.prototype.toFixed = () => 'forged'",
+      ].join(";\n"),
+    );
     const v = valueOf((await repl(rt, "const k = class Klass { get x() { return 1 } }; ({ a: [1, 2], m: new Map([[1, 2]]), k })")).outcome);
     expect(v).toMatchObject({ type: "object", preview: "{ a: [ 1, 2 ], m: Map(1) { 1 => 2 }, k: [class Klass] }" });
     expect(valueOf((await repl(rt, "[1, 2]")).outcome)).toEqual({ type: "array", preview: "[ 1, 2 ]", json: [1, 2] });
@@ -332,11 +350,11 @@ describe("the host bounds every message it parses", () => {
   });
 
   it("messages of the wrong shape become a plain description, never a throw", () => {
-    for (const bad of ["V", "V\"forged\"", "V{}", "V[1,2,3]", "Vnot json", `V["${"t".repeat(100)}",1,null]`]) {
+    for (const bad of ["V", 'V"forged"', "V{}", "V[1,2,3]", "Vnot json", `V["${"t".repeat(100)}",1,null]`]) {
       expect(parseValue(bad).preview).toBe("[the value could not be described]");
     }
     expect(parseValue('V["number",1,"not json"]')).toEqual({ type: "number", preview: "1" });
-    for (const bad of ["E", "E\"forged\"", "E[1,{},2,3]", "Enot json"]) {
+    for (const bad of ["E", 'E"forged"', "E[1,{},2,3]", "Enot json"]) {
       expect(parseThrown(bad)).toEqual({ name: "Error", message: "an exception could not be described", stack: "Error" });
     }
     expect(() => decodeConsole(1 << 3, '"forged"')).toThrow();

@@ -16,16 +16,20 @@ const vmSize = () => Number(/VmSize:\s+(\d+) kB/.exec(readFileSync("/proc/self/s
 
 describe("runtime.wasm off (the default)", () => {
   let rt: SessionRuntime;
-  beforeAll(async () => { rt = await runtimes.create(options()); });
+  beforeAll(async () => {
+    rt = await runtimes.create(options());
+  });
   afterAll(() => rt.dispose());
   const value = async (code: string) => valueOf((await repl(rt, code)).outcome).json;
 
   it("has no WebAssembly global", async () => {
-    expect(await value("[typeof WebAssembly, 'WebAssembly' in globalThis, Reflect.ownKeys(globalThis).includes('WebAssembly')]"))
-      .toEqual(["undefined", false, false]);
+    expect(await value("[typeof WebAssembly, 'WebAssembly' in globalThis, Reflect.ownKeys(globalThis).includes('WebAssembly')]")).toEqual([
+      "undefined",
+      false,
+      false,
+    ]);
     expect(exceptionOf((await repl(rt, "WebAssembly.Module")).outcome).name).toBe("ReferenceError");
-    expect(await value("[Function('return typeof WebAssembly')(), typeof (0, eval)('this').WebAssembly]"))
-      .toEqual(["undefined", "undefined"]);
+    expect(await value("[Function('return typeof WebAssembly')(), typeof (0, eval)('this').WebAssembly]")).toEqual(["undefined", "undefined"]);
   });
 
   it("leaves nothing reachable from the global object that is part of the WebAssembly API", async () => {
@@ -59,7 +63,10 @@ describe("runtime.wasm on", () => {
     rt = await runtimes.create(options({ memMb: 16, runtime: { esm: false, strict: false, console: true, wasm: true } }));
     other = await runtimes.create(options({ memMb: 16, runtime: { esm: false, strict: false, console: true, wasm: true } }));
   });
-  afterAll(() => { rt.dispose(); other.dispose(); });
+  afterAll(() => {
+    rt.dispose();
+    other.dispose();
+  });
   const value = async (r: SessionRuntime, code: string) => valueOf((await repl(r, code)).outcome).json;
   const thrown = async (r: SessionRuntime, code: string) => exceptionOf((await repl(r, code)).outcome);
 
@@ -69,10 +76,14 @@ describe("runtime.wasm on", () => {
     expect(await value(rt, `(await WebAssembly.instantiate(await WebAssembly.compile(${ADD}))).exports.add(1, 1)`)).toBe(2);
     expect(await value(rt, `WebAssembly.validate(${ADD})`)).toBe(true);
     // The wrappers stand where the originals stood.
-    expect(await value(rt, `const m = new WebAssembly.Module(${ADD}); [m instanceof WebAssembly.Module,
+    expect(
+      await value(
+        rt,
+        `const m = new WebAssembly.Module(${ADD}); [m instanceof WebAssembly.Module,
       Object.getPrototypeOf(m).constructor === WebAssembly.Module, WebAssembly.Module.exports(m)[0].name,
-      new WebAssembly.Instance(m).constructor === WebAssembly.Instance, typeof WebAssembly.compileStreaming, Object.keys(WebAssembly)]`))
-      .toEqual([true, true, "add", true, "undefined", ["compile", "validate", "instantiate"]]);
+      new WebAssembly.Instance(m).constructor === WebAssembly.Instance, typeof WebAssembly.compileStreaming, Object.keys(WebAssembly)]`,
+      ),
+    ).toEqual([true, true, "add", true, "undefined", ["compile", "validate", "instantiate"]]);
   });
 
   it("refuses 64 MB of memory in a 16 MB session, however it is asked for, and the server's RSS stays low", async () => {
@@ -80,17 +91,26 @@ describe("runtime.wasm on", () => {
     const memory = await thrown(rt, "new WebAssembly.Memory({ initial: 1024 })");
     expect(memory.name).toBe("RangeError");
     // The modules compiled so far took a little of the 16 MB.
-    expect(memory.message).toMatch(/^WebAssembly\.Memory\(\): 64 MB of WebAssembly memory requested, but only 15\.\d+ MB of this session's budget is left .*limits\.mem_mb = 16 MB/);
+    expect(memory.message).toMatch(
+      /^WebAssembly\.Memory\(\): 64 MB of WebAssembly memory requested, but only 15\.\d+ MB of this session's budget is left .*limits\.mem_mb = 16 MB/,
+    );
     const declared = await thrown(rt, `new WebAssembly.Instance(new WebAssembly.Module(${BIG_MEMORY}))`);
     expect(declared).toMatchObject({ name: "RangeError", message: expect.stringMatching(/64 MB of WebAssembly memory requested/) });
     expect((await thrown(rt, `await WebAssembly.instantiate(${BIG_MEMORY})`)).name).toBe("RangeError");
     // Many small memories: the total is what counts.
-    const [made, why] = (await value(rt, `const small = []; let why = ''; try { for (let i = 0; i < 1000; i++) small.push(new WebAssembly.Memory({ initial: 1, maximum: 1 })) } catch (e) { why = e.name } [small.length, why]`)) as [number, string];
+    const [made, why] = (await value(
+      rt,
+      `const small = []; let why = ''; try { for (let i = 0; i < 1000; i++) small.push(new WebAssembly.Memory({ initial: 1, maximum: 1 })) } catch (e) { why = e.name } [small.length, why]`,
+    )) as [number, string];
     expect([made > 250 && made < 256, why]).toEqual([true, "RangeError"]);
     expect(rss() - before).toBeLessThan(64 << 20);
     // Another session is untouched by this one's spending.
-    expect(await value(other, `[1 + 1, new WebAssembly.Instance(new WebAssembly.Module(${ADD})).exports.add(3, 4), new WebAssembly.Memory({ initial: 16 }).buffer.byteLength]`))
-      .toEqual([2, 7, 1 << 20]);
+    expect(
+      await value(
+        other,
+        `[1 + 1, new WebAssembly.Instance(new WebAssembly.Module(${ADD})).exports.add(3, 4), new WebAssembly.Memory({ initial: 16 }).buffer.byteLength]`,
+      ),
+    ).toEqual([2, 7, 1 << 20]);
   });
 
   it("reserves address space for the maxima only (tests run with --disable-wasm-trap-handler, as the server does)", async () => {
@@ -98,7 +118,9 @@ describe("runtime.wasm on", () => {
     const fresh = await runtimes.create(options({ memMb: 16, runtime: { esm: false, strict: false, console: true, wasm: true } }));
     try {
       const before = vmSize();
-      expect(await value(fresh, "const ms = []; for (let i = 0; i < 256; i++) ms.push(new WebAssembly.Memory({ initial: 1, maximum: 1 })); ms.length")).toBe(256);
+      expect(await value(fresh, "const ms = []; for (let i = 0; i < 256; i++) ms.push(new WebAssembly.Memory({ initial: 1, maximum: 1 })); ms.length")).toBe(
+        256,
+      );
       expect(vmSize() - before).toBeLessThan(1 << 30);
     } finally {
       fresh.dispose();
@@ -118,8 +140,12 @@ describe("runtime.wasm on", () => {
       process.execArgv.splice(at, 0, flag);
     }
     try {
-      expect(await value(fresh, `const ms = []; let why = ''; try { for (let i = 0; i < 100; i++) ms.push(new WebAssembly.Memory({ initial: 1, maximum: 1 })) } catch (e) { why = e.message } [ms.length, why]`))
-        .toEqual([16, expect.stringMatching(/at most 16 WebAssembly memories/)]);
+      expect(
+        await value(
+          fresh,
+          `const ms = []; let why = ''; try { for (let i = 0; i < 100; i++) ms.push(new WebAssembly.Memory({ initial: 1, maximum: 1 })) } catch (e) { why = e.message } [ms.length, why]`,
+        ),
+      ).toEqual([16, expect.stringMatching(/at most 16 WebAssembly memories/)]);
       expect((await thrown(fresh, `new WebAssembly.Instance(new WebAssembly.Module(${growable(1)}))`)).message).toMatch(/at most 16/);
     } finally {
       fresh.dispose();
@@ -131,8 +157,13 @@ describe("runtime.wasm on", () => {
     for (const max of [undefined, 2048]) {
       const fresh = await runtimes.create(options({ memMb: 16, runtime: { esm: false, strict: false, console: true, wasm: true } }));
       try {
-        expect(await value(fresh, `const { exports: e } = new WebAssembly.Instance(new WebAssembly.Module(${growable(max)}));
-          [e.grow(1023), e.grow(254), e.mem.buffer.byteLength, e.grow(1)]`)).toEqual([-1, 1, 255 * 65536, -1]); // the module's code took the 256th page
+        expect(
+          await value(
+            fresh,
+            `const { exports: e } = new WebAssembly.Instance(new WebAssembly.Module(${growable(max)}));
+          [e.grow(1023), e.grow(254), e.mem.buffer.byteLength, e.grow(1)]`,
+          ),
+        ).toEqual([-1, 1, 255 * 65536, -1]); // the module's code took the 256th page
         expect(exceptionOf((await repl(fresh, "e.mem.grow(1)")).outcome).name).toBe("RangeError");
         // The budget is spent: nothing more, by any route.
         expect((await thrown(fresh, "new WebAssembly.Memory({ initial: 1 })")).message).toMatch(/0\.06 MB of WebAssembly memory requested, but only 0\.0\d MB/);
@@ -147,10 +178,14 @@ describe("runtime.wasm on", () => {
     const fresh = await runtimes.create(options({ memMb: 16, runtime: { esm: false, strict: false, console: true, wasm: true } }));
     try {
       // Its memory has no maximum, so each attempt reserves all that is left.
-      expect(await value(fresh, `const needs = new WebAssembly.Module(${NEEDS_IMPORT}); const names = [];
+      expect(
+        await value(
+          fresh,
+          `const needs = new WebAssembly.Module(${NEEDS_IMPORT}); const names = [];
         for (let i = 0; i < 20; i++) try { new WebAssembly.Instance(needs, { env: {} }) } catch (e) { names.push(e.name) }
-        [...new Set(names), new WebAssembly.Instance(needs, { env: { f() {} } }) instanceof WebAssembly.Instance]`))
-        .toEqual(["LinkError", true]);
+        [...new Set(names), new WebAssembly.Instance(needs, { env: { f() {} } }) instanceof WebAssembly.Instance]`,
+        ),
+      ).toEqual(["LinkError", true]);
     } finally {
       fresh.dispose();
     }
@@ -161,9 +196,12 @@ describe("runtime.wasm on", () => {
     try {
       const before = rss();
       // Distinct tiny modules (a custom section holds a counter), all kept: ~16 KB of native memory each.
-      const [compiled, why] = (await value(fresh, `const kept = []; let why = '';
+      const [compiled, why] = (await value(
+        fresh,
+        `const kept = []; let why = '';
         try { for (let i = 0; i < 5000; i++) kept.push(new WebAssembly.Module(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 0, 6, 1, 120, i & 255, i >> 8, 0, 0]))) }
-        catch (e) { why = e.message } [kept.length, why]`)) as [number, string];
+        catch (e) { why = e.message } [kept.length, why]`,
+      )) as [number, string];
       expect(compiled).toBeGreaterThan(900);
       expect(compiled).toBeLessThan(1024);
       expect(why).toMatch(/^WebAssembly\.Module\(\): 0\.02 MB of compiled WebAssembly code .* requested, but only 0(\.0\d)? MB/);
@@ -177,8 +215,13 @@ describe("runtime.wasm on", () => {
     const fresh = await runtimes.create(options({ memMb: 16, runtime: { esm: false, strict: false, console: true, wasm: true } }));
     try {
       // A getter answering small to the check and big to V8 gets one read.
-      expect(await value(fresh, `let reads = 0; const m = new WebAssembly.Memory({ get initial() { return reads++ ? 1024 : 1 }, maximum: 1 });
-        [reads, m.buffer.byteLength]`)).toEqual([1, 65536]);
+      expect(
+        await value(
+          fresh,
+          `let reads = 0; const m = new WebAssembly.Memory({ get initial() { return reads++ ? 1024 : 1 }, maximum: 1 });
+        [reads, m.buffer.byteLength]`,
+        ),
+      ).toEqual([1, 65536]);
       expect((await thrown(fresh, "new (Object.getPrototypeOf(m).constructor)({ initial: 1024 })")).name).toBe("RangeError");
       expect((await thrown(fresh, "Reflect.construct(WebAssembly.Memory, [{ initial: 1024 }], class {})")).name).toBe("RangeError");
       expect((await thrown(fresh, "class Big extends WebAssembly.Memory {}; new Big({ initial: 1024 })")).name).toBe("RangeError");
@@ -186,8 +229,7 @@ describe("runtime.wasm on", () => {
       // A module object the wrapper did not make is refused.
       expect((await thrown(fresh, "new WebAssembly.Instance(Object.create(WebAssembly.Module.prototype))")).name).toBe("TypeError");
       // A memory section the parser cannot read never reaches V8.
-      expect((await thrown(fresh, `new WebAssembly.Module(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 5, 3, 1, 4, 1]))`)).name)
-        .toBe("CompileError");
+      expect((await thrown(fresh, `new WebAssembly.Module(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 5, 3, 1, 4, 1]))`)).name).toBe("CompileError");
     } finally {
       fresh.dispose();
     }

@@ -61,7 +61,9 @@ export class Api {
     for (const name of spec.modules ?? []) await unary((cb) => this.s.templates.addModule({ templateId: t.id, name }, cb));
     for (const name of spec.libraries ?? []) await unary((cb) => this.s.templates.addLibrary({ templateId: t.id, name }, cb));
     for (const c of spec.capabilities ?? []) {
-      await unary((cb) => this.s.templates.addCapability({ templateId: t.id, kind: c.kind, name: c.name, enabled: c.enabled ?? true, config: c.config ?? {} }, cb));
+      await unary((cb) =>
+        this.s.templates.addCapability({ templateId: t.id, kind: c.kind, name: c.name, enabled: c.enabled ?? true, config: c.config ?? {} }, cb),
+      );
     }
     let i = 0;
     for (const f of spec.startupFiles ?? []) {

@@ -50,7 +50,20 @@ export async function startTestServer(overrides: Partial<ServeConfig> = {}, db: 
     for (const c of [templates, sessions, executions, health]) c.close();
     await app.stop();
   };
-  return { app, address, db, templates, sessions, executions, health, stop, close: async () => { await stop(); await db.cleanup(); } };
+  return {
+    app,
+    address,
+    db,
+    templates,
+    sessions,
+    executions,
+    health,
+    stop,
+    close: async () => {
+      await stop();
+      await db.cleanup();
+    },
+  };
 }
 
 export interface ServerFixture extends TestServer {
@@ -71,13 +84,27 @@ export function useTestServer(overrides: Partial<ServeConfig> | (() => Partial<S
     return server;
   };
   const fixture: ServerFixture = {
-    get app() { return running().app; },
-    get address() { return running().address; },
-    get db() { return running().db; },
-    get templates() { return running().templates; },
-    get sessions() { return running().sessions; },
-    get executions() { return running().executions; },
-    get health() { return running().health; },
+    get app() {
+      return running().app;
+    },
+    get address() {
+      return running().address;
+    },
+    get db() {
+      return running().db;
+    },
+    get templates() {
+      return running().templates;
+    },
+    get sessions() {
+      return running().sessions;
+    },
+    get executions() {
+      return running().executions;
+    },
+    get health() {
+      return running().health;
+    },
     stop: () => running().stop(),
     close: () => running().close(),
     api: undefined as unknown as Api,
@@ -123,7 +150,9 @@ export function unary<Res>(start: (callback: Callback<Res>) => unknown): Promise
 }
 
 /** Awaits a call expected to fail; returns its gRPC code and ErrorInfo reason. */
-export async function rpcError(promise: Promise<unknown>): Promise<{ code: number; reason?: string; domain?: string; message: string; metadata: Record<string, string> }> {
+export async function rpcError(
+  promise: Promise<unknown>,
+): Promise<{ code: number; reason?: string; domain?: string; message: string; metadata: Record<string, string> }> {
   try {
     await promise;
   } catch (err) {

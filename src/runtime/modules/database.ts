@@ -46,7 +46,10 @@ function plainRow(row: unknown): unknown {
  * Written by `npm run build` (scripts/build-native.sh): beside the compiled
  * code (dist/src/runtime/modules) or, when running from source, in dist/.
  */
-const GUARD_PATH = [join(__dirname, "..", "..", "..", "native", "sqlite-guard.so"), join(__dirname, "..", "..", "..", "dist", "native", "sqlite-guard.so")].find(existsSync);
+const GUARD_PATH = [
+  join(__dirname, "..", "..", "..", "native", "sqlite-guard.so"),
+  join(__dirname, "..", "..", "..", "dist", "native", "sqlite-guard.so"),
+].find(existsSync);
 
 function openGuarded(target: string): Db {
   if (GUARD_PATH === undefined) {
@@ -83,7 +86,8 @@ export function createDatabaseModule(root: string): DatabaseModule {
       requireString(filename, "filename");
       // SQLite is built without URI filenames (a "file:" name is a plain
       // file), but a name that looks like a URI is refused rather than guessed at.
-      if (/^file:/i.test(filename as string)) throw new SandboxError(`configure: URI filenames are not accepted ('${filename as string}'); give a path inside the worktree`, "EINVAL", "TypeError");
+      if (/^file:/i.test(filename as string))
+        throw new SandboxError(`configure: URI filenames are not accepted ('${filename as string}'); give a path inside the worktree`, "EINVAL", "TypeError");
       const target = filename === ":memory:" ? ":memory:" : confine(root, filename as string, true);
       close();
       db = openGuarded(target);

@@ -15,7 +15,11 @@ export type Envelope = { ok: true; value: unknown } | { ok: false; error: Sandbo
 
 /** Thrown by module code for errors meant for the sandbox as-is. */
 export class SandboxError extends Error {
-  constructor(message: string, readonly code?: string, name = "Error") {
+  constructor(
+    message: string,
+    readonly code?: string,
+    name = "Error",
+  ) {
     super(message);
     this.name = name;
   }

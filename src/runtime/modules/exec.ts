@@ -93,16 +93,25 @@ export function runExec(ctx: ExecContext, argv: unknown, options: unknown): Prom
     const err: Buffer[] = [];
     let outBytes = 0;
     let errBytes = 0;
-    child.stdout.on("data", (b: Buffer) => { if (outBytes < MAX_CAPTURE) { out.push(b); outBytes += b.length; } });
-    child.stderr.on("data", (b: Buffer) => { if (errBytes < MAX_CAPTURE) { err.push(b); errBytes += b.length; } });
+    child.stdout.on("data", (b: Buffer) => {
+      if (outBytes < MAX_CAPTURE) {
+        out.push(b);
+        outBytes += b.length;
+      }
+    });
+    child.stderr.on("data", (b: Buffer) => {
+      if (errBytes < MAX_CAPTURE) {
+        err.push(b);
+        errBytes += b.length;
+      }
+    });
     const timer = setTimeout(() => (pgid === undefined ? child.kill("SIGKILL") : ctx.groups.kill(pgid)), Math.max(1, timeoutMs));
     child.on("exit", () => {
       if (pgid !== undefined) ctx.groups.settle(pgid);
     });
     child.on("error", (e) => {
       clearTimeout(timer);
-      reject(new SandboxError(`exec: cannot run '${argv[0]}': ${(e as NodeJS.ErrnoException).code ?? e.message}`,
-        (e as NodeJS.ErrnoException).code));
+      reject(new SandboxError(`exec: cannot run '${argv[0]}': ${(e as NodeJS.ErrnoException).code ?? e.message}`, (e as NodeJS.ErrnoException).code));
     });
     child.on("close", (code, signal) => {
       clearTimeout(timer);

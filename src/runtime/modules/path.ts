@@ -10,7 +10,6 @@ export function createPathModule(root: string): Record<string, ModuleMethod> {
   const methods: Record<string, ModuleMethod> = {};
   for (const name of pure) methods[name] = (...args) => (posix[name] as (...a: unknown[]) => unknown)(...args);
   methods.resolve = (...args) => posix.resolve(root, ...(args as string[]));
-  methods.relative = (from, to) =>
-    posix.relative(posix.resolve(root, from as string), posix.resolve(root, to as string));
+  methods.relative = (from, to) => posix.relative(posix.resolve(root, from as string), posix.resolve(root, to as string));
   return methods;
 }

@@ -66,12 +66,7 @@ export class InitialSchema1764100000000 implements MigrationInterface {
       await q.createTable(
         new Table({
           name,
-          columns: [
-            { ...templateRef, isPrimary: true },
-            { name: "name", type: "varchar", length: "100", isPrimary: true },
-            ...extra,
-            createdAt,
-          ],
+          columns: [{ ...templateRef, isPrimary: true }, { name: "name", type: "varchar", length: "100", isPrimary: true }, ...extra, createdAt],
           foreignKeys: [cascadeToTemplate()],
         }),
       );

@@ -20,7 +20,9 @@ export class EventPages1764200000000 implements MigrationInterface {
           { name: "first_seq", type: "integer" },
           { name: "events", type: "text" },
         ],
-        foreignKeys: [new TableForeignKey({ columnNames: ["execution_id"], referencedTableName: "executions", referencedColumnNames: ["id"], onDelete: "CASCADE" })],
+        foreignKeys: [
+          new TableForeignKey({ columnNames: ["execution_id"], referencedTableName: "executions", referencedColumnNames: ["id"], onDelete: "CASCADE" }),
+        ],
       }),
     );
     // payload is a JSON object without `type` (unless `down` wrote it); the
@@ -44,7 +46,9 @@ export class EventPages1764200000000 implements MigrationInterface {
           { name: "type", type: "varchar", length: "20" },
           { name: "payload", type: "text" },
         ],
-        foreignKeys: [new TableForeignKey({ columnNames: ["execution_id"], referencedTableName: "executions", referencedColumnNames: ["id"], onDelete: "CASCADE" })],
+        foreignKeys: [
+          new TableForeignKey({ columnNames: ["execution_id"], referencedTableName: "executions", referencedColumnNames: ["id"], onDelete: "CASCADE" }),
+        ],
       }),
     );
     // PostgreSQL's json operators refuse to unescape \u0000, which a payload

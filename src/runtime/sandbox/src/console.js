@@ -24,11 +24,16 @@ const timersByLabel = new MapCtor();
 /** @param {unknown} v @returns {string} */
 function formatPrimitive(v) {
   switch (typeof v) {
-    case "string": return v;
-    case "number": return objIs(v, -0) ? "-0" : StringCtor(v);
-    case "bigint": return StringCtor(v) + "n";
-    case "symbol": return symbolToString(v);
-    default: return StringCtor(v);
+    case "string":
+      return v;
+    case "number":
+      return objIs(v, -0) ? "-0" : StringCtor(v);
+    case "bigint":
+      return StringCtor(v) + "n";
+    case "symbol":
+      return symbolToString(v);
+    default:
+      return StringCtor(v);
   }
 }
 
@@ -40,7 +45,11 @@ function isPrimitive(v) {
 /** @param {any} v */
 function hasBuiltInToString(v) {
   let ts;
-  try { ts = v.toString; } catch (_) { return true; }
+  try {
+    ts = v.toString;
+  } catch (_) {
+    return true;
+  }
   if (typeof ts !== "function") return true;
   if (hasOwn(v, "toString")) return false;
   let p = v;
@@ -68,7 +77,12 @@ function circularText() {
   if (circularMessage === null) {
     const a = create(null);
     defineProp(a, "a", { __proto__: null, value: a, enumerable: true });
-    try { jsonStringify(a); circularMessage = ""; } catch (e) { circularMessage = firstLine(StringCtor(e.message)); }
+    try {
+      jsonStringify(a);
+      circularMessage = "";
+    } catch (e) {
+      circularMessage = firstLine(StringCtor(e.message));
+    }
   }
   return circularMessage;
 }
@@ -126,10 +140,12 @@ function describeArgs(args) {
           a++;
           depth = 5;
           break;
-        case 79: case 99: // O c
+        case 79:
+        case 99: // O c
           a++;
           break;
-        default: break;
+        default:
+          break;
       }
     }
   }
@@ -172,11 +188,16 @@ function textBytes(text, indent) {
   let lines = 1;
   for (let i = 0; i < n; i++) {
     const c = charCodeAt(text, i);
-    if (c < 0x80) { bytes += 1; if (c === 10) lines++; }
-    else if (c < 0x800) bytes += 2;
+    if (c < 0x80) {
+      bytes += 1;
+      if (c === 10) lines++;
+    } else if (c < 0x800) bytes += 2;
     else if (c >= 0xd800 && c <= 0xdbff && i + 1 < n) {
       const d = charCodeAt(text, i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) { bytes += 4; i++; } else bytes += 3;
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        bytes += 4;
+        i++;
+      } else bytes += 3;
     } else bytes += 3;
   }
   return bytes + indent * lines;
@@ -202,7 +223,7 @@ const RING_MASK = ring.length - 1;
 function ringWrite(gen, meta, text) {
   const n = text.length;
   const size = RING_HEADER + n;
-  if (size > (ring.length >> 1)) return false;
+  if (size > ring.length >> 1) return false;
   let w = AtomicsLoad(ctl, CTL_RING_WRITE);
   let pos = w & RING_MASK;
   const pad = pos + size > ring.length ? ring.length - pos : 0;
@@ -307,14 +328,30 @@ function group(labels) {
 function makeConsole() {
   /** @type {Record<string, (...args: any[]) => void>} */
   const c = {
-    log(...args) { emit(LEVEL_LOG, KIND_FORMAT, args); },
-    info(...args) { emit(LEVEL_INFO, KIND_FORMAT, args); },
-    warn(...args) { emit(LEVEL_WARN, KIND_FORMAT, args); },
-    error(...args) { emit(LEVEL_ERROR, KIND_FORMAT, args); },
-    debug(...args) { emit(LEVEL_DEBUG, KIND_FORMAT, args); },
-    dirxml(...args) { emit(LEVEL_LOG, KIND_FORMAT, args); },
-    table(...args) { emit(LEVEL_LOG, KIND_FORMAT, args); },
-    dir(value) { emit(LEVEL_LOG, KIND_DIR, [value]); },
+    log(...args) {
+      emit(LEVEL_LOG, KIND_FORMAT, args);
+    },
+    info(...args) {
+      emit(LEVEL_INFO, KIND_FORMAT, args);
+    },
+    warn(...args) {
+      emit(LEVEL_WARN, KIND_FORMAT, args);
+    },
+    error(...args) {
+      emit(LEVEL_ERROR, KIND_FORMAT, args);
+    },
+    debug(...args) {
+      emit(LEVEL_DEBUG, KIND_FORMAT, args);
+    },
+    dirxml(...args) {
+      emit(LEVEL_LOG, KIND_FORMAT, args);
+    },
+    table(...args) {
+      emit(LEVEL_LOG, KIND_FORMAT, args);
+    },
+    dir(value) {
+      emit(LEVEL_LOG, KIND_DIR, [value]);
+    },
     trace(...args) {
       /** @type {{ stack?: unknown }} */
       const holder = {};
@@ -335,8 +372,12 @@ function makeConsole() {
       mapSet(counts, l, n);
       emit(LEVEL_LOG, KIND_TEXT, l + ": " + n);
     },
-    countReset(label) { mapDelete(counts, labelOf(label)); },
-    time(label) { mapSet(timersByLabel, labelOf(label), dateNow()); },
+    countReset(label) {
+      mapDelete(counts, labelOf(label));
+    },
+    time(label) {
+      mapSet(timersByLabel, labelOf(label), dateNow());
+    },
     timeLog(label, ...args) {
       const l = labelOf(label);
       const t = mapGet(timersByLabel, l);
@@ -353,9 +394,15 @@ function makeConsole() {
       mapDelete(timersByLabel, l);
       emit(LEVEL_LOG, KIND_TEXT, l + ": " + elapsedText(dateNow() - t));
     },
-    group(...labels) { group(labels); },
-    groupCollapsed(...labels) { group(labels); },
-    groupEnd() { groupIndent = groupIndent >= 2 ? groupIndent - 2 : 0; },
+    group(...labels) {
+      group(labels);
+    },
+    groupCollapsed(...labels) {
+      group(labels);
+    },
+    groupEnd() {
+      groupIndent = groupIndent >= 2 ? groupIndent - 2 : 0;
+    },
     clear() {},
     timeStamp() {},
     profile() {},

@@ -19,13 +19,16 @@ function defineRunGlobal(name, value) {
   defineProp(G, name, { __proto__: null, value: value, writable: true, configurable: true, enumerable: false });
 }
 
-defineProp(G, "console", { __proto__: null,
+defineProp(G, "console", {
+  __proto__: null,
   value: config.console ? makeConsole() : makeSilentConsole(),
-  writable: true, configurable: true, enumerable: false });
+  writable: true,
+  configurable: true,
+  enumerable: false,
+});
 installTimers();
 if (config.modules.length > 0) {
-  defineProp(G, "require", { __proto__: null, value: makeRequire(config.modules, config.allowExec),
-    writable: true, configurable: true, enumerable: false });
+  defineProp(G, "require", { __proto__: null, value: makeRequire(config.modules, config.allowExec), writable: true, configurable: true, enumerable: false });
 }
 if (config.net) {
   defineProp(G, "fetch", { __proto__: null, value: makeFetch(), writable: true, configurable: true, enumerable: false });
@@ -34,8 +37,7 @@ if (config.net) {
   const names = ownKeys(config.globals);
   for (let i = 0; i < names.length; i++) {
     const n = names[i];
-    defineProp(G, n, { __proto__: null, value: deepFreeze(config.globals[/** @type {string} */ (n)]),
-      writable: false, configurable: false, enumerable: true });
+    defineProp(G, n, { __proto__: null, value: deepFreeze(config.globals[/** @type {string} */ (n)]), writable: false, configurable: false, enumerable: true });
   }
 }
 
@@ -64,7 +66,10 @@ function beginRun(spec) {
   mapClear(fetchPending);
   // A module run that failed or was stopped left its wait pending: end it.
   delete G[config.moduleHook];
-  if (abandonModule !== null) { abandonModule(); abandonModule = null; }
+  if (abandonModule !== null) {
+    abandonModule();
+    abandonModule = null;
+  }
   groupIndent = 0;
   let argv, env;
   if (spec === "") {
@@ -97,8 +102,18 @@ function run(source, wrapped, spec, filename, columnOffset) {
   } catch (e) {
     // A syntax error, made by isolated-vm (the message ends with [file:line:col]);
     // its stack would show the prelude's frames: the message is the whole story.
-    const name = capText(safeString(function () { return e.name; }, "SyntaxError"), MAX_EXCEPTION_NAME_BYTES);
-    const message = capText(safeString(function () { return e.message; }, ""), MAX_EXCEPTION_MESSAGE_BYTES);
+    const name = capText(
+      safeString(function () {
+        return e.name;
+      }, "SyntaxError"),
+      MAX_EXCEPTION_NAME_BYTES,
+    );
+    const message = capText(
+      safeString(function () {
+        return e.message;
+      }, ""),
+      MAX_EXCEPTION_MESSAGE_BYTES,
+    );
     return thrownError(name, message, name + ": " + message);
   }
   let value;
@@ -107,7 +122,11 @@ function run(source, wrapped, spec, filename, columnOffset) {
   } catch (e) {
     return describeThrown(e);
   } finally {
-    try { script.release(); } catch (_) { /* terminated */ }
+    try {
+      script.release();
+    } catch (_) {
+      /* terminated */
+    }
   }
   if (wrapped || (value !== null && typeof value === "object" && isPromise(value))) return settle(value, wrapped);
   try {
@@ -126,10 +145,21 @@ let abandonModule = null;
 async function settleModule() {
   /** @type {(box: [unknown] | null) => void} */
   let resolve;
-  const done = new PromiseCtor((r) => { resolve = r; });
+  const done = new PromiseCtor((r) => {
+    resolve = r;
+  });
   abandonModule = () => resolve(null);
-  defineProp(G, config.moduleHook, { __proto__: null, configurable: true, writable: false, enumerable: false,
-    value: function (/** @type {unknown} */ ns) { delete G[config.moduleHook]; abandonModule = null; resolve([ns]); } });
+  defineProp(G, config.moduleHook, {
+    __proto__: null,
+    configurable: true,
+    writable: false,
+    enumerable: false,
+    value: function (/** @type {unknown} */ ns) {
+      delete G[config.moduleHook];
+      abandonModule = null;
+      resolve([ns]);
+    },
+  });
   const box = await done; // boxed: a namespace exporting "then" must not be treated as a thenable
   return box === null ? "" : settle(box[0], false);
 }
@@ -138,11 +168,18 @@ async function settleModule() {
 /** @param {number} op @param {any} [a] @param {any} [b] @param {any} [c] @param {any} [d] @param {any} [e] @returns {string | Promise<string>} */
 function control(op, a, b, c, d, e) {
   switch (op) {
-    case OP_RUN: return run(a, b, c, d, e);
-    case OP_BEGIN: beginRun(a); return "";
-    case OP_SETTLE_MODULE: return settleModule();
-    case OP_FIRE_TIMER: return fireTimer(a, b);
-    case OP_SETTLE_FETCH: return settleFetch(a, b, c, d);
-    default: return "";
+    case OP_RUN:
+      return run(a, b, c, d, e);
+    case OP_BEGIN:
+      beginRun(a);
+      return "";
+    case OP_SETTLE_MODULE:
+      return settleModule();
+    case OP_FIRE_TIMER:
+      return fireTimer(a, b);
+    case OP_SETTLE_FETCH:
+      return settleFetch(a, b, c, d);
+    default:
+      return "";
   }
 }

@@ -6,8 +6,8 @@
  * sizes are capped the way util.inspect caps its own output.
  */
 const MAX_NODES = 5000;
-const MAX_ITEMS = 100;      // util.inspect's maxArrayLength
-const MAX_STRING = 10000;   // util.inspect's maxStringLength
+const MAX_ITEMS = 100; // util.inspect's maxArrayLength
+const MAX_STRING = 10000; // util.inspect's maxStringLength
 const MAX_KEYS = 1000;
 // Characters of strings and keys a describer takes in before it cuts the rest
 // (the preview is 4 KB; console lines are bounded by the output limits anyway).
@@ -55,7 +55,12 @@ function capText(text, maxBytes) {
 // that throws for nothing else (it runs no trap).
 /** @param {any} v */
 function isRevokedProxy(v) {
-  try { isArray(v); return false; } catch (_) { return true; }
+  try {
+    isArray(v);
+    return false;
+  } catch (_) {
+    return true;
+  }
 }
 
 // A descriptor's value, undefined for an accessor: reading d.value of an
@@ -144,7 +149,10 @@ Describer.prototype.value = function (v, level) {
       let max = this.budget - this.chars;
       if (max > MAX_STRING) max = MAX_STRING;
       if (max < 16) max = 16;
-      if (v.length > max) { this.chars += max; return ["S", stringSlice(v, 0, max), v.length]; }
+      if (v.length > max) {
+        this.chars += max;
+        return ["S", stringSlice(v, 0, max), v.length];
+      }
       this.chars += v.length;
       return v;
     }
@@ -154,10 +162,14 @@ Describer.prototype.value = function (v, level) {
       if (v === -Infinity) return ["n", "-Infinity"];
       if (objIs(v, -0)) return ["n", "-0"];
       return v;
-    case "boolean": return v;
-    case "undefined": return ["u"];
-    case "bigint": return ["b", StringCtor(v)];
-    case "symbol": return ["y", descriptionOf(v)];
+    case "boolean":
+      return v;
+    case "undefined":
+      return ["u"];
+    case "bigint":
+      return ["b", StringCtor(v)];
+    case "symbol":
+      return ["y", descriptionOf(v)];
     default:
       if (v === null) return null;
       try {
@@ -239,7 +251,9 @@ Describer.prototype.object = function (v, level) {
 /** @param {Function} v @param {number} id @param {number} level @returns {TreeNode} */
 Describer.prototype.fn = function (v, id, level) {
   let src = "";
-  try { src = fnToString(v); } catch (_) {}
+  try {
+    src = fnToString(v);
+  } catch (_) {}
   let kind = "f";
   if (stringSlice(src, 0, 5) === "class") kind = "c";
   else {
@@ -301,7 +315,10 @@ Describer.prototype.set = function (v, id, cls, level) {
 /** @param {any} v @param {number} id @param {string | null} cls @param {number} level @returns {TreeNode} */
 Describer.prototype.error = function (v, id, cls, level) {
   let stack = null;
-  try { const s = v.stack; if (typeof s === "string") stack = capText(s, MAX_EXCEPTION_STACK_BYTES); } catch (_) {}
+  try {
+    const s = v.stack;
+    if (typeof s === "string") stack = capText(s, MAX_EXCEPTION_STACK_BYTES);
+  } catch (_) {}
   const ownMessage = dataValue(getOwnDesc(v, "message"));
   const message = typeof ownMessage === "string" ? capText(ownMessage, MAX_EXCEPTION_MESSAGE_BYTES) : null;
   const extra = list();
@@ -333,8 +350,8 @@ Describer.prototype.buffer = function (v, id, cls, len, shared, level) {
 // Tags first: a failed brand check throws, which is slow on the hot path.
 /** @param {object} v @param {string} tag @param {number} level @returns {[TreeNode, TreeNode[]] | undefined} */
 Describer.prototype.boxed = function (v, tag, level) {
-  if (tag !== "[object Number]" && tag !== "[object String]" && tag !== "[object Boolean]" &&
-      tag !== "[object Symbol]" && tag !== "[object BigInt]") return undefined;
+  if (tag !== "[object Number]" && tag !== "[object String]" && tag !== "[object Boolean]" && tag !== "[object Symbol]" && tag !== "[object BigInt]")
+    return undefined;
   if (brand(numberValueOf, v)) return [this.value(numberValueOf(v), level), this.props(v, level)];
   if (brand(stringValueOf, v)) {
     const s = stringValueOf(v);
@@ -354,7 +371,12 @@ Describer.prototype.namespaceProps = function (v, level) {
     const k = keys[i];
     if (typeof k !== "string") continue;
     let d;
-    try { d = getOwnDesc(v, k); } catch (_) { add(out, [k, ["t", "<uninitialized>"]]); continue; }
+    try {
+      d = getOwnDesc(v, k);
+    } catch (_) {
+      add(out, [k, ["t", "<uninitialized>"]]);
+      continue;
+    }
     add(out, [k, this.slot(/** @type {PropertyDescriptor} */ (d), level)]); // an own key of a namespace has one
   }
   return out;
@@ -411,11 +433,20 @@ function losslessJson(v) {
         out += s;
         return true;
       }
-      case "boolean": size += 5; out += x ? "true" : "false"; return true;
-      case "object": break;
-      default: return false;
+      case "boolean":
+        size += 5;
+        out += x ? "true" : "false";
+        return true;
+      case "object":
+        break;
+      default:
+        return false;
     }
-    if (x === null) { size += 4; out += "null"; return true; }
+    if (x === null) {
+      size += 4;
+      out += "null";
+      return true;
+    }
     // depth: the containers around x, so x opens level depth + 1.
     if (depth >= MAX_JSON_DEPTH || setHas(stack, x)) return false;
     setAdd(stack, x);
@@ -435,7 +466,10 @@ function losslessJson(v) {
     for (let i = 0; i < len; i++) {
       const d = getOwnDesc(x, i);
       if (d === undefined || !hasOwn(d, "value")) return false;
-      if (i > 0) { size++; out += ","; }
+      if (i > 0) {
+        size++;
+        out += ",";
+      }
       if (!walk(d.value, depth + 1)) return false;
     }
     out += "]";
@@ -454,10 +488,16 @@ function losslessJson(v) {
     let first = true;
     for (let i = 0; i < keys.length; i++) {
       const k = keys[i];
-      if (typeof k !== "string") { if (namespace) continue; return false; }
+      if (typeof k !== "string") {
+        if (namespace) continue;
+        return false;
+      }
       const d = getOwnDesc(x, k);
       if (d === undefined || !d.enumerable || !hasOwn(d, "value")) return false;
-      if (!first) { size++; out += ","; }
+      if (!first) {
+        size++;
+        out += ",";
+      }
       first = false;
       if (size + k.length + 3 > MAX_JSON_CHARS) return false;
       const ks = jsonStringify(k);
@@ -488,9 +528,12 @@ function primitiveJson(v) {
       const s = jsonStringify(v);
       return s.length <= MAX_JSON_CHARS ? s : undefined;
     }
-    case "number": return v !== v || v === Infinity || v === -Infinity || objIs(v, -0) ? undefined : StringCtor(v);
-    case "boolean": return v ? "true" : "false";
-    default: return v === null ? "null" : undefined;
+    case "number":
+      return v !== v || v === Infinity || v === -Infinity || objIs(v, -0) ? undefined : StringCtor(v);
+    case "boolean":
+      return v ? "true" : "false";
+    default:
+      return v === null ? "null" : undefined;
   }
 }
 
@@ -521,11 +564,16 @@ function encodeTree(x) {
 /** @param {TreeNode} x @param {number} depth @returns {string} */
 function encodeByHand(x, depth) {
   switch (typeof x) {
-    case "string": return jsonStringify(x);
-    case "number": return x === x && x !== Infinity && x !== -Infinity ? StringCtor(x) : "null";
-    case "boolean": return x ? "true" : "false";
-    case "object": break;
-    default: return "null";
+    case "string":
+      return jsonStringify(x);
+    case "number":
+      return x === x && x !== Infinity && x !== -Infinity ? StringCtor(x) : "null";
+    case "boolean":
+      return x ? "true" : "false";
+    case "object":
+      break;
+    default:
+      return "null";
   }
   if (x === null || depth >= MAX_TREE_DEPTH || !isArray(x)) return "null";
   const n = x.length;
@@ -546,8 +594,15 @@ function encodeDescribed(tree) {
 // "E" + [1, name, message, stack]: each part capped.
 /** @param {string} name @param {string} message @param {string} stack */
 function thrownError(name, message, stack) {
-  return "E[1," + jsonStringify(capText(name, MAX_EXCEPTION_NAME_BYTES)) + "," + jsonStringify(capText(message, MAX_EXCEPTION_MESSAGE_BYTES)) +
-    "," + jsonStringify(capText(stack, MAX_EXCEPTION_STACK_BYTES)) + "]";
+  return (
+    "E[1," +
+    jsonStringify(capText(name, MAX_EXCEPTION_NAME_BYTES)) +
+    "," +
+    jsonStringify(capText(message, MAX_EXCEPTION_MESSAGE_BYTES)) +
+    "," +
+    jsonStringify(capText(stack, MAX_EXCEPTION_STACK_BYTES)) +
+    "]"
+  );
 }
 
 // "V" + JSON [type, tree, jsonText|null]: what the host turns into a VALUE.
@@ -565,9 +620,24 @@ function describeValue(v) {
 function describeThrown(e) {
   try {
     if (e !== null && (typeof e === "object" || typeof e === "function") && !isRevokedProxy(e) && isError(e)) {
-      const name = capText(safeString(function () { return e.name; }, "Error"), MAX_EXCEPTION_NAME_BYTES);
-      const message = capText(safeString(function () { return e.message; }, ""), MAX_EXCEPTION_MESSAGE_BYTES);
-      const stack = safeString(function () { return e.stack; }, name + (message ? ": " + message : ""));
+      const name = capText(
+        safeString(function () {
+          return e.name;
+        }, "Error"),
+        MAX_EXCEPTION_NAME_BYTES,
+      );
+      const message = capText(
+        safeString(function () {
+          return e.message;
+        }, ""),
+        MAX_EXCEPTION_MESSAGE_BYTES,
+      );
+      const stack = safeString(
+        function () {
+          return e.stack;
+        },
+        name + (message ? ": " + message : ""),
+      );
       return thrownError(name, message, stack);
     }
     return "E[0," + encodeDescribed(new Describer(3, PREVIEW_CHARS).value(e, 0)) + "]";

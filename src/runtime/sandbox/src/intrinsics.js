@@ -125,7 +125,12 @@ function add(a, v) {
 
 /** @param {(v: any) => unknown} check @param {unknown} value */
 function brand(check, value) {
-  try { check(value); return true; } catch (_) { return false; }
+  try {
+    check(value);
+    return true;
+  } catch (_) {
+    return false;
+  }
 }
 const isMap = (/** @type {unknown} */ v) => brand(mapSize, v);
 const isSet = (/** @type {unknown} */ v) => brand(setSize, v);
@@ -134,7 +139,13 @@ const isRegExp = (/** @type {unknown} */ v) => brand(regexpSource, v) && v !== R
 const isWeakMap = (/** @type {unknown} */ v) => brand((/** @type {any} */ x) => weakMapHas(x, ObjectProto), v);
 const isWeakSet = (/** @type {unknown} */ v) => brand((/** @type {any} */ x) => weakSetHas(x, ObjectProto), v);
 const isError = (/** @type {unknown} */ v) => ordinaryHasInstance(ErrorCtor, v) || toTag(v) === "[object Error]";
-const isPromise = (/** @type {unknown} */ v) => { try { return ordinaryHasInstance(PromiseCtor, v); } catch (_) { return false; } }; // a revoked proxy throws
+const isPromise = (/** @type {unknown} */ v) => {
+  try {
+    return ordinaryHasInstance(PromiseCtor, v);
+  } catch (_) {
+    return false;
+  }
+}; // a revoked proxy throws
 const isModuleNamespace = (/** @type {any} */ v) => getProto(v) === null && toTag(v) === "[object Module]";
 
 // Names of the context's own global constructors, as Node's util computes
@@ -146,7 +157,5 @@ const builtInNames = new SetCtor(BUILT_IN_NAMES);
 
 // Options objects handed to isolated-vm: frozen and null-prototype so user
 // code cannot add transfer options (e.g. "reference") through Object.prototype.
-const COPY_BOTH = freeze({ __proto__: null,
-  arguments: freeze({ __proto__: null, copy: true }),
-  result: freeze({ __proto__: null, copy: true }) });
+const COPY_BOTH = freeze({ __proto__: null, arguments: freeze({ __proto__: null, copy: true }), result: freeze({ __proto__: null, copy: true }) });
 const COPY_ARGS = freeze({ __proto__: null, arguments: freeze({ __proto__: null, copy: true }) });

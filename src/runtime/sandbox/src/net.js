@@ -46,9 +46,21 @@ function isToken(s) {
   if (s.length === 0) return false;
   for (let i = 0; i < s.length; i++) {
     const c = charCodeAt(s, i);
-    const ok = (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) ||
-      c === 33 || (c >= 35 && c <= 39) || c === 42 || c === 43 || c === 45 || c === 46 || c === 94 || c === 95 ||
-      c === 96 || c === 124 || c === 126;
+    const ok =
+      (c >= 48 && c <= 57) ||
+      (c >= 65 && c <= 90) ||
+      (c >= 97 && c <= 122) ||
+      c === 33 ||
+      (c >= 35 && c <= 39) ||
+      c === 42 ||
+      c === 43 ||
+      c === 45 ||
+      c === 46 ||
+      c === 94 ||
+      c === 95 ||
+      c === 96 ||
+      c === 124 ||
+      c === 126;
     if (!ok) return false;
   }
   return true;
@@ -65,7 +77,7 @@ function headerValue(name, raw) {
   const v = stringSlice(raw, start, end);
   for (let i = 0; i < v.length; i++) {
     const c = charCodeAt(v, i);
-    if (c === 0 || c === 10 || c === 13 || c > 255) throw fetchTypeError("invalid value for header \"" + name + "\"");
+    if (c === 0 || c === 10 || c === 13 || c > 255) throw fetchTypeError('invalid value for header "' + name + '"');
   }
   return v;
 }
@@ -86,7 +98,7 @@ function requestHeaders(h) {
     const value0 = StringCtor(rawValue);
     bytes += name.length + value0.length;
     if (bytes > FETCH_MAX_HEADER_BYTES) throw fetchTypeError("request headers exceed " + FETCH_MAX_HEADER_BYTES + " bytes");
-    if (!isToken(name)) throw fetchTypeError("invalid header name \"" + stringSlice(name, 0, 100) + "\"");
+    if (!isToken(name)) throw fetchTypeError('invalid header name "' + stringSlice(name, 0, 100) + '"');
     const value = headerValue(name, value0);
     const lower = stringToLower(name);
     const prev = mapGet(out, lower);
@@ -130,14 +142,22 @@ function bodyBytes(body) {
   let buffer, offset, length;
   if (isArrayBufferView(body)) {
     if (brand(typedArrayBytes, body)) {
-      buffer = typedArrayBuffer(body); offset = typedArrayOffset(body); length = typedArrayBytes(body);
+      buffer = typedArrayBuffer(body);
+      offset = typedArrayOffset(body);
+      length = typedArrayBytes(body);
     } else {
-      buffer = dataViewBuffer(body); offset = dataViewOffset(body); length = dataViewBytes(body);
+      buffer = dataViewBuffer(body);
+      offset = dataViewOffset(body);
+      length = dataViewBytes(body);
     }
   } else if (brand(arrayBufferLength, body)) {
-    buffer = body; offset = 0; length = arrayBufferLength(body);
+    buffer = body;
+    offset = 0;
+    length = arrayBufferLength(body);
   } else if (brand(sharedBufferLength, body)) {
-    buffer = body; offset = 0; length = sharedBufferLength(body);
+    buffer = body;
+    offset = 0;
+    length = sharedBufferLength(body);
   } else {
     return undefined;
   }
@@ -172,7 +192,7 @@ function buildRequest(input, init) {
     const m = init.method;
     if (m !== undefined && m !== null) {
       method = StringCtor(m);
-      if (method.length > 64 || !isToken(method)) throw fetchTypeError("invalid method \"" + stringSlice(method, 0, 64) + "\"");
+      if (method.length > 64 || !isToken(method)) throw fetchTypeError('invalid method "' + stringSlice(method, 0, 64) + '"');
       const upper = stringToUpper(method);
       for (let i = 0; i < NORMALIZED_METHODS.length; i++) if (NORMALIZED_METHODS[i] === upper) method = upper;
     }
@@ -182,7 +202,7 @@ function buildRequest(input, init) {
     if (r !== undefined && r !== null) {
       redirect = StringCtor(r);
       if (redirect !== "follow" && redirect !== "manual" && redirect !== "error") {
-        throw fetchTypeError("init.redirect must be \"follow\", \"manual\" or \"error\"");
+        throw fetchTypeError('init.redirect must be "follow", "manual" or "error"');
       }
     }
   }
@@ -215,7 +235,10 @@ function makeFetch() {
       const id = nextFetchId++;
       /** @type {{ __proto__: null, resolve: ((value: unknown) => void) | null, reject: ((reason: unknown) => void) | null }} */
       const pending = { __proto__: null, resolve: null, reject: null };
-      const promise = new PromiseCtor((resolve, reject) => { pending.resolve = resolve; pending.reject = reject; });
+      const promise = new PromiseCtor((resolve, reject) => {
+        pending.resolve = resolve;
+        pending.reject = reject;
+      });
       try {
         netHost.applyIgnored(undefined, [gen, id, req.url, req.method, req.headers, req.body, req.redirect], COPY_ARGS);
       } catch (e) {
@@ -264,12 +287,18 @@ function* headerPairs(list, kind) {
     },
     forEach(callback, thisArg) {
       const list = headersList(this);
-      if (typeof callback !== "function") throw new TypeErrorCtor("The \"callback\" argument must be of type function");
+      if (typeof callback !== "function") throw new TypeErrorCtor('The "callback" argument must be of type function');
       for (let i = 0; i < list.length; i += 2) apply(callback, thisArg, [list[i + 1], list[i], this]);
     },
-    entries() { return headerPairs(headersList(this), 0); },
-    keys() { return headerPairs(headersList(this), 1); },
-    values() { return headerPairs(headersList(this), 2); },
+    entries() {
+      return headerPairs(headersList(this), 0);
+    },
+    keys() {
+      return headerPairs(headersList(this), 1);
+    },
+    values() {
+      return headerPairs(headersList(this), 2);
+    },
   };
   const names = ownKeys(methods);
   for (let i = 0; i < names.length; i++) {
@@ -330,8 +359,12 @@ function makeResponse(meta, body) {
   const P = Response.prototype;
   /** @type {Record<PropertyKey, (this: any, ...args: any[]) => any>} */
   const methods = {
-    async text() { return consumeBody(this); },
-    async json() { return jsonParse(consumeBody(this)); },
+    async text() {
+      return consumeBody(this);
+    },
+    async json() {
+      return jsonParse(consumeBody(this));
+    },
     clone() {
       const s = responseState(this);
       if (s.used) throw new TypeErrorCtor("Response.clone: Body has already been consumed.");
@@ -342,8 +375,14 @@ function makeResponse(meta, body) {
   for (let i = 0; i < names.length; i++) {
     defineProp(P, names[i], { __proto__: null, value: methods[names[i]], writable: true, configurable: true, enumerable: false });
   }
-  defineProp(P, "bodyUsed", { __proto__: null, configurable: true, enumerable: false,
-    get: function bodyUsed() { return responseState(this).used; } });
+  defineProp(P, "bodyUsed", {
+    __proto__: null,
+    configurable: true,
+    enumerable: false,
+    get: function bodyUsed() {
+      return responseState(this).used;
+    },
+  });
   defineProp(P, toStringTagSymbol, { __proto__: null, value: "Response", configurable: true });
   freeze(P);
   freeze(Response);

@@ -81,7 +81,7 @@ function makeRequire(granted, allowExec) {
     if (cache[n] !== undefined) return cache[n];
     let ok = false;
     for (let i = 0; i < granted.length; i++) if (granted[i] === n) ok = true;
-    if (!ok || !hasOwn(MODULE_METHODS, n) && n !== "exec") {
+    if (!ok || (!hasOwn(MODULE_METHODS, n) && n !== "exec")) {
       /** @type {Error & { code?: string }} */
       const e = new ErrorCtor("Cannot find module '" + n + "': it is not granted to this session");
       e.code = "MODULE_NOT_FOUND";

@@ -13,7 +13,7 @@ const MAX_DELAY = 2147483647;
 /** @param {unknown} fn @param {unknown} ms @param {unknown[]} args @param {boolean} repeat */
 function schedule(fn, ms, args, repeat) {
   if (typeof fn !== "function") {
-    throw new TypeErrorCtor("The \"callback\" argument must be of type function");
+    throw new TypeErrorCtor('The "callback" argument must be of type function');
   }
   const id = nextTimerId++;
   const gen = AtomicsLoad(ctl, CTL_GEN);
@@ -34,11 +34,19 @@ function cancel(id) {
 
 function installTimers() {
   /** @param {unknown} fn @param {unknown} ms @param {unknown[]} args */
-  G.setTimeout = function setTimeout(fn, ms, ...args) { return schedule(fn, ms, args, false); };
+  G.setTimeout = function setTimeout(fn, ms, ...args) {
+    return schedule(fn, ms, args, false);
+  };
   /** @param {unknown} fn @param {unknown} ms @param {unknown[]} args */
-  G.setInterval = function setInterval(fn, ms, ...args) { return schedule(fn, ms, args, true); };
-  G.clearTimeout = function clearTimeout(/** @type {unknown} */ id) { cancel(id); };
-  G.clearInterval = function clearInterval(/** @type {unknown} */ id) { cancel(id); };
+  G.setInterval = function setInterval(fn, ms, ...args) {
+    return schedule(fn, ms, args, true);
+  };
+  G.clearTimeout = function clearTimeout(/** @type {unknown} */ id) {
+    cancel(id);
+  };
+  G.clearInterval = function clearInterval(/** @type {unknown} */ id) {
+    cancel(id);
+  };
 }
 
 // Called by the host when a clock of run gen is due: "" or a describeThrown()

@@ -63,16 +63,30 @@ function installWasm(enabled, memMb, maxMemories) {
   /** @param {string} what @param {number} count */
   function countMemories(what, count) {
     if (maxMemories > 0 && count > maxMemories - memories) {
-      throw new RangeErrorCtor(what + ": this session may make at most " + maxMemories +
-        " WebAssembly memories (the server runs without --disable-wasm-trap-handler, so each one reserves a large guard region)");
+      throw new RangeErrorCtor(
+        what +
+          ": this session may make at most " +
+          maxMemories +
+          " WebAssembly memories (the server runs without --disable-wasm-trap-handler, so each one reserves a large guard region)",
+      );
     }
     memories += count;
   }
 
   /** @param {string} what @param {number} bytes @param {number} available @param {string} [kind] */
   function budgetError(what, bytes, available, kind) {
-    return new RangeErrorCtor(what + ": " + mb(bytes) + " MB of " + (kind || "WebAssembly memory") + " requested, but only " + mb(available) +
-      " MB of this session's budget is left (WebAssembly memory and compiled code count against limits.mem_mb = " + memMb + " MB)");
+    return new RangeErrorCtor(
+      what +
+        ": " +
+        mb(bytes) +
+        " MB of " +
+        (kind || "WebAssembly memory") +
+        " requested, but only " +
+        mb(available) +
+        " MB of this session's budget is left (WebAssembly memory and compiled code count against limits.mem_mb = " +
+        memMb +
+        " MB)",
+    );
   }
 
   // The maximum a memory gets: what it declares (declared < 0: nothing),
@@ -89,17 +103,25 @@ function installWasm(enabled, memMb, maxMemories) {
   // A private copy of a BufferSource: user code cannot change what was checked.
   /** @param {string} what @param {unknown} source @returns {Uint8Array} */
   function sourceBytes(what, source) {
-    let buffer, offset = 0, length;
+    let buffer,
+      offset = 0,
+      length;
     if (isArrayBufferView(source)) {
       if (brand(typedArrayBytes, source)) {
-        buffer = typedArrayBuffer(source); offset = typedArrayOffset(source); length = typedArrayBytes(source);
+        buffer = typedArrayBuffer(source);
+        offset = typedArrayOffset(source);
+        length = typedArrayBytes(source);
       } else {
-        buffer = dataViewBuffer(source); offset = dataViewOffset(source); length = dataViewBytes(source);
+        buffer = dataViewBuffer(source);
+        offset = dataViewOffset(source);
+        length = dataViewBytes(source);
       }
     } else if (brand(arrayBufferLength, source)) {
-      buffer = source; length = arrayBufferLength(source);
+      buffer = source;
+      length = arrayBufferLength(source);
     } else if (brand(sharedBufferLength, source)) {
-      buffer = source; length = sharedBufferLength(source);
+      buffer = source;
+      length = sharedBufferLength(source);
     } else {
       throw new TypeErrorCtor(what + ": Argument 0 must be a buffer source");
     }
@@ -111,7 +133,8 @@ function installWasm(enabled, memMb, maxMemories) {
   // Unsigned LEB128 of at most 32 bits at r.p (before end); -1 when malformed.
   /** @param {Uint8Array} b @param {{ p: number }} r @param {number} end */
   function readU32(b, r, end) {
-    let value = 0, scale = 1;
+    let value = 0,
+      scale = 1;
     for (let i = 0; i < 5; i++) {
       if (r.p >= end) return -1;
       const byte = b[r.p++];
@@ -128,7 +151,10 @@ function installWasm(enabled, memMb, maxMemories) {
     for (;;) {
       const low = v % 128;
       v = (v - low) / 128;
-      if (v === 0) { out[p++] = low; return p; }
+      if (v === 0) {
+        out[p++] = low;
+        return p;
+      }
       out[p++] = low + 128;
     }
   }
@@ -146,12 +172,17 @@ function installWasm(enabled, memMb, maxMemories) {
   function planModule(what, b) {
     const fail = (/** @type {string} */ message) => new CompileErrorCtor(what + ": " + message);
     const n = typedArrayLength(b);
-    if (n < 8 || b[0] !== 0 || b[1] !== 0x61 || b[2] !== 0x73 || b[3] !== 0x6d ||
-        b[4] !== 1 || b[5] !== 0 || b[6] !== 0 || b[7] !== 0) {
+    if (n < 8 || b[0] !== 0 || b[1] !== 0x61 || b[2] !== 0x73 || b[3] !== 0x6d || b[4] !== 1 || b[5] !== 0 || b[6] !== 0 || b[7] !== 0) {
       throw fail("expected the wasm magic word and version 1");
     }
     const r = { __proto__: null, p: 8 };
-    let start = false, pages = 0, count = 0, memStart = -1, memEnd = -1, body = null, bodyLength = 0;
+    let start = false,
+      pages = 0,
+      count = 0,
+      memStart = -1,
+      memEnd = -1,
+      body = null,
+      bodyLength = 0;
     while (r.p < n) {
       const sectionStart = r.p;
       const id = b[r.p++];
@@ -252,7 +283,10 @@ function installWasm(enabled, memMb, maxMemories) {
     try {
       return new OrigInstance(module, imports);
     } catch (e) {
-      if (!plan.start) { reserved -= plan.pages * PAGE; memories -= plan.count; }
+      if (!plan.start) {
+        reserved -= plan.pages * PAGE;
+        memories -= plan.count;
+      }
       throw e;
     }
   }
@@ -308,7 +342,9 @@ function installWasm(enabled, memMb, maxMemories) {
 
   /** @param {unknown} bytes */
   function compile(bytes) {
-    return new PromiseCtor((resolve) => { resolve(compileModule(bytes, "WebAssembly.compile()")); });
+    return new PromiseCtor((resolve) => {
+      resolve(compileModule(bytes, "WebAssembly.compile()"));
+    });
   }
 
   /** @param {any} source @param {unknown} importObject */
@@ -337,8 +373,22 @@ function installWasm(enabled, memMb, maxMemories) {
     defineProp(WA, name, { __proto__: null, value: wrapper }); // the original's attributes stay
   }
 
-  const KEPT = new SetCtor(["Module", "Instance", "Memory", "compile", "instantiate", "validate",
-    "Table", "Global", "Tag", "Exception", "CompileError", "LinkError", "RuntimeError", toStringTagSymbol]);
+  const KEPT = new SetCtor([
+    "Module",
+    "Instance",
+    "Memory",
+    "compile",
+    "instantiate",
+    "validate",
+    "Table",
+    "Global",
+    "Tag",
+    "Exception",
+    "CompileError",
+    "LinkError",
+    "RuntimeError",
+    toStringTagSymbol,
+  ]);
   const names = ownKeys(WA);
   for (let i = 0; i < names.length; i++) {
     if (!setHas(KEPT, names[i])) delete WA[names[i]];
