@@ -90,5 +90,9 @@ describe("graceful stop", () => {
     expect(sessions).toHaveLength(1);
     expect(SessionStatus[sessions[0].status]).toBe("SESSION_STATUS_CLOSED");
     expect(sessions[0].lastError).toMatch(/restarted/);
+    // The startup file's execution, which no client call holds, was cancelled and stored by the stop itself.
+    const [boot] = await second.api.allExecutions(sessions[0].id);
+    expect(statusName(boot.status)).toBe("EXECUTION_STATUS_CANCELLED");
+    expect(boot.error?.message).not.toMatch(/restarted/);
   });
 });
