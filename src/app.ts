@@ -10,6 +10,7 @@ import { SessionService } from "./core/session-service";
 import { defaultSettings } from "./core/settings";
 import { TemplateService } from "./core/template-service";
 import { killWith, type Logger } from "./log";
+import { RemoteRuntimes } from "./hosts/remote-runtimes";
 import { LocalRuntimes } from "./runtime";
 import { protectServerPaths } from "./runtime/paths";
 import { describeDatabase, openDatabase } from "./store/data-source";
@@ -26,16 +27,21 @@ export interface RunningApp {
 
 /** Wires store → core → transport and starts serving. */
 export async function startApp(config: ServeConfig, log: Logger): Promise<RunningApp> {
-  // The sessions' runtimes, in this process. After a catastrophic error
-  // V8's state is undefined: exit so a supervisor restarts us (stale
-  // sessions are closed on the next start). Not process.exit(): it hangs on
-  // the stuck isolate thread (see killWith).
-  const runtimes = new LocalRuntimes({
-    onCatastrophicError: (message) => {
-      log.fatal({ message }, "isolated-vm catastrophic error");
-      killWith(log);
-    },
-  });
+  // The sessions' runtimes: in session host processes (`--session-hosts`,
+  // replaced when they die: src/hosts), or in this process. There, after a
+  // catastrophic error V8's state is undefined: exit so a supervisor
+  // restarts us (stale sessions are closed on the next start). Not
+  // process.exit(): it hangs on the stuck isolate thread (see killWith).
+  const serverPaths = [config.dataDir, ...(config.tlsKey ? [config.tlsKey] : []), ...(config.tlsCert ? [config.tlsCert] : [])];
+  const runtimes =
+    (config.sessionHosts ?? 0) > 0
+      ? new RemoteRuntimes({ hosts: config.sessionHosts!, log, serverPaths })
+      : new LocalRuntimes({
+          onCatastrophicError: (message) => {
+            log.fatal({ message }, "isolated-vm catastrophic error");
+            killWith(log);
+          },
+        });
   const warming = runtimes.warmUp();
   // A failed start ends the process: not while the warm-up's isolate runs,
   // since process.exit() can then crash (SIGSEGV) or hang in isolated-vm's
@@ -43,6 +49,7 @@ export async function startApp(config: ServeConfig, log: Logger): Promise<Runnin
   // once).
   const failed = async (err: unknown): Promise<never> => {
     await warming;
+    await runtimes.close();
     throw err;
   };
   const db: DataSource = await openDatabase({
@@ -51,7 +58,7 @@ export async function startApp(config: ServeConfig, log: Logger): Promise<Runnin
     onCheckpointError: (message) => log.error({ message }, "background checkpoint of the database failed (the database's own checkpoints go on)"),
   }).catch(failed);
   // No session reaches the server's own files through its worktree.
-  const unprotect = protectServerPaths([config.dataDir, ...(config.tlsKey ? [config.tlsKey] : []), ...(config.tlsCert ? [config.tlsCert] : [])]);
+  const unprotect = protectServerPaths(serverPaths);
   let server: GrpcServer;
   let pipeline: ExecutionPipeline;
   let sessions: SessionService;

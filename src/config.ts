@@ -19,6 +19,8 @@ export interface ServeConfig {
   tlsKey?: string;
   logLevel: string;
   shutdownGraceMs: number;
+  /** `--session-hosts`: child processes that run the sessions' isolates (default 0: in this process). */
+  sessionHosts?: number;
 }
 
 export const DEFAULT_LISTEN = "127.0.0.1:50051";

@@ -37,6 +37,7 @@ export function serveCommand(): Command {
     .addOption(flag("--max-wall-ms <ms>", "highest wall_ms a template may ask for", String(DEFAULT_CEILINGS.limits.wallMs)))
     .addOption(flag("--max-events <n>", "highest max_events a template may ask for", String(DEFAULT_CEILINGS.limits.maxEvents)))
     .addOption(flag("--max-output-kb <kb>", "highest max_output_kb a template may ask for", String(DEFAULT_CEILINGS.limits.maxOutputKb)))
+    .addOption(flag("--session-hosts <n>", "child processes that run the sessions' code (0 = in the server's own process)", "0"))
     .action(async (opts) => {
       const log = createLogger(opts.logLevel);
       const config: ServeConfig = {
@@ -58,6 +59,7 @@ export function serveCommand(): Command {
           .map((name) => name.trim())
           .filter(Boolean),
         maxSessions: parseWholeNumber(opts.maxSessions, "--max-sessions"),
+        sessionHosts: parseWholeNumber(opts.sessionHosts, "--session-hosts", 0),
         ceilings: {
           memMb: parseWholeNumber(opts.maxMemMb, "--max-mem-mb"),
           cpuMs: parseWholeNumber(opts.maxCpuMs, "--max-cpu-ms"),

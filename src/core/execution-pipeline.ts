@@ -69,9 +69,10 @@ export class ExecutionPipeline {
     if (spec.kind === "RUN_FILE" && worktree) checkRelativePath(worktree, spec.path ?? "");
     const live = await this.prepare(sessionId);
     try {
+      const notice = await this.reviveIfLost(live);
       // The file system is the session's state: checked under its lock, before any record exists.
       const file = spec.kind === "RUN_FILE" ? await readRunFile(live.worktree, spec.path ?? "") : undefined;
-      return await this.run(live, { ...spec, file }, options);
+      return await this.run(live, { ...spec, file }, options, notice);
     } finally {
       live.unlock();
     }
@@ -176,8 +177,20 @@ export class ExecutionPipeline {
     }
   }
 
+  /**
+   * A runtime lost while its session was idle (its session host ended) is
+   * restarted before the next execution, as after a run that lost it; that
+   * execution's events say the state was lost. The caller holds the lock.
+   */
+  private async reviveIfLost(live: LiveSession): Promise<string | undefined> {
+    if (!live.runtime?.disposed) return undefined;
+    await this.restart(live);
+    if (live.status !== "READY") throw new DomainError("SESSION_NOT_READY", `session ${live.id} is ${live.status}`, { status: live.status });
+    return "the session's isolate was lost while the session was idle: the session restarted and its in-memory state is lost";
+  }
+
   /** Record, run, finalize: the lifecycle every kind shares. The caller holds the lock. */
-  private async run(live: LiveSession, spec: ExecutionSpec, options: ExecuteOptions): Promise<ExecutionWithEvents> {
+  private async run(live: LiveSession, spec: ExecutionSpec, options: ExecuteOptions, notice?: string): Promise<ExecutionWithEvents> {
     const execution = this.newRecord(live, spec);
     const abort = new AbortController();
     const onCallerAbort = () => abort.abort();
@@ -200,6 +213,7 @@ export class ExecutionPipeline {
         options.onStarted(execution);
       }
       recorder.record({ type: "INPUT_ECHO", text: spec.kind === "REPL" ? (spec.input ?? "") : (spec.path ?? "") });
+      if (notice) recorder.record({ type: "SYSTEM", level: "warn", message: notice });
       if (options.signal?.aborted) abort.abort();
       const result = await this.runCode(live, spec, recorder, abort.signal);
       return await this.finalize(live, execution, recorder, result);

@@ -1,0 +1,167 @@
+/**
+ * A session host: the child process RemoteRuntimes forks (compiled, from
+ * dist/). It holds a LocalRuntimes and the session runtimes placed on it,
+ * and answers the main process over IPC (protocol.ts). Whatever user code
+ * does to this process (V8's fatal out-of-memory, a crash in isolated-vm, a
+ * frozen main thread) ends this host only; the main process replaces it.
+ */
+import { writeSync } from "node:fs";
+import { LocalRuntimes } from "../runtime/local-runtimes";
+import { protectServerPaths } from "../runtime/paths";
+import type { SessionRuntime } from "../runtime/session-runtime";
+import { RuntimeError, type ConsoleLevel, type RunHooks, type RunResult } from "../runtime/types";
+import { MAX_UNACKED_BATCHES, type Budget, type ToHost, type ToMain, type WireError } from "./protocol";
+
+const send = (message: ToMain) => process.send?.(message);
+
+// V8's state is undefined after a catastrophic error: say so where the main
+// process looks (stderr, written synchronously) and end at once.
+const runtimes = new LocalRuntimes({
+  onCatastrophicError: (message) => {
+    writeSync(2, `vmsystem-host: catastrophic error: ${message}\n`);
+    process.kill(process.pid, "SIGKILL");
+  },
+});
+/**
+ * The server's own files (argv[2], JSON), refused to every session as in
+ * the main process. Protected at each create: the data directory may not
+ * exist yet when the host starts.
+ */
+const serverPaths = JSON.parse(process.argv[2] ?? "[]") as string[];
+const live = new Map<number, SessionRuntime>();
+const runs = new Map<number, HostRun>();
+/** Console batches sent and not yet acknowledged, over all runs. */
+let unacked = 0;
+
+/**
+ * One run's console, answered here with the main process's accounting (the
+ * budget its EventRecorder gave at the start: same counts, same limits), so
+ * the sandbox's fire-and-forget lines stay fire-and-forget. The line that
+ * crosses a limit is sent too: the main recorder then records its SYSTEM
+ * event and refuses it, as it does in-process. Lines go in one message per
+ * tick. While the main process is MAX_UNACKED_BATCHES behind, the budget
+ * reads zero, so each console call waits for its synchronous answer from
+ * this thread instead of filling the ring.
+ */
+class HostRun {
+  readonly abort = new AbortController();
+  private lines: Array<[ConsoleLevel, string]> = [];
+  private scheduled = false;
+  private events = 0;
+  private bytes = 0;
+  private limited = false;
+
+  constructor(
+    readonly run: number,
+    private readonly budget: Budget,
+  ) {}
+
+  readonly hooks: RunHooks = {
+    onConsole: (level, text) => {
+      if (this.limited) return false;
+      this.push(level, text);
+      const size = Buffer.byteLength(text, "utf8");
+      if (this.events >= this.budget.events || this.bytes + size > this.budget.bytes) {
+        this.limited = true;
+        return false;
+      }
+      this.events += 1;
+      this.bytes += size;
+      return true;
+    },
+    consoleBudget: () =>
+      this.limited || unacked > MAX_UNACKED_BATCHES
+        ? { events: 0, bytes: 0 }
+        : { events: this.budget.events - this.events, bytes: this.budget.bytes - this.bytes },
+    signal: this.abort.signal,
+  };
+
+  private push(level: ConsoleLevel, text: string): void {
+    this.lines.push([level, text]);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  /** Sends what is collected (also before the run's answer, which must come after its lines). */
+  flush(): void {
+    this.scheduled = false;
+    if (this.lines.length === 0) return;
+    const lines = this.lines;
+    this.lines = [];
+    unacked += 1;
+    send({ t: "console", run: this.run, lines });
+  }
+}
+
+function wireError(err: unknown): WireError {
+  if (err instanceof RuntimeError) return { code: err.code, message: err.message };
+  return { message: err instanceof Error ? err.message : String(err) };
+}
+
+async function create(id: number, message: Extract<ToHost, { t: "create" }>): Promise<void> {
+  try {
+    protectServerPaths(serverPaths);
+    const runtime = await runtimes.create(message.options);
+    live.set(id, runtime);
+    send({ t: "created", id, heap: runtime.heapUsedBytes() });
+  } catch (err) {
+    send({ t: "created", id, error: wireError(err) });
+  }
+}
+
+async function run(message: Extract<ToHost, { t: "run" }>): Promise<void> {
+  const runtime = live.get(message.id);
+  const hostRun = new HostRun(message.run, message.budget);
+  runs.set(message.run, hostRun);
+  let result: RunResult | undefined;
+  let error: WireError | undefined;
+  try {
+    if (!runtime) throw new RuntimeError("DISPOSED", "the runtime's isolate is gone");
+    const { request, limits } = message;
+    result =
+      request.kind === "repl"
+        ? await runtime.runRepl(request.code, limits, hostRun.hooks)
+        : await runtime.runFile(request.file, limits, hostRun.hooks, request.options);
+  } catch (err) {
+    error = wireError(err);
+  }
+  runs.delete(message.run);
+  hostRun.flush();
+  const disposed = !runtime || runtime.disposed;
+  if (runtime && disposed) live.delete(message.id);
+  send({ t: "done", run: message.run, result, error, disposed, heap: disposed ? 0 : runtime.heapUsedBytes() });
+}
+
+process.on("message", (message: ToHost) => {
+  switch (message.t) {
+    case "create":
+      return void create(message.id, message);
+    case "run":
+      return void run(message);
+    case "cancel":
+      return runs.get(message.run)?.abort.abort();
+    case "dispose":
+      live.get(message.id)?.dispose();
+      live.delete(message.id);
+      return;
+    case "heap": {
+      const runtime = live.get(message.id);
+      send({ t: "heap", id: message.id, bytes: runtime?.heapUsedBytes() ?? 0, disposed: !runtime || runtime.disposed });
+      return;
+    }
+    case "keepSpare":
+      return runtimes.keepSpare(message.memMb);
+    case "ack":
+      unacked = Math.max(0, unacked - message.batches);
+      return;
+  }
+});
+
+// The main process ends hosts itself (SIGTERM, then SIGKILL). A terminal's
+// Ctrl-C reaches the whole process group: the main process's graceful stop
+// decides, not the signal. Without the main process (it died), end at once.
+process.on("SIGINT", () => undefined);
+process.on("disconnect", () => process.kill(process.pid, "SIGKILL"));
+
+void runtimes.warmUp().then(() => send({ t: "ready" }));

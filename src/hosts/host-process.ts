@@ -1,0 +1,300 @@
+/**
+ * One session host as the main process sees it: the forked child, the
+ * runtimes placed on it, their runs in flight. When the child ends, for any
+ * reason, every run in flight resolves (never hangs, never a raw error) and
+ * every runtime on it reads disposed; RemoteRuntimes then replaces it.
+ */
+import { fork, type ChildProcess } from "node:child_process";
+import type { Logger } from "../log";
+import type { SessionRuntimePort } from "../core/ports";
+import type { WorktreeFile } from "../runtime/paths";
+import { RuntimeError, type RunFileOptions, type RunHooks, type RunLimits, type RunOutcome, type RunResult, type RuntimeOptions } from "../runtime/types";
+import type { RunRequest, ToHost, ToMain, WireError } from "./protocol";
+
+/** A run still going this long after its wall time means the host's thread is stuck: the host is killed. */
+const STUCK_GRACE_MS = 3000;
+/** How long a host gets to end after SIGTERM before SIGKILL. */
+const TERM_GRACE_MS = 2000;
+/** How long the end of stderr is awaited after an exit, to read why the host died. */
+const STDERR_WAIT_MS = 500;
+const STDERR_TAIL = 16 * 1024;
+/** What V8 and our own hook print when memory ran out (see host-main.ts and isolated-vm's README). */
+const OUT_OF_MEMORY = /out of memory|invalid size|Fatal JavaScript|catastrophic error/i;
+
+interface PendingRun {
+  runtime: RemoteSessionRuntime;
+  hooks: RunHooks;
+  refused: boolean;
+  resolve(result: RunResult): void;
+  reject(err: Error): void;
+  stuckTimer: NodeJS.Timeout;
+  onAbort(): void;
+}
+
+export interface HostEnd {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** What was detected: "out of memory", "stuck", "signal SIGKILL", "exit 1", … */
+  cause: string;
+  beforeReady: boolean;
+}
+
+export class HostProcess {
+  readonly child: ChildProcess;
+  readonly ready: Promise<void>;
+  readonly ended: Promise<HostEnd>;
+  exited = false;
+  private isReady = false;
+  private nextId = 1;
+  private readonly runtimes = new Map<number, RemoteSessionRuntime>();
+  private readonly creates = new Map<number, { resolve(r: RemoteSessionRuntime): void; reject(err: Error): void }>();
+  private readonly runs = new Map<number, PendingRun>();
+  private stderrTail = "";
+  private stuckRun?: number;
+  private acks = 0;
+  private readonly onReady: () => void;
+
+  constructor(entry: string, serverPaths: string[], log: Logger) {
+    this.child = fork(entry, [JSON.stringify(serverPaths)], {
+      execArgv: ["--no-node-snapshot", "--disable-wasm-trap-handler"],
+      serialization: "advanced",
+      // stdout is the server's log stream: nothing from a host goes there.
+      stdio: ["ignore", "ignore", "pipe", "ipc"],
+    });
+    const stderrEnded = new Promise<void>((resolve) => this.child.stderr!.once("close", resolve));
+    this.child.stderr!.on("data", (chunk: Buffer) => {
+      process.stderr.write(chunk);
+      this.stderrTail = (this.stderrTail + chunk.toString("utf8")).slice(-STDERR_TAIL);
+    });
+    // A send to a host that just died: its exit handles what was pending.
+    this.child.on("error", (err) => log.warn({ err, pid: this.child.pid }, "session host channel error"));
+    this.child.on("message", (message: ToMain) => this.receive(message));
+    let readyResolve!: () => void;
+    let readyReject!: (err: Error) => void;
+    this.ready = new Promise<void>((resolve, reject) => ((readyResolve = resolve), (readyReject = reject)));
+    this.ready.catch(() => undefined);
+    this.onReady = () => {
+      this.isReady = true;
+      readyResolve();
+    };
+    this.ended = new Promise<HostEnd>((resolve) =>
+      this.child.once("exit", (code, signal) => {
+        this.exited = true;
+        const beforeReady = !this.isReady;
+        readyReject(new Error("the session host exited while starting"));
+        // stderr carries the reason (V8's fatal message): read it to its end, briefly.
+        void Promise.race([stderrEnded, new Promise((r) => setTimeout(r, STDERR_WAIT_MS))]).then(() => {
+          const cause = this.causeOf(code, signal);
+          this.lose(cause);
+          resolve({ code, signal, cause, beforeReady });
+        });
+      }),
+    );
+  }
+
+  /** Runtimes placed here, including those being created. */
+  get load(): number {
+    return this.runtimes.size + this.creates.size;
+  }
+
+  create(options: RuntimeOptions): Promise<RemoteSessionRuntime> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.creates.set(id, { resolve, reject });
+      this.send({ t: "create", id, options });
+    });
+  }
+
+  keepSpare(memMb: number): void {
+    this.send({ t: "keepSpare", memMb });
+  }
+
+  run(runtime: RemoteSessionRuntime, request: RunRequest, limits: RunLimits, hooks: RunHooks): Promise<RunResult> {
+    const run = this.nextId++;
+    // Without a budget hook every line is taken here and refused by hooks.onConsole on arrival.
+    const budget = hooks.consoleBudget?.() ?? { events: Number.MAX_SAFE_INTEGER, bytes: Number.MAX_SAFE_INTEGER };
+    return new Promise<RunResult>((resolve, reject) => {
+      const onAbort = () => this.send({ t: "cancel", run });
+      const stuckTimer = setTimeout(() => this.kill(run), limits.wallMs + STUCK_GRACE_MS);
+      this.runs.set(run, { runtime, hooks, refused: false, resolve, reject, stuckTimer, onAbort });
+      this.send({ t: "run", id: runtime.id, run, request, limits, budget });
+      if (hooks.signal?.aborted) onAbort();
+      else hooks.signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  askHeap(runtime: RemoteSessionRuntime): void {
+    this.send({ t: "heap", id: runtime.id });
+  }
+
+  dispose(runtime: RemoteSessionRuntime): void {
+    if (this.runtimes.delete(runtime.id)) this.send({ t: "dispose", id: runtime.id });
+  }
+
+  /** SIGTERM, then SIGKILL after a grace; resolves once the process is gone. */
+  async terminate(): Promise<void> {
+    if (!this.exited) {
+      this.child.kill("SIGTERM");
+      const timer = setTimeout(() => this.child.kill("SIGKILL"), TERM_GRACE_MS);
+      await this.ended;
+      clearTimeout(timer);
+    }
+    await this.ended;
+  }
+
+  private send(message: ToHost): void {
+    if (this.exited || !this.child.connected) return;
+    this.child.send(message);
+  }
+
+  /** A run outlived its wall time by the grace: the host's thread is stuck in it (a synchronous module call). */
+  private kill(run: number): void {
+    if (this.exited || !this.runs.has(run)) return;
+    this.stuckRun = run;
+    this.child.kill("SIGKILL");
+  }
+
+  private receive(message: ToMain): void {
+    switch (message.t) {
+      case "ready":
+        return this.onReady();
+      case "created": {
+        const pending = this.creates.get(message.id);
+        this.creates.delete(message.id);
+        if (!pending) return;
+        if (message.error) return pending.reject(fromWire(message.error));
+        const runtime = new RemoteSessionRuntime(this, message.id, message.heap ?? 0);
+        this.runtimes.set(message.id, runtime);
+        return pending.resolve(runtime);
+      }
+      case "console": {
+        const pending = this.runs.get(message.run);
+        if (pending && !pending.refused) {
+          // In order, each to the real recorder; it refuses the line that crosses a limit, as in-process.
+          for (const [level, text] of message.lines) {
+            if (pending.hooks.onConsole(level, text) === false) {
+              pending.refused = true;
+              break;
+            }
+          }
+        }
+        return this.ack();
+      }
+      case "done": {
+        const pending = this.settle(message.run);
+        if (!pending) return;
+        pending.runtime.update(message.heap, message.disposed);
+        if (message.disposed) this.runtimes.delete(pending.runtime.id);
+        if (message.error) return pending.reject(fromWire(message.error));
+        return pending.resolve(message.result!);
+      }
+      case "heap":
+        return this.runtimes.get(message.id)?.update(message.bytes, message.disposed);
+    }
+  }
+
+  /** Acknowledges console batches once per tick (the host's backpressure counts them). */
+  private ack(): void {
+    if (this.acks++ > 0) return;
+    setImmediate(() => {
+      const batches = this.acks;
+      this.acks = 0;
+      this.send({ t: "ack", batches });
+    });
+  }
+
+  private settle(run: number): PendingRun | undefined {
+    const pending = this.runs.get(run);
+    if (!pending) return undefined;
+    this.runs.delete(run);
+    clearTimeout(pending.stuckTimer);
+    pending.hooks.signal?.removeEventListener("abort", pending.onAbort);
+    return pending;
+  }
+
+  private causeOf(code: number | null, signal: NodeJS.Signals | null): string {
+    if (OUT_OF_MEMORY.test(this.stderrTail)) return "out of memory";
+    if (this.stuckRun !== undefined) return "stuck";
+    return signal ? `signal ${signal}` : `exit ${code}`;
+  }
+
+  /**
+   * The host is gone: its runtimes read disposed, creates fail, runs end.
+   * The run it was killed for timed out; a lone run in a host that ran out
+   * of memory is what ran it out; every other run was cancelled with its
+   * isolate (the pipeline restarts those sessions).
+   */
+  private lose(cause: string): void {
+    for (const runtime of this.runtimes.values()) runtime.update(0, true);
+    this.runtimes.clear();
+    for (const pending of this.creates.values()) pending.reject(new Error(`the session host ended (${cause})`));
+    this.creates.clear();
+    const runs = [...this.runs.keys()];
+    for (const run of runs) {
+      const pending = this.settle(run)!;
+      let outcome: RunOutcome = { kind: "cancelled", isolateDisposed: true };
+      if (run === this.stuckRun) outcome = { kind: "timeout", limit: "wall", isolateDisposed: true };
+      else if (cause === "out of memory" && runs.length === 1) outcome = { kind: "memory" };
+      pending.resolve({ outcome, cpuMs: 0 });
+    }
+  }
+}
+
+function fromWire(error: WireError): Error {
+  return error.code ? new RuntimeError(error.code, error.message) : new Error(error.message);
+}
+
+/** A session's runtime in a host: what the pipeline holds instead of a SessionRuntime. */
+export class RemoteSessionRuntime implements SessionRuntimePort {
+  private closed = false;
+  private gone = false;
+  private running = false;
+
+  constructor(
+    private readonly host: HostProcess,
+    readonly id: number,
+    private heap: number,
+  ) {}
+
+  get disposed(): boolean {
+    return this.closed || this.gone;
+  }
+
+  /** From the host: the heap figure after a run or a refresh, and whether the isolate is gone. */
+  update(heap: number, disposed: boolean): void {
+    this.heap = heap;
+    if (disposed) this.gone = true;
+  }
+
+  runRepl(code: string, limits: RunLimits, hooks: RunHooks): Promise<RunResult> {
+    return this.run({ kind: "repl", code }, limits, hooks);
+  }
+
+  runFile(file: string | WorktreeFile, limits: RunLimits, hooks: RunHooks, options?: RunFileOptions): Promise<RunResult> {
+    return this.run({ kind: "file", file, options }, limits, hooks);
+  }
+
+  private async run(request: RunRequest, limits: RunLimits, hooks: RunHooks): Promise<RunResult> {
+    if (this.disposed) throw new RuntimeError("DISPOSED", "the runtime's isolate is gone");
+    if (this.running) throw new RuntimeError("BUSY", "a run is already in progress");
+    this.running = true;
+    try {
+      return await this.host.run(this, request, limits, hooks);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  /** As of the latest answer from the host; asks for a fresh figure for the next caller. */
+  heapUsedBytes(): number {
+    if (this.disposed) return 0;
+    if (!this.running) this.host.askHeap(this);
+    return this.heap;
+  }
+
+  dispose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.host.dispose(this);
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * The one protocol between the server's main process (RemoteRuntimes) and a
+ * session host process (host-main.ts), over the IPC channel of
+ * child_process.fork with serialization "advanced". Runtimes and runs are
+ * named by ids the main process chooses.
+ */
+import type { WorktreeFile } from "../runtime/paths";
+import type { ConsoleLevel, RunFileOptions, RunLimits, RunResult, RuntimeErrorCode, RuntimeOptions } from "../runtime/types";
+
+/** What the main process's EventRecorder still accepts when a run starts (RunHooks.consoleBudget). */
+export interface Budget {
+  events: number;
+  bytes: number;
+}
+
+export type RunRequest = { kind: "repl"; code: string } | { kind: "file"; file: string | WorktreeFile; options?: RunFileOptions };
+
+export type ToHost =
+  | { t: "create"; id: number; options: RuntimeOptions }
+  | { t: "run"; id: number; run: number; request: RunRequest; limits: RunLimits; budget: Budget }
+  | { t: "cancel"; run: number }
+  | { t: "dispose"; id: number }
+  | { t: "heap"; id: number }
+  | { t: "keepSpare"; memMb: number }
+  /** The main process has handled this many more console batches. */
+  | { t: "ack"; batches: number };
+
+/** An error as it crosses: RuntimeErrors keep their code, anything else only its message. */
+export interface WireError {
+  code?: RuntimeErrorCode;
+  message: string;
+}
+
+export type ToMain =
+  /** The host has warmed up and takes requests. */
+  | { t: "ready" }
+  | { t: "created"; id: number; error?: WireError; heap?: number }
+  /** Console lines of one run, in order, as the runtime handed them to onConsole. */
+  | { t: "console"; run: number; lines: Array<[ConsoleLevel, string]> }
+  | { t: "done"; run: number; result?: RunResult; error?: WireError; disposed: boolean; heap: number }
+  | { t: "heap"; id: number; bytes: number; disposed: boolean };
+
+/**
+ * Console batches the main process may leave unacknowledged. Past it the
+ * host reports a zero console budget, so every further line takes the
+ * sandbox's synchronous path (see HostRun in host-main.ts).
+ */
+export const MAX_UNACKED_BATCHES = 16;

@@ -1,0 +1,95 @@
+/**
+ * Sessions' runtimes in session host processes (`--session-hosts N`): the
+ * runtime port (core/ports.ts `Runtimes`) over a pool of N hosts. A new
+ * runtime goes to the host with the fewest; a host that ends is replaced,
+ * and what ran on it ends as HostProcess describes.
+ */
+import { join } from "node:path";
+import type { Runtimes } from "../core/ports";
+import type { Logger } from "../log";
+import type { RuntimeOptions } from "../runtime/types";
+import { HostProcess, type RemoteSessionRuntime } from "./host-process";
+
+/** A host that dies before it is ready is replaced after this, so a host that cannot start does not spin. */
+const RESTART_DELAY_MS = 1000;
+
+/** Hosts run compiled code: from dist/ also when this module runs from the sources (vitest). */
+function hostEntry(): string {
+  return __filename.endsWith(".ts") ? join(__dirname, "..", "..", "dist", "src", "hosts", "host-main.js") : join(__dirname, "host-main.js");
+}
+
+export interface RemoteRuntimesOptions {
+  hosts: number;
+  log: Logger;
+  /** The server's own files: refused to sessions in the hosts too (runtime/paths.ts protectServerPaths). */
+  serverPaths: string[];
+}
+
+export class RemoteRuntimes implements Runtimes {
+  private readonly hosts: HostProcess[] = [];
+  private closing = false;
+  /** Resolves when the next host starts. */
+  private started!: Promise<void>;
+  private onStarted = () => undefined as void;
+  private readonly entry = hostEntry();
+
+  constructor(private readonly options: RemoteRuntimesOptions) {
+    for (let slot = 0; slot < options.hosts; slot++) this.start(slot);
+  }
+
+  /** Resolves once every host has warmed up (or failed to). */
+  warmUp(): Promise<void> {
+    return Promise.allSettled(this.hosts.map((h) => h.ready)).then(() => undefined);
+  }
+
+  async create(options: RuntimeOptions): Promise<RemoteSessionRuntime> {
+    let host = this.leastLoaded();
+    // Every host is being replaced (one host, just lost): wait for a new one.
+    while (host.exited && !this.closing) {
+      await this.started;
+      host = this.leastLoaded();
+    }
+    await host.ready;
+    return host.create(options);
+  }
+
+  keepSpare(memMb: number): void {
+    const host = this.leastLoaded();
+    void host.ready.then(
+      () => host.keepSpare(memMb),
+      () => undefined,
+    );
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    this.onStarted();
+    await Promise.all(this.hosts.map((h) => h.terminate()));
+  }
+
+  /** Live hosts' process ids, by slot. */
+  pids(): Array<number | undefined> {
+    return this.hosts.map((h) => h.child.pid);
+  }
+
+  private leastLoaded(): HostProcess {
+    let best = this.hosts[0];
+    for (const h of this.hosts) if ((best.exited && !h.exited) || (h.exited === best.exited && h.load < best.load)) best = h;
+    return best;
+  }
+
+  private start(slot: number): void {
+    const { log } = this.options;
+    const host = new HostProcess(this.entry, this.options.serverPaths, log);
+    this.hosts[slot] = host;
+    this.onStarted();
+    this.started = new Promise((resolve) => (this.onStarted = resolve));
+    log.info({ slot, pid: host.child.pid }, "session host started");
+    void host.ended.then((end) => {
+      if (this.closing) return;
+      log.error({ slot, pid: host.child.pid, code: end.code, signal: end.signal, cause: end.cause }, "session host ended: replacing it");
+      if (end.beforeReady) setTimeout(() => this.closing || this.start(slot), RESTART_DELAY_MS).unref();
+      else this.start(slot);
+    });
+  }
+}

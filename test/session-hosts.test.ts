@@ -1,0 +1,317 @@
+/**
+ * `vmsystem serve --session-hosts 2` (issue #15, first slice): sessions'
+ * code runs in two child processes. Through them the service behaves as
+ * in-process (same events, values, errors, output limits), and what takes a
+ * host down (V8's fatal out-of-memory, isolated-vm's timer-thread crash, a
+ * frozen host thread, kill -9 from outside) costs only that host's sessions
+ * their state: the server keeps answering health, a session on the other
+ * host keeps its state and its running execution, the host is replaced.
+ * The server runs as its own process (with --session-hosts 0 the same
+ * snippets end it), the hosts as its children.
+ */
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { HealthCheckResponse_ServingStatus, type HealthCheckResponse } from "../gen/grpc/health/v1/health";
+import { testDatabase, type TestDatabase } from "./support/database";
+import {
+  Api,
+  describeExecution,
+  EventType,
+  ExecutionStatus,
+  makeWorktree,
+  okValue,
+  removeDir,
+  sleep,
+  type Execution,
+  type TemplateSpec,
+} from "./support/fixtures";
+import { spawnServer, type ServerProcess } from "./support/process";
+import { connect, Metadata, unary, type Clients } from "./support/server";
+
+/** VMSYSTEM_TEST_SESSION_HOSTS=0 runs the same tests in-process: the crash snippets then end the server. */
+const HOSTS = ["--session-hosts", process.env.VMSYSTEM_TEST_SESSION_HOSTS ?? "2"];
+
+interface Served {
+  server: ServerProcess;
+  clients: Clients;
+  api: Api;
+  db: TestDatabase;
+}
+
+async function serve(args: string[]): Promise<Served> {
+  const db = testDatabase();
+  const server = await spawnServer(db, args);
+  const clients = connect(server.address);
+  return { server, clients, api: clients.api, db };
+}
+
+async function shutDown(s: Served | undefined): Promise<void> {
+  if (!s) return;
+  await s.api.closeAll().catch(() => undefined);
+  s.clients.close();
+  if (s.server.proc.exitCode === null && s.server.proc.signalCode === null) await s.server.stop();
+  await s.db.cleanup();
+}
+
+/** Host processes the server started and has not seen end, from its log. */
+function livePids(server: ServerProcess): number[] {
+  const started = server.logs.filter((l) => l.msg === "session host started").map((l) => l.pid as number);
+  const ended = new Set(server.logs.filter((l) => l.msg === "session host ended: replacing it").map((l) => l.pid as number));
+  return started.filter((pid) => !ended.has(pid));
+}
+
+const endedCount = (server: ServerProcess) => server.logs.filter((l) => l.msg === "session host ended: replacing it").length;
+
+async function until(what: string, check: () => boolean, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+/** A process that is gone or a zombie waiting to be reaped. */
+function processGone(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.startsWith("Z") ?? true;
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * Polls health with a 1 s deadline until `during` settles; resolves with
+ * every failed check (none expected) and `during`'s result.
+ */
+async function healthThroughout<T>(c: Clients, during: Promise<T>): Promise<{ failures: string[]; result: T }> {
+  const failures: string[] = [];
+  let done = false;
+  const settled = during.finally(() => (done = true));
+  while (!done) {
+    try {
+      const r = await unary<HealthCheckResponse>((cb) => c.health.check({ service: "" }, new Metadata(), { deadline: Date.now() + 1000 }, cb));
+      if (r.status !== HealthCheckResponse_ServingStatus.SERVING) failures.push(`status ${r.status}`);
+    } catch (err) {
+      failures.push((err as Error).message);
+    }
+    await Promise.race([settled.catch(() => undefined), sleep(200)]);
+  }
+  return { failures, result: await settled };
+}
+
+/** What a user sees of an execution, without ids, times and stacks. */
+function observable(e: Execution) {
+  return {
+    status: ExecutionStatus[e.status],
+    error: e.error ?? null,
+    events: e.events.map((ev) => ({
+      type: EventType[ev.type],
+      console: ev.console,
+      value: ev.value && { type: ev.value.type, preview: ev.value.preview, json: ev.value.json },
+      exception: ev.exception && { name: ev.exception.name, message: ev.exception.message },
+      system: ev.system,
+    })),
+  };
+}
+
+describe("through session hosts, as in-process", () => {
+  let hosts: Served | undefined;
+  let local: Served | undefined;
+  beforeAll(async () => {
+    [hosts, local] = await Promise.all([serve(HOSTS), serve([])]);
+  });
+  afterAll(async () => {
+    await Promise.all([shutDown(hosts), shutDown(local)]);
+  });
+
+  it("gives the same values, console lines, exceptions, run-file results and output-limit endings", async () => {
+    const files = { "job.js": "console.log('from a file', process.argv.slice(2)); 40 + 2" };
+    const cases: Array<{ spec: TemplateSpec; inputs: string[] }> = [
+      {
+        spec: { name: "plain" },
+        inputs: [
+          "var kept = { n: 41 }; kept.n + 1",
+          "kept.n",
+          "console.log('a', { b: [1, 2] }); console.error(new Map([[1, 'x']])); console.warn('%s!', 'w'); 'v'",
+          "throw new TypeError('bad input')",
+          "const later = await new Promise((r) => setTimeout(() => r('later'), 20)); console.info(later); later",
+          "(",
+          "run:job.js",
+        ],
+      },
+      { spec: { name: "few-events", settings: { limits: { maxEvents: 6 } } }, inputs: ["for (let i = 0; i < 50; i++) console.log('line', i); 'unreached'"] },
+      {
+        spec: { name: "little-output", settings: { limits: { maxOutputKb: 1 } } },
+        inputs: ["for (let i = 0; i < 100; i++) console.log(String(i).padStart(100, '.')); 'unreached'", "console.log('after the limit'); 1"],
+      },
+    ];
+    for (const { spec, inputs } of cases) {
+      const seen: Array<ReturnType<typeof observable>[]> = [];
+      for (const s of [hosts!, local!]) {
+        const worktree = makeWorktree(files);
+        const session = await s.api.ready(spec, worktree);
+        const out = [];
+        for (const input of inputs) {
+          const e = input.startsWith("run:") ? await s.api.runFile(session.id, input.slice(4), { args: ["x"] }) : await s.api.repl(session.id, input);
+          out.push(observable(e));
+        }
+        seen.push(out);
+        await s.api.closeSession(session.id);
+        removeDir(worktree);
+      }
+      expect(seen[0], spec.name).toEqual(seen[1]);
+      if (spec.name !== "plain") expect(seen[0][0].error?.code, spec.name).toBe("OUTPUT_LIMIT_EXCEEDED");
+    }
+  });
+});
+
+describe("a host that goes down", () => {
+  let s: Served | undefined;
+  beforeAll(async () => {
+    s = await serve(HOSTS);
+    if (HOSTS[1] !== "0") await until("two hosts", () => livePids(s!.server).length === 2);
+  });
+  afterAll(async () => {
+    const pids = s ? livePids(s.server) : [];
+    await shutDown(s);
+    // SIGTERM ended the hosts with the server.
+    for (const pid of pids) expect(processGone(pid), `host ${pid} outlived the server`).toBe(true);
+  });
+
+  /**
+   * `offending` runs in a session on one host while a session on the other
+   * holds state and runs; returns the offending execution (or its error).
+   */
+  async function crashBeside(spec: TemplateSpec, offending: string, expectEnd: "not-ok" | "harmless") {
+    const { api, server } = s!;
+    const before = endedCount(server);
+    // Sessions go to the host with the fewest: with both empty, one each.
+    const holder = await api.ready({ name: "holder" });
+    const victim = await api.ready(spec);
+    okValue(await api.repl(holder.id, "var kept = 'state'; kept"));
+    okValue(await api.repl(victim.id, "var mine = 'victim state'; mine"));
+    const holding = api.repl(holder.id, "await new Promise((r) => setTimeout(r, 2500)); kept + ' kept'");
+    const { failures, result } = await healthThroughout(
+      s!.clients,
+      api.repl(victim.id, offending).then(
+        (e) => e,
+        (err: Error) => err,
+      ),
+    );
+    if (expectEnd === "harmless") {
+      expect(result instanceof Error ? result.message : describeExecution(result)).toMatch(/EXECUTION_STATUS_OK/);
+      // What it did to isolated-vm's timer thread would show about a second later.
+      await sleep(2000);
+    } else {
+      expect(result, "the offending call failed as an RPC").not.toBeInstanceOf(Error);
+      const e = result as Execution;
+      expect([ExecutionStatus.EXECUTION_STATUS_OK, ExecutionStatus.EXECUTION_STATUS_RUNNING], describeExecution(e)).not.toContain(e.status);
+    }
+    expect(failures, "health checks that failed").toEqual([]);
+    expect(okValue(await holding).json).toBe("state kept");
+    expect(okValue(await api.repl(holder.id, "kept")).json).toBe("state");
+    expect(server.proc.exitCode).toBeNull();
+    if (expectEnd === "harmless") {
+      expect(endedCount(server)).toBe(before);
+      expect(okValue(await api.repl(victim.id, "mine")).json).toBe("victim state");
+    } else {
+      expect(endedCount(server)).toBeGreaterThan(before);
+      // The offending session comes back without its state (restarted), or is CRASHED for memory.
+      const after = await api.repl(victim.id, "typeof mine").catch((err: Error) => err);
+      if (!(after instanceof Error)) expect(okValue(after).json).toBe("undefined");
+    }
+    // The replaced host serves new sessions.
+    await until("two hosts again", () => livePids(server).length === 2);
+    for (let i = 0; i < 2; i++) {
+      const fresh = await api.ready({ name: "fresh" });
+      expect(okValue(await api.repl(fresh.id, "1 + 1")).json).toBe(2);
+    }
+    await api.closeAll();
+  }
+
+  it("Map growth until V8's own out-of-memory (mem 64)", async () => {
+    await crashBeside({ name: "map", settings: { limits: { memMb: 64 } } }, "var m = new Map(); for (let i = 0; ; i++) m.set(i, 'v' + i)", "not-ok");
+  });
+
+  it("an array past V8's size limit", async () => {
+    await crashBeside({ name: "array" }, "new Array(2 ** 27).fill(0)", "not-ok");
+  });
+
+  // Took the in-process server down when issue #15 was filed (SIGSEGV in
+  // isolated-vm's timer thread); no longer does on this tree, in-process or
+  // in a host: asserted harmless here.
+  it("a storm of intervals", async () => {
+    await crashBeside(
+      { name: "intervals" },
+      "for (let i = 0; i < 50; i++) setInterval(() => {}, 1); await new Promise((r) => setTimeout(r, 4000))",
+      "harmless",
+    );
+  });
+
+  it("a database query that never ends freezes its host, which is killed after wall_ms", async () => {
+    await crashBeside(
+      { name: "cte", modules: ["database"], settings: { limits: { wallMs: 1000 } } },
+      "require('database').query('WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c) SELECT count(*) FROM c')",
+      "not-ok",
+    );
+  });
+
+  it("kill -9 of a host from outside: its running execution ends, its idle session restarts, the other host's session keeps state and finishes", async () => {
+    const { api, server } = s!;
+    const before = endedCount(server);
+    const [a, b] = [await api.ready({ name: "a" }), await api.ready({ name: "b" })];
+    const [c, d] = [await api.ready({ name: "c" }), await api.ready({ name: "d" })];
+    for (const x of [a, b, c, d]) okValue(await api.repl(x.id, `var name = '${x.id}'; name`));
+    // a and b run while one host is killed; c and d (placed like a and b, one per host) sit idle.
+    const runs = [a, b].map((x) => api.repl(x.id, "await new Promise((r) => setTimeout(r, 2500)); name"));
+    await sleep(300);
+    const victimPid = livePids(server)[0];
+    process.kill(victimPid, "SIGKILL");
+    const { failures, result } = await healthThroughout(s!.clients, Promise.all(runs));
+    expect(failures).toEqual([]);
+    const statuses = result.map((e) => ExecutionStatus[e.status]).sort();
+    expect(statuses, result.map(describeExecution).join("\n")).toEqual(["EXECUTION_STATUS_CANCELLED", "EXECUTION_STATUS_OK"]);
+    const lost = result.findIndex((e) => e.status === ExecutionStatus.EXECUTION_STATUS_CANCELLED);
+    const [lostRunner, keptRunner] = lost === 0 ? [a, b] : [b, a];
+    expect(okValue(result[1 - lost]).json).toBe(keptRunner.id);
+    // The session whose run was cancelled was restarted by that run's end.
+    expect(okValue(await api.repl(lostRunner.id, "typeof name")).json).toBe("undefined");
+    expect((await api.getSession(lostRunner.id)).restartCount).toBe(1);
+    // Of the idle sessions, the one on the killed host restarts on its next execution, saying why.
+    const idle = [await api.repl(c.id, "typeof name"), await api.repl(d.id, "typeof name")];
+    const values = idle.map((e) => okValue(e).json).sort();
+    expect(values).toEqual(["string", "undefined"]);
+    const restarted = idle.find((e) => okValue(e).json === "undefined")!;
+    expect(restarted.events.map((e) => e.system?.message).filter(Boolean)).toEqual([expect.stringMatching(/lost while the session was idle/)]);
+    expect((await api.getSession(restarted.sessionId)).restartCount).toBe(1);
+    expect(server.proc.exitCode).toBeNull();
+    expect(endedCount(server)).toBe(before + 1);
+    await until("two hosts again", () => livePids(server).length === 2);
+    expect(livePids(server)).not.toContain(victimPid);
+    const fresh = await api.ready({ name: "fresh" });
+    expect(okValue(await api.repl(fresh.id, "1 + 1")).json).toBe(2);
+    await api.closeAll();
+  });
+});
+
+describe("the server's end", () => {
+  it("SIGTERM ends every host with the server; SIGKILL of the server leaves hosts that end themselves", async () => {
+    for (const signal of ["SIGTERM", "SIGKILL"] as const) {
+      const s = await serve([...HOSTS, "--shutdown-grace", "500ms"]);
+      try {
+        await until("two hosts", () => livePids(s.server).length === 2);
+        const pids = livePids(s.server);
+        const session = await s.api.ready({ name: "busy" });
+        const running = s.api.repl(session.id, "await new Promise(() => {})").catch(() => undefined);
+        await sleep(200);
+        s.clients.close();
+        await s.server.stop(signal);
+        await running;
+        if (signal === "SIGTERM") for (const pid of pids) expect(processGone(pid), `host ${pid} after SIGTERM`).toBe(true);
+        else await until("hosts without their server to end", () => pids.every(processGone), 10_000);
+      } finally {
+        await s.db.cleanup();
+      }
+    }
+  });
+});
