@@ -9,7 +9,9 @@
  * The server runs as its own process (with --session-hosts 0 the same
  * snippets end it), the hosts as its children.
  */
-import { readFileSync } from "node:fs";
+import { status } from "@grpc/grpc-js";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HealthCheckResponse_ServingStatus, type HealthCheckResponse } from "../gen/grpc/health/v1/health";
 import { testDatabase, type TestDatabase } from "./support/database";
@@ -26,7 +28,7 @@ import {
   type TemplateSpec,
 } from "./support/fixtures";
 import { spawnServer, type ServerProcess } from "./support/process";
-import { connect, Metadata, unary, type Clients } from "./support/server";
+import { connect, Metadata, rpcError, startTestServer, unary, type Clients, type TestServer } from "./support/server";
 
 /** VMSYSTEM_TEST_SESSION_HOSTS=0 runs the same tests in-process: the crash snippets then end the server. */
 const HOSTS = ["--session-hosts", process.env.VMSYSTEM_TEST_SESSION_HOSTS ?? "2"];
@@ -313,5 +315,56 @@ describe("the server's end", () => {
         await s.db.cleanup();
       }
     }
+  });
+});
+
+describe("through session hosts, in an in-process server", () => {
+  let worktree: string;
+  let t: TestServer | undefined;
+  let api: Api;
+  beforeAll(async () => {
+    worktree = makeWorktree({ "ok.txt": "fine" });
+    const dataDir = join(worktree, ".vmsystem");
+    mkdirSync(dataDir);
+    writeFileSync(join(dataDir, "secret.txt"), "server-only");
+    t = await startTestServer({ dataDir, sessionHosts: Number(HOSTS[1]) });
+    api = new Api(t);
+  });
+  afterAll(async () => {
+    await api?.closeAll();
+    await t?.close();
+    removeDir(worktree);
+  });
+
+  it("keeps the server's own files out of sessions' reach in the hosts too", async () => {
+    const session = await api.ready({ modules: ["fs", "database"] }, worktree);
+    const attempt = (code: string) => `(() => { try { ${code}; return 'reached'; } catch (e) { return e.code + ': ' + e.message; } })()`;
+    expect(okValue(await api.repl(session.id, attempt("require('fs').readFile('ok.txt')"))).json).toBe("reached");
+    for (const code of ["require('fs').readFile('.vmsystem/secret.txt')", "require('database').configure({ filename: '.vmsystem/vmsystem.db' })"])
+      expect(okValue(await api.repl(session.id, attempt(code))).json, code).toMatch(/^EACCES: .*server's own data/);
+  });
+
+  it("a caller's deadline cancels the run in its host: an await keeps the state, a busy loop costs it", async () => {
+    const session = await api.ready({ name: "cancel" });
+    okValue(await api.repl(session.id, "var kept = 'state'; kept"));
+    for (const input of ["await new Promise(() => {})", "while (true) {}"]) {
+      const call = unary<Execution>((cb) =>
+        t!.executions.executeRepl({ sessionId: session.id, input, requestId: "" }, new Metadata(), { deadline: Date.now() + 300 }, cb),
+      );
+      expect((await rpcError(call)).code).toBe(status.DEADLINE_EXCEEDED);
+      let ended: Execution | undefined;
+      for (let i = 0; i < 300 && !ended; i++) {
+        const found = (await api.allExecutions(session.id)).find((x) => x.input === input);
+        if (found && found.status !== ExecutionStatus.EXECUTION_STATUS_RUNNING) ended = found;
+        else await sleep(20);
+      }
+      expect(ended && ExecutionStatus[ended.status]).toBe("EXECUTION_STATUS_CANCELLED");
+      if (input.startsWith("await")) expect(okValue(await api.repl(session.id, "kept")).json).toBe("state");
+    }
+    // The await was cancelled in place; the busy loop only by disposing the isolate: restarted.
+    let after: Execution | undefined;
+    for (let i = 0; i < 300 && !after; i++) after = await api.repl(session.id, "typeof kept").catch(() => sleep(20).then(() => undefined));
+    expect(okValue(after!).json).toBe("undefined");
+    expect((await api.getSession(session.id)).restartCount).toBe(1);
   });
 });
