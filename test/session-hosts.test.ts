@@ -350,6 +350,17 @@ describe("through session hosts, in an in-process server", () => {
       expect(okValue(await api.repl(session.id, attempt(code))).json, code).toMatch(/^EACCES: .*server's own data/);
   });
 
+  it("a console flood arrives whole and in order, and its limit ends it as in-process", async () => {
+    const session = await api.ready({ name: "flood", settings: { limits: { maxEvents: 50_000, maxOutputKb: 8192 } } });
+    const e = await api.repl(session.id, "for (let i = 0; i < 30000; i++) console.log(i); 'flooded'");
+    expect(okValue(e).json).toBe("flooded");
+    const lines = e.events.filter((ev) => ev.type === EventType.EVENT_TYPE_CONSOLE).map((ev) => ev.console!.text);
+    expect(lines).toEqual(Array.from({ length: 30000 }, (_, i) => String(i)));
+    const capped = await api.repl(session.id, "for (let i = 0; ; i++) console.log(i)");
+    expect(capped.error?.code, describeExecution(capped)).toBe("OUTPUT_LIMIT_EXCEEDED");
+    expect(capped.events.length).toBe(50_000);
+  });
+
   it("a caller's deadline cancels the run in its host: an await keeps the state, a busy loop costs it", async () => {
     const session = await api.ready({ name: "cancel" });
     okValue(await api.repl(session.id, "var kept = 'state'; kept"));
