@@ -300,6 +300,33 @@ describe("a host that goes down", () => {
     expect(okValue(await api.repl(fresh.id, "1 + 1")).json).toBe(2);
     await api.closeAll();
   });
+  it("a host killed while a session on it starts: the start ends (CRASHED, saying why), the server serves on", async () => {
+    const { api, server } = s!;
+    const worktree = makeWorktree({ "boot.js": "await new Promise((r) => setTimeout(r, 3000)); var booted = true" });
+    try {
+      const t = await api.template({ name: "slow-boot", startupFiles: [{ path: "boot.js" }] });
+      const starting = api.session(t.id, worktree).then(
+        (session) => session,
+        (err: Error) => err,
+      );
+      await sleep(500);
+      // Both hosts: the one the session starts on is among them.
+      for (const pid of livePids(server)) process.kill(pid, "SIGKILL");
+      const { failures, result } = await healthThroughout(s!.clients, starting);
+      expect(failures).toEqual([]);
+      expect(result).not.toBeInstanceOf(Error);
+      const session = result as Exclude<typeof result, Error>;
+      expect(SessionStatus[session.status]).toBe("SESSION_STATUS_CRASHED");
+      expect(session.lastError).toMatch(/startup file boot\.js failed: execution cancelled/);
+      await until("two hosts again", () => livePids(server).length === 2);
+      const fresh = await api.ready({ name: "fresh" });
+      expect(okValue(await api.repl(fresh.id, "1 + 1")).json).toBe(2);
+      expect(server.proc.exitCode).toBeNull();
+    } finally {
+      await api.closeAll();
+      removeDir(worktree);
+    }
+  });
 });
 
 describe("the server's end", () => {
