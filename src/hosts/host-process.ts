@@ -98,6 +98,7 @@ export class HostProcess {
   }
 
   create(options: RuntimeOptions): Promise<RemoteSessionRuntime> {
+    if (this.exited) return Promise.reject(new Error("the session host ended"));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.creates.set(id, { resolve, reject });
