@@ -16,7 +16,7 @@ describe("CreateTemplate / GetTemplate", () => {
     expect(t.settings).toEqual({
       limits: { cpuMs: 5000, wallMs: 30000, memMb: 128, maxEvents: 1000, maxOutputKb: 512 },
       resolver: { roots: [], extensions: [".js", ".mjs"], allowAbsoluteRepoImports: false },
-      runtime: { esm: false, strict: false, console: true, wasm: false },
+      runtime: { esm: false, strict: false, console: true, wasm: false, dedicatedHost: false },
     });
     expect(t.createdAt).toBeInstanceOf(Date);
     expect(await get(t.id)).toEqual(t);
@@ -29,7 +29,7 @@ describe("CreateTemplate / GetTemplate", () => {
       settings: { limits: { cpuMs: 250 }, runtime: { esm: true }, resolver: { roots: ["lib"], extensions: [] } },
     });
     expect(t.settings?.limits).toMatchObject({ cpuMs: 250, wallMs: 30000 });
-    expect(t.settings?.runtime).toEqual({ esm: true, strict: false, console: true, wasm: false });
+    expect(t.settings?.runtime).toEqual({ esm: true, strict: false, console: true, wasm: false, dedicatedHost: false });
     expect(t.settings?.resolver?.roots).toEqual(["lib"]);
     expect(t.settings?.resolver?.extensions).toEqual([".js", ".mjs"]);
   });

@@ -13,7 +13,7 @@ import { startTestServer, unary, useTestServer } from "./support/server";
 import { ADD, BIG_MEMORY, growable } from "./support/wasm-bytes";
 
 const s = useTestServer();
-const runtime = (wasm: boolean) => ({ esm: false, strict: false, console: true, wasm });
+const runtime = (wasm: boolean) => ({ esm: false, strict: false, console: true, wasm, dedicatedHost: false });
 const json = (e: Execution) => okValue(e).json as unknown;
 function exception(e: Execution) {
   expect(e.status, describeExecution(e)).toBe(ExecutionStatus.EXECUTION_STATUS_ERROR);

@@ -17,6 +17,7 @@ const SETTINGS_FLAGS: [flag: string, path: string, kind: "int" | "bool" | "list"
   ["--strict <bool>", "runtime.strict", "bool"],
   ["--console <bool>", "runtime.console", "bool"],
   ["--wasm <bool>", "runtime.wasm", "bool"],
+  ["--dedicated-host <bool>", "runtime.dedicated_host", "bool"],
 ];
 
 const camel = (s: string) => s.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());

@@ -22,6 +22,7 @@ interface RuntimeSettings {
   strict: boolean;
   console: boolean;
   wasm: boolean;
+  dedicatedHost: boolean;
 }
 
 export interface TemplateSettings {

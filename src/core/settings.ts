@@ -6,7 +6,7 @@ export function defaultSettings(): TemplateSettings {
   return {
     limits: { cpuMs: 5000, wallMs: 30000, memMb: 128, maxEvents: 1000, maxOutputKb: 512 },
     resolver: { roots: [], extensions: [".js", ".mjs"], allowAbsoluteRepoImports: false },
-    runtime: { esm: false, strict: false, console: true, wasm: false },
+    runtime: { esm: false, strict: false, console: true, wasm: false, dedicatedHost: false },
   };
 }
 
@@ -23,7 +23,7 @@ const LIMIT_BOUNDS: Record<keyof Limits, [number, number, string]> = {
 const SECTIONS = {
   limits: { cpu_ms: "cpuMs", wall_ms: "wallMs", mem_mb: "memMb", max_events: "maxEvents", max_output_kb: "maxOutputKb" },
   resolver: { roots: "roots", extensions: "extensions", allow_absolute_repo_imports: "allowAbsoluteRepoImports" },
-  runtime: { esm: "esm", strict: "strict", console: "console", wasm: "wasm" },
+  runtime: { esm: "esm", strict: "strict", console: "console", wasm: "wasm", dedicated_host: "dedicatedHost" },
 } as const;
 type Section = keyof typeof SECTIONS;
 

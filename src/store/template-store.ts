@@ -209,11 +209,13 @@ function fromRow(row: Raw): Template {
 /**
  * Settings are one JSON document per template: a field added to the contract
  * after a row was written is absent from it and reads as its default
- * (runtime.wasm, added later, is off), so no migration is needed.
+ * (runtime.wasm and runtime.dedicated_host, added later, are off), so no
+ * migration is needed.
  */
 function storedSettings(text: string): TemplateSettings {
   const settings = JSON.parse(text) as TemplateSettings;
   settings.runtime.wasm ??= false;
+  settings.runtime.dedicatedHost ??= false;
   return settings;
 }
 

@@ -76,7 +76,15 @@ export interface RuntimeSettings {
    * When true, every wasm memory the session makes (including a module's own
    * memory and what memory.grow may reach) counts against limits.mem_mb.
    */
-  wasm?: boolean | undefined;
+  wasm?:
+    | boolean
+    | undefined;
+  /**
+   * Run the session in a session host process of its own, outside the pool
+   * of `vmsystem serve --session-hosts N` (ended with the session's runtime).
+   * Default false. No effect with --session-hosts 0.
+   */
+  dedicatedHost?: boolean | undefined;
 }
 
 /** All settings of a template. In responses every field is set. */
@@ -573,7 +581,7 @@ export const ResolverSettings: MessageFns<ResolverSettings> = {
 };
 
 function createBaseRuntimeSettings(): RuntimeSettings {
-  return { esm: undefined, strict: undefined, console: undefined, wasm: undefined };
+  return { esm: undefined, strict: undefined, console: undefined, wasm: undefined, dedicatedHost: undefined };
 }
 
 export const RuntimeSettings: MessageFns<RuntimeSettings> = {
@@ -589,6 +597,9 @@ export const RuntimeSettings: MessageFns<RuntimeSettings> = {
     }
     if (message.wasm !== undefined) {
       writer.uint32(32).bool(message.wasm);
+    }
+    if (message.dedicatedHost !== undefined) {
+      writer.uint32(40).bool(message.dedicatedHost);
     }
     return writer;
   },
@@ -638,6 +649,14 @@ export const RuntimeSettings: MessageFns<RuntimeSettings> = {
             message.wasm = reader.bool();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.dedicatedHost = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -656,6 +675,11 @@ export const RuntimeSettings: MessageFns<RuntimeSettings> = {
       strict: isSet(object.strict) ? globalThis.Boolean(object.strict) : undefined,
       console: isSet(object.console) ? globalThis.Boolean(object.console) : undefined,
       wasm: isSet(object.wasm) ? globalThis.Boolean(object.wasm) : undefined,
+      dedicatedHost: isSet(object.dedicatedHost)
+        ? globalThis.Boolean(object.dedicatedHost)
+        : isSet(object.dedicated_host)
+        ? globalThis.Boolean(object.dedicated_host)
+        : undefined,
     };
   },
 
@@ -673,6 +697,9 @@ export const RuntimeSettings: MessageFns<RuntimeSettings> = {
     if (message.wasm !== undefined) {
       obj.wasm = message.wasm;
     }
+    if (message.dedicatedHost !== undefined) {
+      obj.dedicatedHost = message.dedicatedHost;
+    }
     return obj;
   },
 
@@ -685,6 +712,7 @@ export const RuntimeSettings: MessageFns<RuntimeSettings> = {
     message.strict = object.strict ?? undefined;
     message.console = object.console ?? undefined;
     message.wasm = object.wasm ?? undefined;
+    message.dedicatedHost = object.dedicatedHost ?? undefined;
     return message;
   },
 };

@@ -293,16 +293,18 @@ class ResolverSettings(_message.Message):
     def __init__(self, roots: _Optional[_Iterable[str]] = ..., extensions: _Optional[_Iterable[str]] = ..., allow_absolute_repo_imports: bool = ...) -> None: ...
 
 class RuntimeSettings(_message.Message):
-    __slots__ = ["console", "esm", "strict", "wasm"]
+    __slots__ = ["console", "dedicated_host", "esm", "strict", "wasm"]
     CONSOLE_FIELD_NUMBER: _ClassVar[int]
+    DEDICATED_HOST_FIELD_NUMBER: _ClassVar[int]
     ESM_FIELD_NUMBER: _ClassVar[int]
     STRICT_FIELD_NUMBER: _ClassVar[int]
     WASM_FIELD_NUMBER: _ClassVar[int]
     console: bool
+    dedicated_host: bool
     esm: bool
     strict: bool
     wasm: bool
-    def __init__(self, esm: bool = ..., strict: bool = ..., console: bool = ..., wasm: bool = ...) -> None: ...
+    def __init__(self, esm: bool = ..., strict: bool = ..., console: bool = ..., wasm: bool = ..., dedicated_host: bool = ...) -> None: ...
 
 class StartupFile(_message.Message):
     __slots__ = ["created_at", "id", "mode", "order_index", "path", "template_id"]
