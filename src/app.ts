@@ -35,7 +35,7 @@ export async function startApp(config: ServeConfig, log: Logger): Promise<Runnin
   const serverPaths = [config.dataDir, ...(config.tlsKey ? [config.tlsKey] : []), ...(config.tlsCert ? [config.tlsCert] : [])];
   const runtimes =
     (config.sessionHosts ?? 0) > 0
-      ? new RemoteRuntimes({ hosts: config.sessionHosts!, log, serverPaths })
+      ? new RemoteRuntimes({ hosts: config.sessionHosts!, log, serverPaths, hostMemoryMb: config.hostMemoryMb })
       : new LocalRuntimes({
           onCatastrophicError: (message) => {
             log.fatal({ message }, "isolated-vm catastrophic error");

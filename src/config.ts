@@ -21,6 +21,8 @@ export interface ServeConfig {
   shutdownGraceMs: number;
   /** `--session-hosts`: child processes that run the sessions' isolates (default 0: in this process). */
   sessionHosts?: number;
+  /** `--host-memory-mb`: a session host whose RSS passes this is killed and replaced (default 0: off). */
+  hostMemoryMb?: number;
 }
 
 export const DEFAULT_LISTEN = "127.0.0.1:50051";

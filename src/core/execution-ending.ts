@@ -50,7 +50,7 @@ export function endingOf(outcome: RunOutcome | Failure, limits: Limits, limitMes
       return fail(
         "CANCELLED",
         "CANCELLED",
-        `execution cancelled${outcome.isolateDisposed ? LOST_STATE : ""}`,
+        `execution cancelled${outcome.cause ? ` (${outcome.cause})` : ""}${outcome.isolateDisposed ? LOST_STATE : ""}`,
         "warn",
         outcome.isolateDisposed ? "restart" : "nothing",
       );
@@ -58,7 +58,7 @@ export function endingOf(outcome: RunOutcome | Failure, limits: Limits, limitMes
       return fail(
         "ERROR",
         "MEMORY_LIMIT_EXCEEDED",
-        `memory limit of ${limits.memMb} MB exceeded: the isolate was disposed and the session crashed`,
+        `${outcome.cause ? `memory limit exceeded (${outcome.cause})` : `memory limit of ${limits.memMb} MB exceeded`}: the isolate was disposed and the session crashed`,
         "error",
         "crash",
       );

@@ -5,6 +5,7 @@
  * every runtime on it reads disposed; RemoteRuntimes then replaces it.
  */
 import { fork, type ChildProcess } from "node:child_process";
+import { readFile } from "node:fs/promises";
 import type { Logger } from "../log";
 import type { SessionRuntimePort } from "../core/ports";
 import type { WorktreeFile } from "../runtime/paths";
@@ -20,6 +21,17 @@ const STDERR_WAIT_MS = 500;
 const STDERR_TAIL = 16 * 1024;
 /** What V8 and our own hook print when memory ran out (see host-main.ts and isolated-vm's README). */
 const OUT_OF_MEMORY = /out of memory|invalid size|Fatal JavaScript|catastrophic error/i;
+/** How often a host with work has its RSS read against --host-memory-mb (an idle one is not read). */
+const RSS_SAMPLE_MS = 250;
+
+export interface HostOptions {
+  serverPaths: string[];
+  log: Logger;
+  /** --host-memory-mb: RSS above this kills the host (0: not watched). */
+  memoryMb: number;
+  /** A host of one session's own (runtime.dedicated_host): it ends once it holds no runtime. */
+  dedicated?: boolean;
+}
 
 interface PendingRun {
   runtime: RemoteSessionRuntime;
@@ -37,6 +49,8 @@ export interface HostEnd {
   /** What was detected: "out of memory", "stuck", "signal SIGKILL", "exit 1", … */
   cause: string;
   beforeReady: boolean;
+  /** Ended by terminate() (a dedicated host's session ended, or the server stops). */
+  terminated: boolean;
 }
 
 export class HostProcess {
@@ -53,8 +67,16 @@ export class HostProcess {
   private stuckRun?: number;
   private acks = 0;
   private readonly onReady: () => void;
+  private sampling = false;
+  /** Set when the host was killed for its RSS: the cause, as users read it. */
+  private overBudget?: string;
+  private terminating = false;
 
-  constructor(entry: string, serverPaths: string[], log: Logger) {
+  constructor(
+    entry: string,
+    private readonly options: HostOptions,
+  ) {
+    const { serverPaths, log } = options;
     this.child = fork(entry, [JSON.stringify(serverPaths)], {
       execArgv: ["--no-node-snapshot", "--disable-wasm-trap-handler"],
       serialization: "advanced",
@@ -86,7 +108,7 @@ export class HostProcess {
         void Promise.race([stderrEnded, new Promise((r) => setTimeout(r, STDERR_WAIT_MS))]).then(() => {
           const cause = this.causeOf(code, signal);
           this.lose(cause);
-          resolve({ code, signal, cause, beforeReady });
+          resolve({ code, signal, cause, beforeReady, terminated: this.terminating });
         });
       }),
     );
@@ -103,6 +125,7 @@ export class HostProcess {
     return new Promise((resolve, reject) => {
       this.creates.set(id, { resolve, reject });
       this.send({ t: "create", id, options });
+      this.watchMemory();
     });
   }
 
@@ -119,6 +142,7 @@ export class HostProcess {
       const stuckTimer = setTimeout(() => this.kill(run), limits.wallMs + STUCK_GRACE_MS);
       this.runs.set(run, { runtime, hooks, refused: false, resolve, reject, stuckTimer, onAbort });
       this.send({ t: "run", id: runtime.id, run, request, limits, budget });
+      this.watchMemory();
       if (hooks.signal?.aborted) onAbort();
       else hooks.signal?.addEventListener("abort", onAbort, { once: true });
     });
@@ -130,17 +154,46 @@ export class HostProcess {
 
   dispose(runtime: RemoteSessionRuntime): void {
     if (this.runtimes.delete(runtime.id)) this.send({ t: "dispose", id: runtime.id });
+    this.retireIfEmpty();
   }
 
   /** SIGTERM, then SIGKILL after a grace; resolves once the process is gone. */
   async terminate(): Promise<void> {
     if (!this.exited) {
+      this.terminating = true;
       this.child.kill("SIGTERM");
       const timer = setTimeout(() => this.child.kill("SIGKILL"), TERM_GRACE_MS);
       await this.ended;
       clearTimeout(timer);
     }
     await this.ended;
+  }
+
+  /** A dedicated host whose session's runtime is gone (closed, crashed, lost, never made) has no more use. */
+  private retireIfEmpty(): void {
+    if (this.options.dedicated && this.load === 0 && !this.terminating) void this.terminate();
+  }
+
+  /**
+   * Reads the host's RSS every RSS_SAMPLE_MS while it has runs or creates,
+   * and kills it past the budget (memory V8 does not count included). One
+   * read at a time, asynchronous: the main thread never waits on /proc.
+   */
+  private watchMemory(): void {
+    const budget = this.options.memoryMb;
+    if (budget <= 0 || this.sampling || this.exited) return;
+    this.sampling = true;
+    setTimeout(() => {
+      void rssMb(this.child.pid!).then((rss) => {
+        this.sampling = false;
+        if (this.exited) return;
+        if (rss !== undefined && rss > budget) {
+          this.overBudget = `the session host passed --host-memory-mb ${budget} (RSS ${Math.round(rss)} MB)`;
+          this.options.log.warn({ pid: this.child.pid, rssMb: Math.round(rss), budgetMb: budget }, "session host over its memory budget: killing it");
+          this.child.kill("SIGKILL");
+        } else if (this.runs.size > 0 || this.creates.size > 0) this.watchMemory();
+      });
+    }, RSS_SAMPLE_MS).unref();
   }
 
   private send(message: ToHost): void {
@@ -163,7 +216,10 @@ export class HostProcess {
         const pending = this.creates.get(message.id);
         this.creates.delete(message.id);
         if (!pending) return;
-        if (message.error) return pending.reject(fromWire(message.error));
+        if (message.error) {
+          pending.reject(fromWire(message.error));
+          return this.retireIfEmpty();
+        }
         const runtime = new RemoteSessionRuntime(this, message.id, message.heap ?? 0);
         this.runtimes.set(message.id, runtime);
         return pending.resolve(runtime);
@@ -186,11 +242,14 @@ export class HostProcess {
         if (!pending) return;
         pending.runtime.update(message.heap, message.disposed);
         if (message.disposed) this.runtimes.delete(pending.runtime.id);
-        if (message.error) return pending.reject(fromWire(message.error));
-        return pending.resolve(message.result!);
+        if (message.error) pending.reject(fromWire(message.error));
+        else pending.resolve(message.result!);
+        return this.retireIfEmpty();
       }
       case "heap":
-        return this.runtimes.get(message.id)?.update(message.bytes, message.disposed);
+        this.runtimes.get(message.id)?.update(message.bytes, message.disposed);
+        if (message.disposed) this.runtimes.delete(message.id);
+        return this.retireIfEmpty();
     }
   }
 
@@ -214,6 +273,7 @@ export class HostProcess {
   }
 
   private causeOf(code: number | null, signal: NodeJS.Signals | null): string {
+    if (this.overBudget) return this.overBudget;
     if (OUT_OF_MEMORY.test(this.stderrTail)) return "out of memory";
     if (this.stuckRun !== undefined) return "stuck";
     return signal ? `signal ${signal}` : `exit ${code}`;
@@ -222,8 +282,9 @@ export class HostProcess {
   /**
    * The host is gone: its runtimes read disposed, creates fail, runs end.
    * The run it was killed for timed out; a lone run in a host that ran out
-   * of memory is what ran it out; every other run was cancelled with its
-   * isolate (the pipeline restarts those sessions).
+   * of memory (V8's, or past --host-memory-mb) is what ran it out; every
+   * other run was cancelled with its isolate, told why (the pipeline
+   * restarts those sessions).
    */
   private lose(cause: string): void {
     for (const runtime of this.runtimes.values()) runtime.update(0, true);
@@ -233,11 +294,22 @@ export class HostProcess {
     const runs = [...this.runs.keys()];
     for (const run of runs) {
       const pending = this.settle(run)!;
-      let outcome: RunOutcome = { kind: "cancelled", isolateDisposed: true };
+      let outcome: RunOutcome = { kind: "cancelled", isolateDisposed: true, cause: `its session host was lost: ${cause}` };
       if (run === this.stuckRun) outcome = { kind: "timeout", limit: "wall", isolateDisposed: true };
+      else if (this.overBudget && runs.length === 1) outcome = { kind: "memory", cause: this.overBudget };
       else if (cause === "out of memory" && runs.length === 1) outcome = { kind: "memory" };
       pending.resolve({ outcome, cpuMs: 0 });
     }
+  }
+}
+
+/** VmRSS of a process in MB (Linux), or undefined when it cannot be read (gone, another system). */
+async function rssMb(pid: number): Promise<number | undefined> {
+  try {
+    const kb = /^VmRSS:\s+(\d+) kB/m.exec(await readFile(`/proc/${pid}/status`, "utf8"))?.[1];
+    return kb === undefined ? undefined : Number(kb) / 1024;
+  } catch {
+    return undefined;
   }
 }
 

@@ -2,7 +2,9 @@
  * Sessions' runtimes in session host processes (`--session-hosts N`): the
  * runtime port (core/ports.ts `Runtimes`) over a pool of N hosts. A new
  * runtime goes to the host with the fewest; a host that ends is replaced,
- * and what ran on it ends as HostProcess describes.
+ * and what ran on it ends as HostProcess describes. A runtime that asks for
+ * a dedicated host (runtime.dedicated_host) gets a new host process of its
+ * own, outside the pool, which ends with that runtime and is not replaced.
  */
 import { join } from "node:path";
 import type { Runtimes } from "../core/ports";
@@ -23,10 +25,13 @@ export interface RemoteRuntimesOptions {
   log: Logger;
   /** The server's own files: refused to sessions in the hosts too (runtime/paths.ts protectServerPaths). */
   serverPaths: string[];
+  /** --host-memory-mb: a host whose RSS passes it is killed (0: off). */
+  hostMemoryMb?: number;
 }
 
 export class RemoteRuntimes implements Runtimes {
   private readonly hosts: HostProcess[] = [];
+  private readonly dedicated = new Set<HostProcess>();
   private closing = false;
   /** Resolves when the next host starts. */
   private started!: Promise<void>;
@@ -43,6 +48,7 @@ export class RemoteRuntimes implements Runtimes {
   }
 
   async create(options: RuntimeOptions): Promise<RemoteSessionRuntime> {
+    if (options.runtime.dedicatedHost === true) return this.createDedicated(options);
     let host = this.leastLoaded();
     // Every host is being replaced (one host, just lost): wait for a new one.
     while (host.exited && !this.closing) {
@@ -64,7 +70,7 @@ export class RemoteRuntimes implements Runtimes {
   async close(): Promise<void> {
     this.closing = true;
     this.onStarted();
-    await Promise.all(this.hosts.map((h) => h.terminate()));
+    await Promise.all([...this.hosts, ...this.dedicated].map((h) => h.terminate()));
   }
 
   /** Live hosts' process ids, by slot. */
@@ -78,9 +84,31 @@ export class RemoteRuntimes implements Runtimes {
     return best;
   }
 
+  /** A host of the runtime's own; it ends itself once the runtime is gone (HostProcess retireIfEmpty). */
+  private async createDedicated(options: RuntimeOptions): Promise<RemoteSessionRuntime> {
+    if (this.closing) throw new Error("the session hosts are closing");
+    const { log } = this.options;
+    const host = this.newHost(true);
+    this.dedicated.add(host);
+    log.info({ pid: host.child.pid, dedicated: true }, "session host started");
+    void host.ended.then((end) => {
+      this.dedicated.delete(host);
+      const fields = { pid: host.child.pid, dedicated: true, code: end.code, signal: end.signal, cause: end.cause };
+      if (end.terminated) log.info(fields, "dedicated session host ended");
+      else log.error(fields, "dedicated session host ended");
+    });
+    await host.ready;
+    return host.create(options);
+  }
+
+  private newHost(dedicated: boolean): HostProcess {
+    const { log, serverPaths, hostMemoryMb } = this.options;
+    return new HostProcess(this.entry, { log, serverPaths, memoryMb: hostMemoryMb ?? 0, dedicated });
+  }
+
   private start(slot: number): void {
     const { log } = this.options;
-    const host = new HostProcess(this.entry, this.options.serverPaths, log);
+    const host = this.newHost(false);
     this.hosts[slot] = host;
     this.onStarted();
     this.started = new Promise((resolve) => (this.onStarted = resolve));

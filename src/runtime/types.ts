@@ -22,7 +22,8 @@ export interface RuntimeOptions {
   memMb: number;
   /** Absolute and realpath'd. */
   worktreePath: string;
-  runtime: { esm: boolean; strict: boolean; console: boolean; wasm?: boolean };
+  /** dedicatedHost: a session host process of its own (only RemoteRuntimes reads it). */
+  runtime: { esm: boolean; strict: boolean; console: boolean; wasm?: boolean; dedicatedHost?: boolean };
   resolver: { roots: string[]; extensions: string[]; allowAbsoluteRepoImports: boolean };
   /** Host modules granted: a subset of "fs", "path", "database", "exec". */
   modules: string[];
@@ -80,8 +81,10 @@ export type RunOutcome =
   | { kind: "value"; value: ValueDescription }
   | { kind: "exception"; exception: ExceptionDescription }
   | { kind: "timeout"; limit: "wall" | "cpu"; isolateDisposed: boolean }
-  | { kind: "cancelled"; isolateDisposed: boolean }
-  | { kind: "memory" }
+  /** cause: why, when not the caller's cancel (the session host was lost). */
+  | { kind: "cancelled"; isolateDisposed: boolean; cause?: string }
+  /** cause: when not the session's own mem_mb (the session host's memory budget). */
+  | { kind: "memory"; cause?: string }
   | { kind: "output-limit" };
 
 export interface RunResult {
