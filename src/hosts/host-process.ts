@@ -247,9 +247,7 @@ export class HostProcess {
         return this.retireIfEmpty();
       }
       case "heap":
-        this.runtimes.get(message.id)?.update(message.bytes, message.disposed);
-        if (message.disposed) this.runtimes.delete(message.id);
-        return this.retireIfEmpty();
+        return this.runtimes.get(message.id)?.update(message.bytes, message.disposed);
     }
   }
 
