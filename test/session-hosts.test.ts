@@ -10,11 +10,9 @@
  * snippets end it), the hosts as its children.
  */
 import { status } from "@grpc/grpc-js";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HealthCheckResponse_ServingStatus, type HealthCheckResponse } from "../gen/grpc/health/v1/health";
-import { testDatabase, type TestDatabase } from "./support/database";
 import {
   Api,
   describeExecution,
@@ -28,79 +26,11 @@ import {
   type Execution,
   type TemplateSpec,
 } from "./support/fixtures";
-import { spawnServer, type ServerProcess } from "./support/process";
-import { connect, Metadata, rpcError, startTestServer, unary, type Clients, type TestServer } from "./support/server";
+import { Metadata, rpcError, startTestServer, unary, type TestServer } from "./support/server";
+import { healthThroughout, poolEnded as endedCount, poolPids as livePids, processGone, serve, shutDown, until, type Served } from "./support/hosts";
 
 /** VMSYSTEM_TEST_SESSION_HOSTS=0 runs the same tests in-process: the crash snippets then end the server. */
 const HOSTS = ["--session-hosts", process.env.VMSYSTEM_TEST_SESSION_HOSTS ?? "2"];
-
-interface Served {
-  server: ServerProcess;
-  clients: Clients;
-  api: Api;
-  db: TestDatabase;
-}
-
-async function serve(args: string[]): Promise<Served> {
-  const db = testDatabase();
-  const server = await spawnServer(db, args);
-  const clients = connect(server.address);
-  return { server, clients, api: clients.api, db };
-}
-
-async function shutDown(s: Served | undefined): Promise<void> {
-  if (!s) return;
-  await s.api.closeAll().catch(() => undefined);
-  s.clients.close();
-  if (s.server.proc.exitCode === null && s.server.proc.signalCode === null) await s.server.stop();
-  await s.db.cleanup();
-}
-
-/** Host processes the server started and has not seen end, from its log. */
-function livePids(server: ServerProcess): number[] {
-  const started = server.logs.filter((l) => l.msg === "session host started").map((l) => l.pid as number);
-  const ended = new Set(server.logs.filter((l) => l.msg === "session host ended: replacing it").map((l) => l.pid as number));
-  return started.filter((pid) => !ended.has(pid));
-}
-
-const endedCount = (server: ServerProcess) => server.logs.filter((l) => l.msg === "session host ended: replacing it").length;
-
-async function until(what: string, check: () => boolean, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
-/** A process that is gone or a zombie waiting to be reaped. */
-function processGone(pid: number): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.startsWith("Z") ?? true;
-  } catch {
-    return true;
-  }
-}
-
-/**
- * Polls health with a 1 s deadline until `during` settles; resolves with
- * every failed check (none expected) and `during`'s result.
- */
-async function healthThroughout<T>(c: Clients, during: Promise<T>): Promise<{ failures: string[]; result: T }> {
-  const failures: string[] = [];
-  let done = false;
-  const settled = during.finally(() => (done = true));
-  while (!done) {
-    try {
-      const r = await unary<HealthCheckResponse>((cb) => c.health.check({ service: "" }, new Metadata(), { deadline: Date.now() + 1000 }, cb));
-      if (r.status !== HealthCheckResponse_ServingStatus.SERVING) failures.push(`status ${r.status}`);
-    } catch (err) {
-      failures.push((err as Error).message);
-    }
-    await Promise.race([settled.catch(() => undefined), sleep(200)]);
-  }
-  return { failures, result: await settled };
-}
 
 /** What a user sees of an execution, without ids, times and stacks. */
 function observable(e: Execution) {
