@@ -11,9 +11,10 @@ import { defaultSettings } from "./core/settings";
 import { TemplateService } from "./core/template-service";
 import { killWith, type Logger } from "./log";
 import { RemoteRuntimes } from "./hosts/remote-runtimes";
+import { resolveHostUser } from "./hosts/host-user";
 import { LocalRuntimes } from "./runtime";
 import { protectServerPaths } from "./runtime/paths";
-import { describeDatabase, openDatabase } from "./store/data-source";
+import { describeDatabase, openDatabase, warnIfReadableByOthers } from "./store/data-source";
 import { TypeormExecutionStore } from "./store/execution-store";
 import { TypeormSessionStore } from "./store/session-store";
 import { TypeormTemplateStore } from "./store/template-store";
@@ -33,9 +34,13 @@ export async function startApp(config: ServeConfig, log: Logger): Promise<Runnin
   // restarts us (stale sessions are closed on the next start). Not
   // process.exit(): it hangs on the stuck isolate thread (see killWith).
   const serverPaths = [config.dataDir, ...(config.tlsKey ? [config.tlsKey] : []), ...(config.tlsCert ? [config.tlsCert] : [])];
+  // Checked before anything starts: a refused server changes nothing.
+  const hostUser = config.hostUser !== undefined ? resolveHostUser(config.hostUser, config.sessionHosts ?? 0) : undefined;
+  if (hostUser) log.info({ user: hostUser.name, uid: hostUser.uid, gid: hostUser.gid }, "session hosts run as another user");
+  warnIfReadableByOthers(config.tlsKey, log);
   const runtimes =
     (config.sessionHosts ?? 0) > 0
-      ? new RemoteRuntimes({ hosts: config.sessionHosts!, log, serverPaths, hostMemoryMb: config.hostMemoryMb })
+      ? new RemoteRuntimes({ hosts: config.sessionHosts!, log, serverPaths, hostMemoryMb: config.hostMemoryMb, hostUser })
       : new LocalRuntimes({
           onCatastrophicError: (message) => {
             log.fatal({ message }, "isolated-vm catastrophic error");

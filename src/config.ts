@@ -23,6 +23,8 @@ export interface ServeConfig {
   sessionHosts?: number;
   /** `--host-memory-mb`: a session host whose RSS passes this is killed and replaced (default 0: off). */
   hostMemoryMb?: number;
+  /** `--host-user`: the user (name or uid) session hosts run as; needs root and sessionHosts > 0. */
+  hostUser?: string;
 }
 
 export const DEFAULT_LISTEN = "127.0.0.1:50051";

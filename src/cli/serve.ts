@@ -39,6 +39,7 @@ export function serveCommand(): Command {
     .addOption(flag("--max-output-kb <kb>", "highest max_output_kb a template may ask for", String(DEFAULT_CEILINGS.limits.maxOutputKb)))
     .addOption(flag("--session-hosts <n>", "child processes that run the sessions' code (0 = in the server's own process)", "0"))
     .addOption(flag("--host-memory-mb <mb>", "RSS above which a session host is killed and replaced (0 = not watched)", "0"))
+    .addOption(flag("--host-user <user>", "run session hosts as this user (name or uid; needs root and --session-hosts > 0)"))
     .action(async (opts) => {
       const log = createLogger(opts.logLevel);
       const config: ServeConfig = {
@@ -62,6 +63,7 @@ export function serveCommand(): Command {
         maxSessions: parseWholeNumber(opts.maxSessions, "--max-sessions"),
         sessionHosts: parseWholeNumber(opts.sessionHosts, "--session-hosts", 0),
         hostMemoryMb: parseWholeNumber(opts.hostMemoryMb, "--host-memory-mb", 0),
+        hostUser: opts.hostUser || undefined,
         ceilings: {
           memMb: parseWholeNumber(opts.maxMemMb, "--max-mem-mb"),
           cpuMs: parseWholeNumber(opts.maxCpuMs, "--max-cpu-ms"),

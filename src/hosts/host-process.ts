@@ -24,6 +24,12 @@ const OUT_OF_MEMORY = /out of memory|invalid size|Fatal JavaScript|catastrophic 
 /** How often a host with work has its RSS read against --host-memory-mb (an idle one is not read). */
 const RSS_SAMPLE_MS = 250;
 
+function hostEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? "/usr/bin:/bin" };
+  if (process.env.NODE_OPTIONS) env.NODE_OPTIONS = process.env.NODE_OPTIONS;
+  return env;
+}
+
 export interface HostOptions {
   serverPaths: string[];
   log: Logger;
@@ -31,6 +37,8 @@ export interface HostOptions {
   memoryMb: number;
   /** A host of one session's own (runtime.dedicated_host): it ends once it holds no runtime. */
   dedicated?: boolean;
+  /** --host-user: the host runs as this uid/gid. */
+  user?: { uid: number; gid: number };
 }
 
 interface PendingRun {
@@ -82,6 +90,13 @@ export class HostProcess {
       serialization: "advanced",
       // stdout is the server's log stream: nothing from a host goes there.
       stdio: ["ignore", "ignore", "pipe", "ipc"],
+      // libuv also calls setgroups(0) when given a uid or gid, so the host
+      // keeps none of root's supplementary groups (checked in
+      // test/session-hosts-3.test.ts). The host's own user can read its
+      // /proc/<pid>/environ: it gets none of the server's variables (the
+      // database URL, the auth token), only what node needs; `env`
+      // capabilities are copied in the main process.
+      ...(options.user ? { uid: options.user.uid, gid: options.user.gid, env: hostEnv() } : {}),
     });
     const stderrEnded = new Promise<void>((resolve) => this.child.stderr!.once("close", resolve));
     this.child.stderr!.on("data", (chunk: Buffer) => {

@@ -11,6 +11,7 @@ import type { Runtimes } from "../core/ports";
 import type { Logger } from "../log";
 import type { RuntimeOptions } from "../runtime/types";
 import { HostProcess, type RemoteSessionRuntime } from "./host-process";
+import type { HostUser } from "./host-user";
 
 /** A host that dies before it is ready is replaced after this, so a host that cannot start does not spin. */
 const RESTART_DELAY_MS = 1000;
@@ -27,6 +28,8 @@ export interface RemoteRuntimesOptions {
   serverPaths: string[];
   /** --host-memory-mb: a host whose RSS passes it is killed (0: off). */
   hostMemoryMb?: number;
+  /** --host-user: hosts are forked as this uid/gid. */
+  hostUser?: HostUser;
 }
 
 export class RemoteRuntimes implements Runtimes {
@@ -102,8 +105,8 @@ export class RemoteRuntimes implements Runtimes {
   }
 
   private newHost(dedicated: boolean): HostProcess {
-    const { log, serverPaths, hostMemoryMb } = this.options;
-    return new HostProcess(this.entry, { log, serverPaths, memoryMb: hostMemoryMb ?? 0, dedicated });
+    const { log, serverPaths, hostMemoryMb, hostUser } = this.options;
+    return new HostProcess(this.entry, { log, serverPaths, memoryMb: hostMemoryMb ?? 0, dedicated, user: hostUser });
   }
 
   private start(slot: number): void {

@@ -1,3 +1,4 @@
+import { chmodSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import Database from "better-sqlite3";
 
@@ -16,6 +17,7 @@ export interface DataDirLock {
 export function lockDataDir(dir: string): DataDirLock {
   const path = join(resolve(dir), "server.lock");
   const db = new Database(path, { timeout: 0 });
+  keepOwn(path, 0o600);
   try {
     db.exec("BEGIN EXCLUSIVE");
   } catch (err) {
@@ -35,4 +37,18 @@ export function lockDataDir(dir: string): DataDirLock {
       db.close();
     },
   };
+}
+
+/**
+ * chmod, except on a shared directory (sticky, as /tmp given as the data
+ * dir: closing it would break the machine) and on what the server does not
+ * own (EPERM: it was usable before and stays so; the operator owns that).
+ */
+export function keepOwn(path: string, mode: number): void {
+  if (statSync(path).mode & 0o1000) return;
+  try {
+    chmodSync(path, mode);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EPERM") throw err;
+  }
 }

@@ -1,5 +1,5 @@
 import "reflect-metadata";
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Client } from "pg";
 import { DataSource } from "typeorm";
@@ -14,7 +14,7 @@ import { TemplateEntity } from "./entities/template.entity";
 import { InitialSchema1764100000000 } from "./migrations/1764100000000-InitialSchema";
 import { EventPages1764200000000 } from "./migrations/1764200000000-EventPages";
 import { PartialExecutionIndexes1764300000000 } from "./migrations/1764300000000-PartialExecutionIndexes";
-import { lockDataDir, type DataDirLock } from "./data-dir-lock";
+import { keepOwn, lockDataDir, type DataDirLock } from "./data-dir-lock";
 import { startWalCheckpointer } from "./wal-checkpointer";
 
 const ENTITIES = [
@@ -64,6 +64,10 @@ export async function openDatabase(config: DatabaseConfig): Promise<DataSource> 
     dataSource = new DataSource({ ...common, type: "postgres", url: url.toString(), schema, extra: { max: 10 } });
   } else {
     mkdirSync(config.dataDir, { recursive: true });
+    // The server's files are its own, never readable by session hosts run
+    // as another user (--host-user): the directory first, so the files
+    // below are never reachable while they have the umask's mode.
+    keepOwn(config.dataDir, 0o700);
     // Before anything is read or written: a refused server changes nothing.
     lock = lockDataDir(config.dataDir);
     dataSource = new DataSource({
@@ -99,6 +103,9 @@ export async function openDatabase(config: DatabaseConfig): Promise<DataSource> 
     throw err;
   }
   if (dataSource.options.type === "better-sqlite3") {
+    // SQLite gives a WAL or shm file it makes later the database's mode.
+    const database = dataSource.options.database as string;
+    for (const path of [database, `${database}-wal`, `${database}-shm`]) if (existsSync(path)) keepOwn(path, 0o600);
     const checkpointer = startWalCheckpointer(dataSource.options.database, config.onCheckpointError ?? (() => undefined));
     // Stopped before the connection closes, and the directory unlocked after
     // it, wherever the data source is destroyed.
@@ -110,6 +117,18 @@ export async function openDatabase(config: DatabaseConfig): Promise<DataSource> 
     };
   }
   return dataSource;
+}
+
+/** The TLS key should be the server's alone (--host-user keeps the hosts from anything that is not). */
+export function warnIfReadableByOthers(path: string | undefined, log: { warn(fields: object, msg: string): void }): void {
+  if (!path) return;
+  let mode: number;
+  try {
+    mode = statSync(path).mode & 0o777;
+  } catch {
+    return; // a missing key fails the start with its own error
+  }
+  if (mode & 0o077) log.warn({ path, mode: mode.toString(8).padStart(4, "0") }, "the TLS key is readable by other users: chmod 600 it");
 }
 
 async function ensureSchema(url: string, schema: string): Promise<void> {
