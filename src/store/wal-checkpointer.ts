@@ -57,6 +57,10 @@ export function startWalCheckpointer(file: string, onError: (message: string) =>
   const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
   return {
     stop: async () => {
+      // Unref'd, the worker would not keep the process alive until it has
+      // closed: at shutdown, with nothing else left, the process would exit
+      // (code 0) in the middle of the stop, before the log's "stopped".
+      worker.ref();
       worker.postMessage("stop");
       await exited;
     },

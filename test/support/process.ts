@@ -23,7 +23,8 @@ export async function spawnServer(db: TestDatabase, extraArgs: string[] = [], en
   const logs: Record<string, unknown>[] = [];
   let stderr = "";
   proc.stderr!.on("data", (d) => (stderr += d));
-  const exited = new Promise<number | null>((resolve) => proc.once("exit", (code) => resolve(code)));
+  // "close", not "exit": it comes after stdout has ended, so every log line the server wrote is in `logs`.
+  const exited = new Promise<number | null>((resolve) => proc.once("close", (code) => resolve(code)));
   // A test that fails before stopping its server must not leave it running.
   const reap = () => proc.kill("SIGKILL");
   process.once("exit", reap);
