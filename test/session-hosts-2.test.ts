@@ -8,9 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Template, TemplateSettings } from "../gen/vmsystem/v1/template";
-import { openDatabase } from "../src/store/data-source";
-import { qualifiedTable } from "../src/store/sql";
-import { testDatabase, TEST_DB, type TestDatabase } from "./support/database";
+import { rewriteStoredSettings, testDatabase, type TestDatabase } from "./support/database";
 import { Api, describeExecution, ExecutionStatus, okValue, SessionStatus } from "./support/fixtures";
 import { dedicatedPids, healthThroughout, poolEnded, poolPids, processGone, serve, shutDown, until, type Served } from "./support/hosts";
 import { startTestServer, unary, useTestServer } from "./support/server";
@@ -56,17 +54,8 @@ describe("a template stored before runtime.dedicated_host existed", () => {
     } finally {
       await server.stop();
     }
-    const d = await openDatabase({ dataDir: db.dataDir, databaseUrl: db.databaseUrl });
-    try {
-      const p = (n: number) => (TEST_DB === "postgres" ? `$${n}` : "?");
-      const table = qualifiedTable(d, "templates");
-      const [row]: { settings: string }[] = await d.query(`SELECT settings FROM ${table} WHERE id = ${p(1)}`, [id]);
-      const old = JSON.parse(row.settings);
-      delete old.runtime.dedicatedHost;
-      await d.query(`UPDATE ${table} SET settings = ${p(1)} WHERE id = ${p(2)}`, [JSON.stringify(old), id]);
-    } finally {
-      await d.destroy();
-    }
+    // The row as the previous version wrote it: no `dedicatedHost` in its settings.
+    await rewriteStoredSettings(db, id, (settings) => delete settings.runtime.dedicatedHost);
     server = await startTestServer({}, db);
     try {
       const t = await unary<Template>((cb) => server.templates.getTemplate({ templateId: id }, cb));

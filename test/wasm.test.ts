@@ -4,10 +4,8 @@
  * when on, wasm memory counts against the template's mem_mb.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openDatabase } from "../src/store/data-source";
-import { qualifiedTable } from "../src/store/sql";
 import type { Template, TemplateSettings } from "../gen/vmsystem/v1/template";
-import { testDatabase, TEST_DB, type TestDatabase } from "./support/database";
+import { rewriteStoredSettings, testDatabase, type TestDatabase } from "./support/database";
 import { Api, describeExecution, ExecutionStatus, okValue, type Execution } from "./support/fixtures";
 import { startTestServer, unary, useTestServer } from "./support/server";
 import { ADD, BIG_MEMORY, growable } from "./support/wasm-bytes";
@@ -95,17 +93,7 @@ describe("a template stored before runtime.wasm existed", () => {
       await server.stop();
     }
     // The row as the previous version wrote it: no `wasm` in its settings.
-    const d = await openDatabase({ dataDir: db.dataDir, databaseUrl: db.databaseUrl });
-    try {
-      const p = (n: number) => (TEST_DB === "postgres" ? `$${n}` : "?");
-      const table = qualifiedTable(d, "templates");
-      const [row]: { settings: string }[] = await d.query(`SELECT settings FROM ${table} WHERE id = ${p(1)}`, [id]);
-      const old = JSON.parse(row.settings);
-      delete old.runtime.wasm;
-      await d.query(`UPDATE ${table} SET settings = ${p(1)} WHERE id = ${p(2)}`, [JSON.stringify(old), id]);
-    } finally {
-      await d.destroy();
-    }
+    await rewriteStoredSettings(db, id, (settings) => delete settings.runtime.wasm);
     server = await startTestServer({}, db);
     try {
       const api = new Api(server);

@@ -3,6 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { Client } from "pg";
+import { openDatabase } from "../../src/store/data-source";
+import { qualifiedTable } from "../../src/store/sql";
 
 export const TEST_DB = (process.env.VMSYSTEM_TEST_DB ?? "sqlite") as "sqlite" | "postgres";
 export const PG_URL = process.env.VMSYSTEM_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
@@ -37,4 +39,27 @@ export function testDatabase(): TestDatabase {
       }
     },
   };
+}
+
+/**
+ * Rewrites a stored template's settings as an older version of the server
+ * wrote them (`edit` deletes the fields it did not know), with the server
+ * stopped: for tests that an old row still reads right.
+ */
+export async function rewriteStoredSettings(
+  db: TestDatabase,
+  templateId: string,
+  edit: (settings: Record<string, Record<string, unknown>>) => void,
+): Promise<void> {
+  const d = await openDatabase({ dataDir: db.dataDir, databaseUrl: db.databaseUrl });
+  try {
+    const p = (n: number) => (TEST_DB === "postgres" ? `$${n}` : "?");
+    const table = qualifiedTable(d, "templates");
+    const [row]: { settings: string }[] = await d.query(`SELECT settings FROM ${table} WHERE id = ${p(1)}`, [templateId]);
+    const settings = JSON.parse(row.settings) as Record<string, Record<string, unknown>>;
+    edit(settings);
+    await d.query(`UPDATE ${table} SET settings = ${p(1)} WHERE id = ${p(2)}`, [JSON.stringify(settings), templateId]);
+  } finally {
+    await d.destroy();
+  }
 }
