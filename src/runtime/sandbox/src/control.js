@@ -102,18 +102,8 @@ function run(source, wrapped, spec, filename, columnOffset) {
   } catch (e) {
     // A syntax error, made by isolated-vm (the message ends with [file:line:col]);
     // its stack would show the prelude's frames: the message is the whole story.
-    const name = capText(
-      safeString(function () {
-        return e.name;
-      }, "SyntaxError"),
-      MAX_EXCEPTION_NAME_BYTES,
-    );
-    const message = capText(
-      safeString(function () {
-        return e.message;
-      }, ""),
-      MAX_EXCEPTION_MESSAGE_BYTES,
-    );
+    const name = errorName(e, "SyntaxError");
+    const message = errorMessage(e);
     return thrownError(name, message, name + ": " + message);
   }
   let value;

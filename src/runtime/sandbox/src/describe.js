@@ -620,18 +620,8 @@ function describeValue(v) {
 function describeThrown(e) {
   try {
     if (e !== null && (typeof e === "object" || typeof e === "function") && !isRevokedProxy(e) && isError(e)) {
-      const name = capText(
-        safeString(function () {
-          return e.name;
-        }, "Error"),
-        MAX_EXCEPTION_NAME_BYTES,
-      );
-      const message = capText(
-        safeString(function () {
-          return e.message;
-        }, ""),
-        MAX_EXCEPTION_MESSAGE_BYTES,
-      );
+      const name = errorName(e, "Error");
+      const message = errorMessage(e);
       const stack = safeString(
         function () {
           return e.stack;
@@ -644,6 +634,28 @@ function describeThrown(e) {
   } catch (_) {
     return thrownError("Error", "an exception could not be described", "Error");
   }
+}
+
+// An error's name and message as an exception event carries them: read
+// through getters that may throw, and capped.
+/** @param {any} e @param {string} fallback @returns {string} */
+function errorName(e, fallback) {
+  return capText(
+    safeString(function () {
+      return e.name;
+    }, fallback),
+    MAX_EXCEPTION_NAME_BYTES,
+  );
+}
+
+/** @param {any} e @returns {string} */
+function errorMessage(e) {
+  return capText(
+    safeString(function () {
+      return e.message;
+    }, ""),
+    MAX_EXCEPTION_MESSAGE_BYTES,
+  );
 }
 
 /** @param {() => unknown} get @param {string} fallback @returns {string} */
