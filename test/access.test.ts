@@ -1,4 +1,3 @@
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,7 +7,7 @@ import { HealthCheckResponse_ServingStatus, HealthClient, type HealthCheckRespon
 import { SessionStatus, type Session } from "../gen/vmsystem/v1/session";
 import { TemplateServiceClient, type Template } from "../gen/vmsystem/v1/template";
 import { testDatabase } from "./support/database";
-import { bufCurl, cli, spawnServer } from "./support/process";
+import { bufCurl, cli, selfSignedCertificate, spawnServer } from "./support/process";
 import { rpcError, unary, useTestServer } from "./support/server";
 import { until } from "./support/streams";
 
@@ -88,29 +87,9 @@ describe("the token in logs", () => {
 describe("TLS", () => {
   let dir: string;
   // Registered before the server's hooks: the certificate exists before it starts.
-  beforeAll(() => {
+  beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "vmsystem-tls-"));
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=localhost",
-        "-addext",
-        "subjectAltName=DNS:localhost,IP:127.0.0.1",
-        "-keyout",
-        join(dir, "key.pem"),
-        "-out",
-        join(dir, "cert.pem"),
-      ],
-      { stdio: "ignore" },
-    );
+    await selfSignedCertificate(dir);
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const s = useTestServer(() => ({ tlsCert: join(dir, "cert.pem"), tlsKey: join(dir, "key.pem") }));

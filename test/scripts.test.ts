@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ExecutionServiceService, ExecutionStatus, type Execution, type ListEventsResponse, type StreamExecutionResponse } from "../gen/vmsystem/v1/execution";
 import { SessionServiceService, SessionStatus, type Session } from "../gen/vmsystem/v1/session";
 import { TemplateServiceService, type Template } from "../gen/vmsystem/v1/template";
-import { ROOT, run, type CliResult } from "./support/process";
+import { ROOT, run, selfSignedCertificate, type CliResult } from "./support/process";
 import { unary, useTestServer } from "./support/server";
 import { collect, contiguous, until } from "./support/streams";
 
@@ -455,23 +455,7 @@ describe("scripts/*.sh over TLS and with a token (VMSYSTEM_TLS_CA, VMSYSTEM_AUTH
   // Registered before the server's hooks: the certificate exists before it starts.
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "vmsystem-scripts-tls-"));
-    await run("openssl", [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-days",
-      "1",
-      "-subj",
-      "/CN=localhost",
-      "-addext",
-      "subjectAltName=DNS:localhost,IP:127.0.0.1",
-      "-keyout",
-      join(dir, "key.pem"),
-      "-out",
-      join(dir, "cert.pem"),
-    ]);
+    await selfSignedCertificate(dir);
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const tls = useTestServer(() => ({ tlsCert: join(dir, "cert.pem"), tlsKey: join(dir, "key.pem"), authToken: TOKEN }));

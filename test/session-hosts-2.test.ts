@@ -8,10 +8,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Template, TemplateSettings } from "../gen/vmsystem/v1/template";
-import { rewriteStoredSettings, testDatabase, type TestDatabase } from "./support/database";
-import { Api, describeExecution, ExecutionStatus, okValue, SessionStatus } from "./support/fixtures";
+import { testDatabase, type TestDatabase } from "./support/database";
+import { describeExecution, ExecutionStatus, okValue, SessionStatus } from "./support/fixtures";
 import { dedicatedPids, healthThroughout, poolEnded, poolPids, processGone, serve, shutDown, until, type Served } from "./support/hosts";
-import { startTestServer, unary, useTestServer } from "./support/server";
+import { startTestServer, templateStoredByOlderVersion, unary, useTestServer } from "./support/server";
 
 const DEDICATED = { runtime: { dedicatedHost: true } };
 const runtime = (dedicatedHost: boolean) => ({ esm: false, strict: false, console: true, wasm: false, dedicatedHost });
@@ -47,16 +47,9 @@ describe("a template stored before runtime.dedicated_host existed", () => {
   });
 
   it("reads as dedicated_host false", async () => {
-    let server = await startTestServer({}, db);
-    let id: string;
-    try {
-      id = (await new Api(server).template({ name: "old" })).id;
-    } finally {
-      await server.stop();
-    }
     // The row as the previous version wrote it: no `dedicatedHost` in its settings.
-    await rewriteStoredSettings(db, id, (settings) => delete settings.runtime.dedicatedHost);
-    server = await startTestServer({}, db);
+    const id = await templateStoredByOlderVersion(db, (settings) => delete settings.runtime.dedicatedHost);
+    const server = await startTestServer({}, db);
     try {
       const t = await unary<Template>((cb) => server.templates.getTemplate({ templateId: id }, cb));
       expect(t.settings?.runtime).toEqual(runtime(false));

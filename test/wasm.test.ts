@@ -5,9 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Template, TemplateSettings } from "../gen/vmsystem/v1/template";
-import { rewriteStoredSettings, testDatabase, type TestDatabase } from "./support/database";
+import { testDatabase, type TestDatabase } from "./support/database";
 import { Api, describeExecution, ExecutionStatus, okValue, type Execution } from "./support/fixtures";
-import { startTestServer, unary, useTestServer } from "./support/server";
+import { startTestServer, templateStoredByOlderVersion, unary, useTestServer } from "./support/server";
 import { ADD, BIG_MEMORY, growable } from "./support/wasm-bytes";
 
 const s = useTestServer();
@@ -85,16 +85,9 @@ describe("a template stored before runtime.wasm existed", () => {
   });
 
   it("reads as runtime.wasm false, and can be turned on", async () => {
-    let server = await startTestServer({}, db);
-    let id: string;
-    try {
-      id = (await new Api(server).template({ name: "old" })).id;
-    } finally {
-      await server.stop();
-    }
     // The row as the previous version wrote it: no `wasm` in its settings.
-    await rewriteStoredSettings(db, id, (settings) => delete settings.runtime.wasm);
-    server = await startTestServer({}, db);
+    const id = await templateStoredByOlderVersion(db, (settings) => delete settings.runtime.wasm);
+    const server = await startTestServer({}, db);
     try {
       const api = new Api(server);
       const t = await unary<Template>((cb) => server.templates.getTemplate({ templateId: id }, cb));

@@ -91,3 +91,25 @@ export function bufCurl(address: string, args: string[]): Promise<CliResult> {
   const buf = join(ROOT, "node_modules", ".bin", "buf");
   return run(buf, ["curl", "--protocol", "grpc", "--http2-prior-knowledge", ...args.map((a) => a.replace("{server}", `http://${address}`))]);
 }
+
+/** A self-signed certificate for localhost and 127.0.0.1, as dir/key.pem and dir/cert.pem. */
+export async function selfSignedCertificate(dir: string): Promise<void> {
+  const made = await run("openssl", [
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-days",
+    "1",
+    "-subj",
+    "/CN=localhost",
+    "-addext",
+    "subjectAltName=DNS:localhost,IP:127.0.0.1",
+    "-keyout",
+    join(dir, "key.pem"),
+    "-out",
+    join(dir, "cert.pem"),
+  ]);
+  if (made.code !== 0) throw new Error(`openssl could not make a certificate: ${made.stderr}`);
+}

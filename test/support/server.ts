@@ -8,7 +8,7 @@ import { ExecutionServiceClient } from "../../gen/vmsystem/v1/execution";
 import { SessionServiceClient } from "../../gen/vmsystem/v1/session";
 import { TemplateServiceClient } from "../../gen/vmsystem/v1/template";
 import { HealthClient } from "../../gen/grpc/health/v1/health";
-import { testDatabase, type TestDatabase } from "./database";
+import { rewriteStoredSettings, testDatabase, type TestDatabase } from "./database";
 // Circular (fixtures.ts calls unary): each side uses the other only at call time.
 import { Api } from "./fixtures";
 
@@ -164,3 +164,20 @@ export async function rpcError(
 }
 
 export { Metadata };
+
+/**
+ * A template as an older version of the server stored it: created through a
+ * server on `db`, then, with that server stopped, its stored settings edited
+ * (`edit` deletes the fields the older version did not know). Returns its id.
+ */
+export async function templateStoredByOlderVersion(db: TestDatabase, edit: (settings: Record<string, Record<string, unknown>>) => void): Promise<string> {
+  const server = await startTestServer({}, db);
+  let id: string;
+  try {
+    id = (await new Api(server).template({ name: "old" })).id;
+  } finally {
+    await server.stop();
+  }
+  await rewriteStoredSettings(db, id, edit);
+  return id;
+}
