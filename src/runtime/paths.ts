@@ -81,10 +81,13 @@ export function protectServerPaths(paths: string[]): () => void {
   return () => added.forEach((p) => serverPaths.delete(p));
 }
 
-const isServerPath = (real: string) => [...serverPaths].some((p) => isInside(p, real));
+function isServerPath(real: string): boolean {
+  for (const p of serverPaths) if (isInside(p, real)) return true;
+  return false;
+}
 
 function refuseServerPath(real: string, path: string): void {
-  if (serverPaths.size > 0 && isServerPath(real)) throw new PathError("INVALID_PATH", "EACCES", `path '${shown(path)}' is the server's own data`);
+  if (isServerPath(real)) throw new PathError("INVALID_PATH", "EACCES", `path '${shown(path)}' is the server's own data`);
 }
 
 // ---- 1. text ----
