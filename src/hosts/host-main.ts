@@ -104,7 +104,7 @@ async function create(id: number, message: Extract<ToHost, { t: "create" }>): Pr
     protectServerPaths(serverPaths);
     const runtime = await runtimes.create(message.options);
     live.set(id, runtime);
-    send({ t: "created", id, heap: runtime.heapUsedBytes() });
+    send({ t: "created", id, heap: runtime.knownHeapUsedBytes() });
   } catch (err) {
     send({ t: "created", id, error: wireError(err) });
   }
@@ -130,7 +130,7 @@ async function run(message: Extract<ToHost, { t: "run" }>): Promise<void> {
   hostRun.flush();
   const disposed = !runtime || runtime.disposed;
   if (runtime && disposed) live.delete(message.id);
-  send({ t: "done", run: message.run, result, error, disposed, heap: disposed ? 0 : runtime.heapUsedBytes() });
+  send({ t: "done", run: message.run, result, error, disposed, heap: disposed ? 0 : runtime.knownHeapUsedBytes() });
 }
 
 process.on("message", (message: ToHost) => {

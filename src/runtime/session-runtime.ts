@@ -227,6 +227,16 @@ export class SessionRuntime {
     return this.heapUsed;
   }
 
+  /**
+   * The figure heapUsedBytes() returns, without asking for a fresher one: a
+   * session host reports it with every run's answer, and a refresh per run
+   * would cost the isolate's thread a task and the host a wake-up each time
+   * (execute() already refreshes it at most once a second).
+   */
+  knownHeapUsedBytes(): number {
+    return this.disposed ? 0 : this.heapUsed;
+  }
+
   private async refreshHeap(): Promise<void> {
     if (this.heapRefreshing || this.disposed) return;
     this.heapRefreshing = true;
