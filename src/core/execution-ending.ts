@@ -43,7 +43,7 @@ export function endingOf(outcome: RunOutcome | Failure, limits: Limits, limitMes
     }
     case "timeout": {
       const limit = outcome.limit === "wall" ? `wall time limit of ${limits.wallMs} ms` : `CPU time limit of ${limits.cpuMs} ms`;
-      const message = `${limit} exceeded${outcome.isolateDisposed ? LOST_STATE : ""}`;
+      const message = `${outcome.cause ?? `${limit} exceeded`}${outcome.isolateDisposed ? LOST_STATE : ""}`;
       return fail("TIMEOUT", "TIMEOUT", message, "warn", outcome.isolateDisposed ? "restart" : "nothing");
     }
     case "cancelled":

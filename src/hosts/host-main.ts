@@ -10,15 +10,18 @@ import { LocalRuntimes } from "../runtime/local-runtimes";
 import { protectServerPaths } from "../runtime/paths";
 import type { SessionRuntime } from "../runtime/session-runtime";
 import { RuntimeError, type ConsoleLevel, type RunHooks, type RunResult } from "../runtime/types";
-import { MAX_UNACKED_BATCHES, type Budget, type ToHost, type ToMain, type WireError } from "./protocol";
+import { watchThread } from "./thread-watch";
+import { CATASTROPHE, HEARTBEAT_MS, MAX_UNACKED_BATCHES, type Budget, type ToHost, type ToMain, type WireError } from "./protocol";
 
 const send = (message: ToMain) => process.send?.(message);
 
-// V8's state is undefined after a catastrophic error: say so where the main
-// process looks (stderr, written synchronously) and end at once.
+// V8's state is undefined after a catastrophic error: say so, and whose
+// isolate it was, where the main process looks (stderr, written
+// synchronously; see CATASTROPHE in protocol.ts) and end at once.
 const runtimes = new LocalRuntimes({
-  onCatastrophicError: (message) => {
-    writeSync(2, `vmsystem-host: catastrophic error: ${message}\n`);
+  onCatastrophicError: (message, isolate) => {
+    const id = [...live].find(([, runtime]) => runtime.runsIn(isolate))?.[0];
+    writeSync(2, `${CATASTROPHE}${id === undefined ? "" : ` in runtime ${id}`}: ${message}\n`);
     process.kill(process.pid, "SIGKILL");
   },
 });
@@ -103,6 +106,7 @@ async function create(id: number, message: Extract<ToHost, { t: "create" }>): Pr
   try {
     protectServerPaths(serverPaths);
     const runtime = await runtimes.create(message.options);
+    runtime.threadTag = id;
     live.set(id, runtime);
     send({ t: "created", id, heap: runtime.knownHeapUsedBytes() });
   } catch (err) {
@@ -164,4 +168,7 @@ process.on("message", (message: ToHost) => {
 process.on("SIGINT", () => undefined);
 process.on("disconnect", () => process.kill(process.pid, "SIGKILL"));
 
+watchThread();
+// From the start (warm-up included): a thread held by anything stops them.
+setInterval(() => send({ t: "beat" }), HEARTBEAT_MS);
 void runtimes.warmUp().then(() => send({ t: "ready" }));

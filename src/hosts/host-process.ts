@@ -10,7 +10,17 @@ import type { Logger } from "../log";
 import type { SessionRuntimePort } from "../core/ports";
 import type { WorktreeFile } from "../runtime/paths";
 import { RuntimeError, type RunFileOptions, type RunHooks, type RunLimits, type RunOutcome, type RunResult, type RuntimeOptions } from "../runtime/types";
-import type { RunRequest, ToHost, ToMain, WireError } from "./protocol";
+import {
+  CATASTROPHE,
+  HEARTBEAT_MS,
+  HEARTBEAT_TIMEOUT_MS,
+  THREAD_HELD,
+  THREAD_RELEASED,
+  type RunRequest,
+  type ToHost,
+  type ToMain,
+  type WireError,
+} from "./protocol";
 
 /** A run still going this long after its wall time means the host's thread is stuck: the host is killed. */
 const STUCK_GRACE_MS = 3000;
@@ -19,8 +29,12 @@ const TERM_GRACE_MS = 2000;
 /** How long the end of stderr is awaited after an exit, to read why the host died. */
 const STDERR_WAIT_MS = 500;
 const STDERR_TAIL = 16 * 1024;
-/** What V8 and our own hook print when memory ran out (see host-main.ts and isolated-vm's README). */
-const OUT_OF_MEMORY = /out of memory|invalid size|Fatal JavaScript|catastrophic error/i;
+/** What V8 and isolated-vm print when memory ran out (see isolated-vm's README). */
+const OUT_OF_MEMORY = /out of memory|out-of-memory|invalid size|Fatal JavaScript/i;
+/** host-main.ts's line for isolated-vm's catastrophic errors: whose isolate (when a session's), and the message. */
+const CATASTROPHE_LINE = new RegExp(`${CATASTROPHE}(?: in runtime (\\d+))?: (.*)`);
+/** The host's watchdog's lines (hosts/thread-watch.ts): the last one says who holds its thread, if anybody. */
+const THREAD_LINES = new RegExp(`(${THREAD_HELD}|${THREAD_RELEASED}) (\\d+)`, "g");
 /** How often a host with work has its RSS read against --host-memory-mb (an idle one is not read). */
 const RSS_SAMPLE_MS = 250;
 
@@ -51,6 +65,14 @@ interface PendingRun {
   onAbort(): void;
 }
 
+/** Why a host ended, as detected, and whose code ended it when that is known. */
+interface Loss {
+  cause: string;
+  kind: "memory" | "stuck" | "silent" | "other";
+  /** The runtime whose code ended the host. */
+  culprit?: number;
+}
+
 export interface HostEnd {
   code: number | null;
   signal: NodeJS.Signals | null;
@@ -73,6 +95,11 @@ export class HostProcess {
   private readonly runs = new Map<number, PendingRun>();
   private stderrTail = "";
   private stuckRun?: number;
+  /** Set once the host missed its heartbeats and was killed for it. */
+  private silent = false;
+  private lastHeard = performance.now();
+  private lastCheck = performance.now();
+  private readonly heartbeat: NodeJS.Timeout;
   private acks = 0;
   private readonly onReady: () => void;
   private sampling = false;
@@ -106,6 +133,7 @@ export class HostProcess {
     // A send to a host that just died: its exit handles what was pending.
     this.child.on("error", (err) => log.warn({ err, pid: this.child.pid }, "session host channel error"));
     this.child.on("message", (message: ToMain) => this.receive(message));
+    this.heartbeat = setInterval(() => this.checkHeartbeat(), HEARTBEAT_MS).unref();
     let readyResolve!: () => void;
     let readyReject!: (err: Error) => void;
     this.ready = new Promise<void>((resolve, reject) => ((readyResolve = resolve), (readyReject = reject)));
@@ -117,13 +145,14 @@ export class HostProcess {
     this.ended = new Promise<HostEnd>((resolve) =>
       this.child.once("exit", (code, signal) => {
         this.exited = true;
+        clearInterval(this.heartbeat);
         const beforeReady = !this.isReady;
         readyReject(new Error("the session host exited while starting"));
         // stderr carries the reason (V8's fatal message): read it to its end, briefly.
         void Promise.race([stderrEnded, new Promise((r) => setTimeout(r, STDERR_WAIT_MS))]).then(() => {
-          const cause = this.causeOf(code, signal);
-          this.lose(cause);
-          resolve({ code, signal, cause, beforeReady, terminated: this.terminating });
+          const loss = this.lossOf(code, signal);
+          this.lose(loss);
+          resolve({ code, signal, cause: loss.cause, beforeReady, terminated: this.terminating });
         });
       }),
     );
@@ -223,10 +252,28 @@ export class HostProcess {
     this.child.kill("SIGKILL");
   }
 
+  /**
+   * Kills a host not heard from for HEARTBEAT_TIMEOUT_MS: its thread is held,
+   * and with it every session placed there. When this process's own loop was
+   * held instead (what the host sent meanwhile is still unread), it waits again.
+   */
+  private checkHeartbeat(): void {
+    const now = performance.now();
+    if (now - this.lastCheck > 2 * HEARTBEAT_MS) this.lastHeard = now;
+    this.lastCheck = now;
+    if (this.exited || this.silent || now - this.lastHeard < HEARTBEAT_TIMEOUT_MS) return;
+    this.silent = true;
+    this.options.log.warn({ pid: this.child.pid, silentMs: Math.round(now - this.lastHeard) }, "session host stopped answering: killing it");
+    this.child.kill("SIGKILL");
+  }
+
   private receive(message: ToMain): void {
+    this.lastHeard = performance.now();
     switch (message.t) {
       case "ready":
         return this.onReady();
+      case "beat":
+        return;
       case "created": {
         const pending = this.creates.get(message.id);
         this.creates.delete(message.id);
@@ -285,34 +332,71 @@ export class HostProcess {
     return pending;
   }
 
-  private causeOf(code: number | null, signal: NodeJS.Signals | null): string {
-    if (this.overBudget) return this.overBudget;
-    if (OUT_OF_MEMORY.test(this.stderrTail)) return "out of memory";
-    if (this.stuckRun !== undefined) return "stuck";
-    return signal ? `signal ${signal}` : `exit ${code}`;
+  private lossOf(code: number | null, signal: NodeJS.Signals | null): Loss {
+    if (this.overBudget) return { cause: this.overBudget, kind: "memory" };
+    const catastrophe = CATASTROPHE_LINE.exec(this.stderrTail);
+    if (catastrophe) {
+      const culprit = catastrophe[1] === undefined ? undefined : Number(catastrophe[1]);
+      return OUT_OF_MEMORY.test(catastrophe[2]) ? { cause: "out of memory", kind: "memory", culprit } : { cause: catastrophe[2], kind: "other", culprit };
+    }
+    if (OUT_OF_MEMORY.test(this.stderrTail)) return { cause: "out of memory", kind: "memory" };
+    if (this.stuckRun !== undefined) return { cause: "stuck", kind: "stuck", culprit: this.runs.get(this.stuckRun)?.runtime.id };
+    if (this.silent) {
+      const last = [...this.stderrTail.matchAll(THREAD_LINES)].pop();
+      const culprit = last?.[1] === THREAD_HELD ? Number(last[2]) : undefined;
+      return { cause: `it stopped answering (no heartbeat for ${HEARTBEAT_TIMEOUT_MS / 1000} s: its thread was held)`, kind: "silent", culprit };
+    }
+    return { cause: signal ? `signal ${signal}` : `exit ${code}`, kind: "other" };
   }
 
   /**
    * The host is gone: its runtimes read disposed, creates fail, runs end.
-   * The run it was killed for timed out; a lone run in a host that ran out
-   * of memory (V8's, or past --host-memory-mb) is what ran it out; every
-   * other run was cancelled with its isolate, told why (the pipeline
-   * restarts those sessions).
+   * The run whose code ended the host ends with the cause's code: TIMEOUT
+   * for the run it was killed for (past its wall time, or holding the
+   * host's thread), MEMORY_LIMIT_EXCEEDED for memory (V8's own, or past
+   * --host-memory-mb), so that session restarts or crashes as it would
+   * in-process. That run is known when the host named its isolate, or
+   * when it was the only run there. Every other run was cancelled with its
+   * isolate, told why (the pipeline restarts those sessions). An idle
+   * runtime whose own code ended the host (a timer, say) reads lostBy: its
+   * session crashes instead of restarting.
    */
-  private lose(cause: string): void {
-    for (const runtime of this.runtimes.values()) runtime.update(0, true);
+  private lose(loss: Loss): void {
+    const runs = [...this.runs.values()];
+    const culprit = loss.culprit ?? (loss.kind !== "other" && runs.length === 1 ? runs[0].runtime.id : undefined);
+    for (const runtime of this.runtimes.values()) {
+      if (runtime.id === culprit && loss.kind === "memory") runtime.lostBy = `its code ran its session host out of memory (${loss.cause})`;
+      runtime.update(0, true);
+    }
     this.runtimes.clear();
-    for (const pending of this.creates.values()) pending.reject(new Error(`the session host ended (${cause})`));
+    for (const pending of this.creates.values()) pending.reject(new Error(`the session host ended (${loss.cause})`));
     this.creates.clear();
-    const runs = [...this.runs.keys()];
-    for (const run of runs) {
+    const others = culprit === undefined ? loss.cause : `${loss.cause}, caused by another session's code`;
+    for (const run of [...this.runs.keys()]) {
       const pending = this.settle(run)!;
-      let outcome: RunOutcome = { kind: "cancelled", isolateDisposed: true, cause: `its session host was lost: ${cause}` };
-      if (run === this.stuckRun) outcome = { kind: "timeout", limit: "wall", isolateDisposed: true };
-      else if (this.overBudget && runs.length === 1) outcome = { kind: "memory", cause: this.overBudget };
-      else if (cause === "out of memory" && runs.length === 1) outcome = { kind: "memory" };
+      let outcome: RunOutcome = { kind: "cancelled", isolateDisposed: true, cause: `its session host was lost: ${others}` };
+      if (pending.runtime.id === culprit) outcome = culpritOutcome(loss) ?? outcome;
       pending.resolve({ outcome, cpuMs: 0 });
     }
+  }
+}
+
+/** How the run whose code ended its host ends. */
+function culpritOutcome(loss: Loss): RunOutcome | undefined {
+  switch (loss.kind) {
+    case "memory":
+      return { kind: "memory", cause: loss.cause === "out of memory" ? undefined : loss.cause };
+    case "stuck":
+      return { kind: "timeout", limit: "wall", isolateDisposed: true };
+    case "silent":
+      return {
+        kind: "timeout",
+        limit: "wall",
+        isolateDisposed: true,
+        cause: `the execution held its session host's thread for ${HEARTBEAT_TIMEOUT_MS / 1000} s`,
+      };
+    case "other":
+      return undefined;
   }
 }
 
@@ -332,6 +416,7 @@ function fromWire(error: WireError): Error {
 
 /** A session's runtime in a host: what the pipeline holds instead of a SessionRuntime. */
 export class RemoteSessionRuntime implements SessionRuntimePort {
+  lostBy?: string;
   private closed = false;
   private gone = false;
   private running = false;

@@ -34,11 +34,31 @@ export interface WireError {
 export type ToMain =
   /** The host has warmed up and takes requests. */
   | { t: "ready" }
+  /** Every HEARTBEAT_MS while the host's thread is free to send it. */
+  | { t: "beat" }
   | { t: "created"; id: number; error?: WireError; heap?: number }
   /** Console lines of one run, in order, as the runtime handed them to onConsole. */
   | { t: "console"; run: number; lines: Array<[ConsoleLevel, string]> }
   | { t: "done"; run: number; result?: RunResult; error?: WireError; disposed: boolean; heap: number }
   | { t: "heap"; id: number; bytes: number; disposed: boolean };
+
+/** How often a host says it is alive. */
+export const HEARTBEAT_MS = 1000;
+/**
+ * A host not heard from this long has its thread held (a synchronous module
+ * call that does not end, say): every session on it is frozen, so it is killed.
+ */
+export const HEARTBEAT_TIMEOUT_MS = 10_000;
+
+/**
+ * How a host's stderr line starts when isolated-vm reports a catastrophic
+ * error (V8 out of memory, mostly), followed by " in runtime <id>" when the
+ * isolate was a session's: which session's code ended the host.
+ */
+export const CATASTROPHE = "vmsystem-host: catastrophic error";
+/** The watchdog's stderr lines (hosts/thread-watch.ts): "<THREAD_HELD> <runtime id> for N s", then maybe "<THREAD_RELEASED> <id>". */
+export const THREAD_HELD = "vmsystem-host: thread held by runtime";
+export const THREAD_RELEASED = "vmsystem-host: thread released by runtime";
 
 /**
  * Console batches the main process may leave unacknowledged. Past it the

@@ -1,6 +1,5 @@
 import type ivm from "isolated-vm";
-
-type CatastrophicHandler = (message: string) => void;
+import type { CatastrophicHandler } from "./prelude-code";
 
 /** An isolate made ahead of need, with whatever its maker prepared in it (no user code ever ran there). */
 export interface Spare {

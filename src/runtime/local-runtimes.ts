@@ -10,7 +10,7 @@ import { fillSync } from "./code-cache";
 import { IsolateSpares, type Spare } from "./isolate-spares";
 import { isKnownLibrary } from "./libraries";
 import { MODULE_NAMES } from "./modules";
-import { builtInNames, MIN_MEMORY_MB, newIsolate, preludeSetup, type PreludeCode } from "./prelude-code";
+import { builtInNames, MIN_MEMORY_MB, newIsolate, preludeSetup, type CatastrophicHandler, type PreludeCode } from "./prelude-code";
 import { preludeSource } from "./sandbox/prelude";
 import { SessionRuntime } from "./session-runtime";
 import { PRELUDE_FILENAME } from "./stack";
@@ -51,7 +51,7 @@ interface SpareRuntime extends Spare {
 
 export interface LocalRuntimesOptions {
   /** isolated-vm's "V8 lost control" hook, for every isolate made here: the process should log and exit. */
-  onCatastrophicError?: (message: string) => void;
+  onCatastrophicError?: CatastrophicHandler;
 }
 
 export class LocalRuntimes {
@@ -59,7 +59,7 @@ export class LocalRuntimes {
   /** The prelude once made: set once (spares are asked for only after a create, which waits for it). */
   private preludeMade?: PreludeCode;
   private readonly spares: IsolateSpares<SpareRuntime>;
-  private readonly onCatastrophicError?: (message: string) => void;
+  private readonly onCatastrophicError?: CatastrophicHandler;
 
   constructor(options: LocalRuntimesOptions = {}) {
     this.onCatastrophicError = options.onCatastrophicError;

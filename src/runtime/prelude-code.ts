@@ -27,8 +27,16 @@ export function builtInNames(isolate: ivm.Isolate): string[] {
   }
 }
 
-export function newIsolate(memMb: number, onCatastrophicError?: (message: string) => void): ivm.Isolate {
-  return new ivm.Isolate({ memoryLimit: Math.max(MIN_MEMORY_MB, memMb), ...(onCatastrophicError ? { onCatastrophicError } : {}) });
+/** isolated-vm's "V8 lost control" hook, told which isolate it was (isolated-vm registers it per isolate). */
+export type CatastrophicHandler = (message: string, isolate: ivm.Isolate) => void;
+
+export function newIsolate(memMb: number, onCatastrophicError?: CatastrophicHandler): ivm.Isolate {
+  if (!onCatastrophicError) return new ivm.Isolate({ memoryLimit: Math.max(MIN_MEMORY_MB, memMb) });
+  const isolate: ivm.Isolate = new ivm.Isolate({
+    memoryLimit: Math.max(MIN_MEMORY_MB, memMb),
+    onCatastrophicError: (message) => onCatastrophicError(message, isolate),
+  });
+  return isolate;
 }
 
 /** The prelude's compiled setup function in a context: what a runtime's init starts from. */

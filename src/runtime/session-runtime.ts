@@ -29,6 +29,7 @@ import { prepareReplSource } from "./repl-source";
 import { CTL_GEN, CTL_SLOTS, CTL_STOP, RunDriver, SandboxException, type DriverHost } from "./run-driver";
 import { MIN_MEMORY_MB, preludeSetup, type PreludeCode } from "./prelude-code";
 import { OP_BEGIN, OP_FIRE_TIMER, OP_RUN, OP_SETTLE_FETCH, OP_SETTLE_MODULE, type PreludeConfig } from "./sandbox/prelude";
+import { holdingThread } from "./thread-holder";
 import { RuntimeError, type RunFileOptions, type RunHooks, type RunLimits, type RunResult, type RuntimeOptions } from "./types";
 
 /**
@@ -74,6 +75,8 @@ export class SessionRuntime {
   private readonly consoleRing = new ConsoleRing(CTL_SLOTS);
   private readonly ctl = this.consoleRing.ctl;
   private readonly modules: HostModules;
+  /** Names this runtime to a session host's watchdog while its synchronous module calls hold the thread (runtime/thread-holder.ts). */
+  threadTag = 0;
   private readonly resolver: ModuleResolver;
   private readonly baseEnv: Record<string, string>;
   /** The `net` allow list; undefined: no fetch in the sandbox. */
@@ -174,7 +177,7 @@ export class SessionRuntime {
           ref(() => this.drainConsole()),
           ref((gen: number, meta: number, payload: string) => this.onConsoleSync(gen, meta, payload)),
           ref((gen: number, id: number, delayMs: number, repeat: number) => this.onTimer(gen, id, delayMs, repeat)),
-          ref((mod: string, method: string, args: unknown[]) => this.modules.call(mod, method, args)),
+          ref((mod: string, method: string, args: unknown[]) => holdingThread(this.threadTag, () => this.modules.call(mod, method, args))),
           ref(async (argv: unknown, options: unknown) => JSON.stringify(await this.modules.exec(argv, options))),
           ref((gen: number, id: number, url: unknown, method: unknown, headers: unknown, body: unknown, redirect: unknown) =>
             this.onFetch(gen, id, url, method, headers, body, redirect),
@@ -212,6 +215,11 @@ export class SessionRuntime {
 
   get disposed(): boolean {
     return this.closed || this.isolate.isDisposed;
+  }
+
+  /** Whether this runtime's code runs in `isolate` (which session a catastrophic error came from). */
+  runsIn(isolate: ivm.Isolate): boolean {
+    return this.isolate === isolate;
   }
 
   /**

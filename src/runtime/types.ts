@@ -80,7 +80,8 @@ interface ConsoleBudget {
 export type RunOutcome =
   | { kind: "value"; value: ValueDescription }
   | { kind: "exception"; exception: ExceptionDescription }
-  | { kind: "timeout"; limit: "wall" | "cpu"; isolateDisposed: boolean }
+  /** cause: when not the limit itself (the run held its session host's thread). */
+  | { kind: "timeout"; limit: "wall" | "cpu"; isolateDisposed: boolean; cause?: string }
   /** cause: why, when not the caller's cancel (the session host was lost). */
   | { kind: "cancelled"; isolateDisposed: boolean; cause?: string }
   /** cause: when not the session's own mem_mb (the session host's memory budget). */
