@@ -180,16 +180,10 @@ export class ExecutionPipeline {
   /**
    * A runtime lost while its session was idle (its session host ended) is
    * restarted before the next execution, as after a run that lost it; that
-   * execution's events say the state was lost. One whose own code ended the
-   * host (a timer's, after its run) crashes instead, as a run that did would.
-   * The caller holds the lock.
+   * execution's events say the state was lost. The caller holds the lock.
    */
   private async reviveIfLost(live: LiveSession): Promise<string | undefined> {
     if (!live.runtime?.disposed) return undefined;
-    if (live.runtime.lostBy) {
-      await this.crash(live, live.runtime.lostBy);
-      throw new DomainError("SESSION_NOT_READY", `session ${live.id} is CRASHED: ${live.runtime.lostBy}`, { status: "CRASHED" });
-    }
     await this.restart(live);
     if (live.status !== "READY") throw new DomainError("SESSION_NOT_READY", `session ${live.id} is ${live.status}`, { status: live.status });
     return "the session's isolate was lost while the session was idle: the session restarted and its in-memory state is lost";

@@ -107,8 +107,6 @@ export interface ExecutionStore {
  */
 export interface SessionRuntimePort {
   readonly disposed: boolean;
-  /** Why this runtime's own code ended the process its isolate lived in, if it did: its session crashes rather than restarts. */
-  readonly lostBy?: string;
   runRepl(code: string, limits: RunLimits, hooks: RunHooks): Promise<RunResult>;
   /** `file`: a worktree-relative path, or the file as already checked and read. */
   runFile(file: string | WorktreeFile, limits: RunLimits, hooks: RunHooks, options?: RunFileOptions): Promise<RunResult>;

@@ -357,17 +357,13 @@ export class HostProcess {
    * --host-memory-mb), so that session restarts or crashes as it would
    * in-process. That run is known when the host named its isolate, or
    * when it was the only run there. Every other run was cancelled with its
-   * isolate, told why (the pipeline restarts those sessions). An idle
-   * runtime whose own code ended the host (a timer, say) reads lostBy: its
-   * session crashes instead of restarting.
+   * isolate, told why (the pipeline restarts those sessions), and so are
+   * the idle sessions there (a session's code runs only within its runs).
    */
   private lose(loss: Loss): void {
     const runs = [...this.runs.values()];
     const culprit = loss.culprit ?? (loss.kind !== "other" && runs.length === 1 ? runs[0].runtime.id : undefined);
-    for (const runtime of this.runtimes.values()) {
-      if (runtime.id === culprit && loss.kind === "memory") runtime.lostBy = `its code ran its session host out of memory (${loss.cause})`;
-      runtime.update(0, true);
-    }
+    for (const runtime of this.runtimes.values()) runtime.update(0, true);
     this.runtimes.clear();
     for (const pending of this.creates.values()) pending.reject(new Error(`the session host ended (${loss.cause})`));
     this.creates.clear();
@@ -416,7 +412,6 @@ function fromWire(error: WireError): Error {
 
 /** A session's runtime in a host: what the pipeline holds instead of a SessionRuntime. */
 export class RemoteSessionRuntime implements SessionRuntimePort {
-  lostBy?: string;
   private closed = false;
   private gone = false;
   private running = false;
