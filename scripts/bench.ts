@@ -9,10 +9,9 @@
  * Each floor is timed alternately with what it is the floor of (the machine's
  * speed drifts during a run), after the same warm-up.
  */
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { spawn } from "node:child_process";
 import { credentials, type ServiceError } from "@grpc/grpc-js";
 import Database from "better-sqlite3";
 import ivm from "isolated-vm";
@@ -21,9 +20,10 @@ import { HealthClient } from "../gen/grpc/health/v1/health";
 import { ExecutionServiceClient, type Execution } from "../gen/vmsystem/v1/execution";
 import { SessionServiceClient, type Session } from "../gen/vmsystem/v1/session";
 import { TemplateServiceClient, type Template } from "../gen/vmsystem/v1/template";
+import { benchSessionHosts } from "./bench-hosts";
+import { startServer } from "./bench-server";
 import { stats, timeEach, timeOnce } from "./timing";
 
-const ROOT = join(__dirname, "..", "..");
 const PG_URL = process.env.VMSYSTEM_BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const LINES = 100_000;
 const EVENT_ROUNDS = 5;
@@ -36,35 +36,6 @@ const CREATE_BURST = 30;
 
 type Cb<T> = (err: ServiceError | null, res: T) => void;
 const call = <T>(start: (cb: Cb<T>) => unknown) => new Promise<T>((res, rej) => start((e, r) => (e ? rej(e) : res(r))));
-
-/**
- * The server as users run it (info logs: a line per RPC), its log going to a
- * file: read through a pipe, every line would also cost this process (the
- * client) work on calls the floor does not log.
- */
-async function startServer(args: string[]): Promise<{ address: string; pid: number; stop: () => void }> {
-  const logDir = mkdtempSync(join(tmpdir(), "vmsystem-bench-log-"));
-  const logFile = join(logDir, "server.log");
-  const out = openSync(logFile, "w");
-  const proc = spawn(join(ROOT, "bin", "vmsystem"), ["serve", "--listen", "127.0.0.1:0", ...args], { stdio: ["ignore", out, "inherit"] });
-  closeSync(out);
-  let exited: number | null | undefined;
-  proc.once("exit", (code) => (exited = code));
-  for (;;) {
-    if (exited !== undefined) throw new Error(`server exited ${exited}`);
-    const serving = readFileSync(logFile, "utf8")
-      .split("\n")
-      .find((line) => line.includes('"serving"'));
-    if (serving) {
-      const stop = () => {
-        proc.kill("SIGTERM");
-        rmSync(logDir, { recursive: true, force: true });
-      };
-      return { address: `127.0.0.1:${JSON.parse(serving).port}`, pid: proc.pid!, stop };
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /**
  * CPU time of the server's main thread (the event loop) in ms, from
@@ -372,6 +343,7 @@ async function main() {
       .catch(() => undefined);
     await client.end().catch(() => undefined);
   }
+  await benchSessionHosts();
 }
 
 main().catch((err) => {
