@@ -11,7 +11,7 @@ import { protectServerPaths } from "../runtime/paths";
 import type { SessionRuntime } from "../runtime/session-runtime";
 import { RuntimeError, type ConsoleLevel, type RunHooks, type RunResult } from "../runtime/types";
 import { watchThread } from "./thread-watch";
-import { CATASTROPHE, HEARTBEAT_MS, MAX_UNACKED_BATCHES, type Budget, type ToHost, type ToMain, type WireError } from "./protocol";
+import { CATASTROPHE, CATCH_UP_MAX_MS, consoleWeight, HEARTBEAT_MS, MAX_UNACKED, type Budget, type ToHost, type ToMain, type WireError } from "./protocol";
 
 const send = (message: ToMain) => process.send?.(message);
 
@@ -33,8 +33,32 @@ const runtimes = new LocalRuntimes({
 const serverPaths = JSON.parse(process.argv[2] ?? "[]") as string[];
 const live = new Map<number, SessionRuntime>();
 const runs = new Map<number, HostRun>();
-/** Console batches sent and not yet acknowledged, over all runs. */
+/** The size (consoleWeight) of each console batch sent and not yet acknowledged, oldest first, over all runs; and their sum. */
+const unackedBatches: number[] = [];
 let unacked = 0;
+/** Resolves when the main process has caught up (see behind()); shared by every run waiting for it. */
+let caughtUp: { promise: Promise<void>; resolve(): void } | undefined;
+
+/**
+ * While the main process is MAX_UNACKED behind: a promise for when
+ * it is back to half that (RunHooks.consoleWait), so sandboxes wait instead
+ * of this process queueing their lines. Settles after CATCH_UP_MAX_MS at the
+ * latest: a waiting sandbox always moves on (and meets its own limits).
+ */
+function behind(): Promise<void> | undefined {
+  if (unacked <= MAX_UNACKED) return undefined;
+  if (!caughtUp) {
+    let resolve!: () => void;
+    caughtUp = { promise: new Promise<void>((r) => (resolve = r)), resolve };
+    setTimeout(release, CATCH_UP_MAX_MS).unref();
+  }
+  return caughtUp.promise;
+}
+
+function release(): void {
+  caughtUp?.resolve();
+  caughtUp = undefined;
+}
 
 /**
  * One run's console, answered here with the main process's accounting (the
@@ -42,9 +66,8 @@ let unacked = 0;
  * the sandbox's fire-and-forget lines stay fire-and-forget. The line that
  * crosses a limit is sent too: the main recorder then records its SYSTEM
  * event and refuses it, as it does in-process. Lines go in one message per
- * tick. While the main process is MAX_UNACKED_BATCHES behind, the budget
- * reads zero, so each console call waits for its synchronous answer from
- * this thread instead of filling the ring.
+ * tick. While the main process is MAX_UNACKED behind, the
+ * sandbox's console calls wait until it has caught up (see behind()).
  */
 class HostRun {
   readonly abort = new AbortController();
@@ -72,10 +95,8 @@ class HostRun {
       this.bytes += size;
       return true;
     },
-    consoleBudget: () =>
-      this.limited || unacked > MAX_UNACKED_BATCHES
-        ? { events: 0, bytes: 0 }
-        : { events: this.budget.events - this.events, bytes: this.budget.bytes - this.bytes },
+    consoleBudget: () => (this.limited ? { events: 0, bytes: 0 } : { events: this.budget.events - this.events, bytes: this.budget.bytes - this.bytes }),
+    consoleWait: behind,
     signal: this.abort.signal,
   };
 
@@ -92,7 +113,9 @@ class HostRun {
     if (this.lines.length === 0) return;
     const lines = this.lines;
     this.lines = [];
-    unacked += 1;
+    const weight = consoleWeight(lines);
+    unackedBatches.push(weight);
+    unacked += weight;
     send({ t: "console", run: this.run, lines });
   }
 }
@@ -157,7 +180,8 @@ process.on("message", (message: ToHost) => {
     case "keepSpare":
       return runtimes.keepSpare(message.memMb);
     case "ack":
-      unacked = Math.max(0, unacked - message.batches);
+      for (const weight of unackedBatches.splice(0, message.batches)) unacked -= weight;
+      if (unacked <= MAX_UNACKED / 2) release();
       return;
   }
 });

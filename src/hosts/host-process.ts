@@ -76,7 +76,7 @@ interface Loss {
 export interface HostEnd {
   code: number | null;
   signal: NodeJS.Signals | null;
-  /** What was detected: "out of memory", "stuck", "signal SIGKILL", "exit 1", … */
+  /** What was detected, as users read it: "out of memory", "signal SIGKILL", "exit 1", … */
   cause: string;
   beforeReady: boolean;
   /** Ended by terminate() (a dedicated host's session ended, or the server stops). */
@@ -337,10 +337,16 @@ export class HostProcess {
     const catastrophe = CATASTROPHE_LINE.exec(this.stderrTail);
     if (catastrophe) {
       const culprit = catastrophe[1] === undefined ? undefined : Number(catastrophe[1]);
-      return OUT_OF_MEMORY.test(catastrophe[2]) ? { cause: "out of memory", kind: "memory", culprit } : { cause: catastrophe[2], kind: "other", culprit };
+      // isolated-vm's other catastrophe is "Script failed to terminate": a run its timeout could not stop.
+      return OUT_OF_MEMORY.test(catastrophe[2]) ? { cause: "out of memory", kind: "memory", culprit } : { cause: catastrophe[2], kind: "stuck", culprit };
     }
     if (OUT_OF_MEMORY.test(this.stderrTail)) return { cause: "out of memory", kind: "memory" };
-    if (this.stuckRun !== undefined) return { cause: "stuck", kind: "stuck", culprit: this.runs.get(this.stuckRun)?.runtime.id };
+    if (this.stuckRun !== undefined)
+      return {
+        cause: `an execution held its thread ${STUCK_GRACE_MS / 1000} s past its wall time`,
+        kind: "stuck",
+        culprit: this.runs.get(this.stuckRun)?.runtime.id,
+      };
     if (this.silent) {
       const last = [...this.stderrTail.matchAll(THREAD_LINES)].pop();
       const culprit = last?.[1] === THREAD_HELD ? Number(last[2]) : undefined;

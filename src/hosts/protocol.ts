@@ -61,8 +61,17 @@ export const THREAD_HELD = "vmsystem-host: thread held by runtime";
 export const THREAD_RELEASED = "vmsystem-host: thread released by runtime";
 
 /**
- * Console batches the main process may leave unacknowledged. Past it the
- * host reports a zero console budget, so every further line takes the
- * sandbox's synchronous path (see HostRun in host-main.ts).
+ * Console output the main process may leave unacknowledged, by
+ * consoleWeight (about 2 MB of lines in memory). Past it the sandboxes'
+ * console calls wait (up to CATCH_UP_MAX_MS each) until it is back to half
+ * that (see behind() in host-main.ts).
  */
-export const MAX_UNACKED_BATCHES = 16;
+export const MAX_UNACKED = 1 << 20;
+
+/** A console batch's size for MAX_UNACKED: its characters, and a little for each line. */
+export function consoleWeight(lines: Array<[ConsoleLevel, string]>): number {
+  let weight = 0;
+  for (const [, text] of lines) weight += text.length + 64;
+  return weight;
+}
+export const CATCH_UP_MAX_MS = 1000;

@@ -27,8 +27,8 @@ const PING_GRACE_MS = 250;
 const MAX_BUDGET = 0x7fffffff;
 
 /** Slots of the control memory shared with the sandbox (Int32Array; 5 to 7: the console ring's). */
-import { CTL_BYTES_LEFT, CTL_GEN, CTL_LINES_LEFT, CTL_SLOTS, CTL_STOP } from "./sandbox/constants";
-export { CTL_GEN, CTL_SLOTS, CTL_STOP };
+import { CTL_BYTES_LEFT, CTL_CONSOLE_PAUSED, CTL_GEN, CTL_LINES_LEFT, CTL_SLOTS, CTL_STOP } from "./sandbox/constants";
+export { CTL_CONSOLE_PAUSED, CTL_GEN, CTL_SLOTS, CTL_STOP };
 
 export type Stop =
   { kind: "timeout"; limit: "wall" | "cpu" } | { kind: "cancelled" } | { kind: "exception"; exception: ExceptionDescription } | { kind: "memory" };
@@ -74,6 +74,7 @@ export class RunDriver {
   stopped?: Stop;
   private finished = false;
   private outputLimited = false;
+  private consolePaused = false;
   private rejectStop?: (e: StopSignal) => void;
   private stopPromise?: Promise<never>;
   private readonly startedAt = performance.now();
@@ -219,9 +220,29 @@ export class RunDriver {
    * 0 = refused (the console call throws). Lines written to the ring before
    * it are handled first.
    */
-  deliverConsoleSync(meta: number, payload: string): number {
+  deliverConsoleSync(meta: number, payload: string): number | Promise<number> {
     if (!this.finished) this.host.drainConsole();
+    const behind = this.finished ? undefined : this.hooks.consoleWait?.();
+    if (behind) return behind.then(() => this.deliverConsoleSync(meta, payload));
     return this.acceptSync(meta, payload);
+  }
+
+  /**
+   * After lines were handed on: while their reader is behind
+   * (RunHooks.consoleWait), the sandbox writes none to the ring, so each
+   * console call waits in deliverConsoleSync.
+   */
+  pauseIfBehind(): void {
+    if (this.consolePaused || this.finished) return;
+    const behind = this.hooks.consoleWait?.();
+    if (!behind) return;
+    this.consolePaused = true;
+    Atomics.store(this.host.ctl, CTL_CONSOLE_PAUSED, 1);
+    void behind.finally(() => {
+      this.consolePaused = false;
+      // Not a later run's pause (each run starts unpaused: see SessionRuntime.execute).
+      if (Atomics.load(this.host.ctl, CTL_GEN) === this.gen) Atomics.store(this.host.ctl, CTL_CONSOLE_PAUSED, 0);
+    });
   }
 
   private acceptSync(meta: number, payload: string): number {

@@ -26,7 +26,7 @@ import { SandboxError } from "./modules/errors";
 import { fetchAnswer, hostFetch, NetPolicy, parseFetchRequest, type FetchResult } from "./net";
 import { readWorktreeFile, type WorktreeFile } from "./paths";
 import { prepareReplSource } from "./repl-source";
-import { CTL_GEN, CTL_SLOTS, CTL_STOP, RunDriver, SandboxException, type DriverHost } from "./run-driver";
+import { CTL_CONSOLE_PAUSED, CTL_GEN, CTL_SLOTS, CTL_STOP, RunDriver, SandboxException, type DriverHost } from "./run-driver";
 import { MIN_MEMORY_MB, preludeSetup, type PreludeCode } from "./prelude-code";
 import { OP_BEGIN, OP_FIRE_TIMER, OP_RUN, OP_SETTLE_FETCH, OP_SETTLE_MODULE, type PreludeConfig } from "./sandbox/prelude";
 import { holdingThread } from "./thread-holder";
@@ -306,6 +306,7 @@ export class SessionRuntime {
     this.modules.remainingWallMs = () => driver.remainingWallMs();
     const { ctl } = this;
     Atomics.store(ctl, CTL_STOP, 0);
+    Atomics.store(ctl, CTL_CONSOLE_PAUSED, 0);
     this.consoleRing.reset();
     driver.start();
     let settled: string | undefined;
@@ -383,6 +384,7 @@ export class SessionRuntime {
   /** The sandbox's notification that the console ring has lines (also called by the run's driver). */
   private drainConsole(): void {
     this.consoleRing.drain(this.deliverLine);
+    this.active?.pauseIfBehind();
   }
 
   private readonly deliverLine = (gen: number, meta: number, payload: string): void => {
@@ -394,11 +396,12 @@ export class SessionRuntime {
    * 1 = kept or dropped quietly, 0 = refused (the console call throws).
    * Never throws: a host error would reach the sandbox with host frames.
    */
-  private onConsoleSync(gen: number, meta: number, payload: string): number {
+  private onConsoleSync(gen: number, meta: number, payload: string): number | Promise<number> {
     const run = this.active;
     if (!run || run.gen !== gen) return 1;
     try {
-      return run.deliverConsoleSync(meta, payload);
+      const answer = run.deliverConsoleSync(meta, payload);
+      return typeof answer === "number" ? answer : answer.catch(() => 1);
     } catch {
       return 1;
     }

@@ -68,6 +68,15 @@ export interface RunHooks {
    * onConsole's answer: always correct, much slower.
    */
   consoleBudget?(): ConsoleBudget;
+  /**
+   * Optional: when whoever reads onConsole's lines has fallen behind (a
+   * session host's main process), a promise for when it has caught up. The
+   * sandbox's console calls then wait for it on the isolate's thread (this
+   * thread stays free to hear that it has), so the lines in between are
+   * held by nobody. Asked after every batch of lines; it must settle by
+   * itself within a bounded time.
+   */
+  consoleWait?(): Promise<void> | undefined;
   /** Abort = cancel the run. */
   signal?: AbortSignal;
 }

@@ -17,6 +17,8 @@ export const OP_SETTLE_FETCH = 4;
 /** Int32 slots of the control memory shared with the sandbox (see ../run-driver.ts and ../console-ring.ts). */
 export const CTL_GEN = 0;
 export const CTL_STOP = 1;
+/** Set while whoever reads the console is behind (RunHooks.consoleWait): every line takes the synchronous path, which waits. */
+export const CTL_CONSOLE_PAUSED = 2;
 export const CTL_LINES_LEFT = 3;
 export const CTL_BYTES_LEFT = 4;
 export const CTL_RING_WRITE = 5;

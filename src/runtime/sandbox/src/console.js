@@ -15,7 +15,8 @@
  * and CTL_HOST_IDLE the host's idle flag. A call whose line might not fit
  * the budget is delivered synchronously instead (consoleSync), so the call
  * that crosses a limit throws; the host drains the ring first, so lines
- * keep their order.
+ * keep their order. While CTL_CONSOLE_PAUSED is set (the lines' reader is
+ * behind) every call goes that way, and the host answers once it caught up.
  */
 let groupIndent = 0;
 const counts = new MapCtor();
@@ -272,7 +273,7 @@ function emit(level, kind, args, extra) {
     linesLeft = AtomicsLoad(ctl, CTL_LINES_LEFT);
     bytesLeft = AtomicsLoad(ctl, CTL_BYTES_LEFT);
   }
-  if (linesLeft > 0) {
+  if (linesLeft > 0 && AtomicsLoad(ctl, CTL_CONSOLE_PAUSED) === 0) {
     let need = kind === KIND_TEXT ? textBound(payload, indent) : treeBound(payload, indent);
     if (need > bytesLeft && kind === KIND_TEXT) need = textBytes(payload, indent);
     if (need <= bytesLeft && ringWrite(gen, meta, payload)) {

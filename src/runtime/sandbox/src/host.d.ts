@@ -40,6 +40,7 @@ declare const OP_FIRE_TIMER: Shared["OP_FIRE_TIMER"];
 declare const OP_SETTLE_FETCH: Shared["OP_SETTLE_FETCH"];
 declare const CTL_GEN: Shared["CTL_GEN"];
 declare const CTL_STOP: Shared["CTL_STOP"];
+declare const CTL_CONSOLE_PAUSED: Shared["CTL_CONSOLE_PAUSED"];
 declare const CTL_LINES_LEFT: Shared["CTL_LINES_LEFT"];
 declare const CTL_BYTES_LEFT: Shared["CTL_BYTES_LEFT"];
 declare const CTL_RING_WRITE: Shared["CTL_RING_WRITE"];
