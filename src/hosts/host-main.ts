@@ -11,7 +11,7 @@ import { protectServerPaths } from "../runtime/paths";
 import type { SessionRuntime } from "../runtime/session-runtime";
 import { RuntimeError, type ConsoleLevel, type RunHooks, type RunResult } from "../runtime/types";
 import { watchThread } from "./thread-watch";
-import { CATASTROPHE, CATCH_UP_MAX_MS, consoleWeight, HEARTBEAT_MS, MAX_UNACKED, type Budget, type ToHost, type ToMain, type WireError } from "./protocol";
+import { CATASTROPHE, CATCH_UP_MAX_MS, ConsoleBatch, HEARTBEAT_MS, MAX_UNACKED, type Budget, type ToHost, type ToMain, type WireError } from "./protocol";
 
 const send = (message: ToMain) => process.send?.(message);
 
@@ -71,7 +71,7 @@ function release(): void {
  */
 class HostRun {
   readonly abort = new AbortController();
-  private lines: Array<[ConsoleLevel, string]> = [];
+  private readonly lines = new ConsoleBatch();
   private scheduled = false;
   private events = 0;
   private bytes = 0;
@@ -101,7 +101,7 @@ class HostRun {
   };
 
   private push(level: ConsoleLevel, text: string): void {
-    this.lines.push([level, text]);
+    this.lines.push(level, text);
     if (this.scheduled) return;
     this.scheduled = true;
     setImmediate(() => this.flush());
@@ -110,13 +110,11 @@ class HostRun {
   /** Sends what is collected (also before the run's answer, which must come after its lines). */
   flush(): void {
     this.scheduled = false;
-    if (this.lines.length === 0) return;
-    const lines = this.lines;
-    this.lines = [];
-    const weight = consoleWeight(lines);
+    if (this.lines.size === 0) return;
+    const weight = this.lines.weight;
     unackedBatches.push(weight);
     unacked += weight;
-    send({ t: "console", run: this.run, lines });
+    send({ t: "console", run: this.run, lines: this.lines.take() });
   }
 }
 

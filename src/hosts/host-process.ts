@@ -12,6 +12,7 @@ import type { WorktreeFile } from "../runtime/paths";
 import { RuntimeError, type RunFileOptions, type RunHooks, type RunLimits, type RunOutcome, type RunResult, type RuntimeOptions } from "../runtime/types";
 import {
   CATASTROPHE,
+  eachConsoleLine,
   HEARTBEAT_MS,
   HEARTBEAT_TIMEOUT_MS,
   THREAD_HELD,
@@ -290,12 +291,7 @@ export class HostProcess {
         const pending = this.runs.get(message.run);
         if (pending && !pending.refused) {
           // In order, each to the real recorder; it refuses the line that crosses a limit, as in-process.
-          for (const [level, text] of message.lines) {
-            if (pending.hooks.onConsole(level, text) === false) {
-              pending.refused = true;
-              break;
-            }
-          }
+          pending.refused = !eachConsoleLine(message.lines, (level, text) => pending.hooks.onConsole(level, text) !== false);
         }
         return this.ack();
       }

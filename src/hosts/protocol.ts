@@ -38,7 +38,7 @@ export type ToMain =
   | { t: "beat" }
   | { t: "created"; id: number; error?: WireError; heap?: number }
   /** Console lines of one run, in order, as the runtime handed them to onConsole. */
-  | { t: "console"; run: number; lines: Array<[ConsoleLevel, string]> }
+  | { t: "console"; run: number; lines: ConsoleLines }
   | { t: "done"; run: number; result?: RunResult; error?: WireError; disposed: boolean; heap: number }
   | { t: "heap"; id: number; bytes: number; disposed: boolean };
 
@@ -68,10 +68,56 @@ export const THREAD_RELEASED = "vmsystem-host: thread released by runtime";
  */
 export const MAX_UNACKED = 1 << 20;
 
-/** A console batch's size for MAX_UNACKED: its characters, and a little for each line. */
-export function consoleWeight(lines: Array<[ConsoleLevel, string]>): number {
-  let weight = 0;
-  for (const [, text] of lines) weight += text.length + 64;
-  return weight;
+/**
+ * Console lines as they cross: their texts end to end, each one's length,
+ * each one's level (an index into LEVELS, a character each). As an array of
+ * [level, text] pairs, a 100k-line flood cost both processes far more to
+ * serialize and read back, and the main process's garbage collector more.
+ */
+export interface ConsoleLines {
+  texts: string;
+  lengths: number[];
+  levels: string;
+}
+
+const LEVELS: readonly ConsoleLevel[] = ["log", "info", "warn", "error", "debug"];
+const LEVEL_CODE = new Map(LEVELS.map((level, i) => [level, String.fromCharCode(48 + i)]));
+
+/** Collects one batch of lines, and its size for MAX_UNACKED: the characters, and a little for each line. */
+export class ConsoleBatch {
+  private texts: string[] = [];
+  private lengths: number[] = [];
+  private levels = "";
+  weight = 0;
+
+  get size(): number {
+    return this.lengths.length;
+  }
+
+  push(level: ConsoleLevel, text: string): void {
+    this.texts.push(text);
+    this.lengths.push(text.length);
+    this.levels += LEVEL_CODE.get(level) ?? "0";
+    this.weight += text.length + 64;
+  }
+
+  take(): ConsoleLines {
+    const lines = { texts: this.texts.join(""), lengths: this.lengths, levels: this.levels };
+    this.texts = [];
+    this.lengths = [];
+    this.levels = "";
+    this.weight = 0;
+    return lines;
+  }
+}
+
+/** Hands each line to `line`, in order, until it answers false; false if it did. */
+export function eachConsoleLine(lines: ConsoleLines, line: (level: ConsoleLevel, text: string) => boolean): boolean {
+  let at = 0;
+  for (let i = 0; i < lines.lengths.length; i++) {
+    const text = lines.texts.slice(at, (at += lines.lengths[i]));
+    if (!line(LEVELS[lines.levels.charCodeAt(i) - 48] ?? "log", text)) return false;
+  }
+  return true;
 }
 export const CATCH_UP_MAX_MS = 1000;
