@@ -19,7 +19,11 @@ export interface ServeConfig {
   tlsKey?: string;
   logLevel: string;
   shutdownGraceMs: number;
-  /** `--session-hosts`: child processes that run the sessions' isolates (default 0: in this process). */
+  /**
+   * `--session-hosts`: child processes that run the sessions' isolates.
+   * `vmsystem serve` defaults to the number of CPUs; absent here (an
+   * embedding, the in-process test server): 0, in this process.
+   */
   sessionHosts?: number;
   /** `--host-memory-mb`: a session host whose RSS passes this is killed and replaced (default 0: off). */
   hostMemoryMb?: number;

@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { delimiter } from "node:path";
 import { Command, Option } from "commander";
 import { DEFAULT_LISTEN, envName, parseDuration, parseWholeNumber, type ServeConfig } from "../config";
@@ -37,7 +38,7 @@ export function serveCommand(): Command {
     .addOption(flag("--max-wall-ms <ms>", "highest wall_ms a template may ask for", String(DEFAULT_CEILINGS.limits.wallMs)))
     .addOption(flag("--max-events <n>", "highest max_events a template may ask for", String(DEFAULT_CEILINGS.limits.maxEvents)))
     .addOption(flag("--max-output-kb <kb>", "highest max_output_kb a template may ask for", String(DEFAULT_CEILINGS.limits.maxOutputKb)))
-    .addOption(flag("--session-hosts <n>", "child processes that run the sessions' code (0 = in the server's own process)", "0"))
+    .addOption(flag("--session-hosts <n>", "child processes that run the sessions' code (0 = in the server's own process)", String(availableParallelism())))
     .addOption(flag("--host-memory-mb <mb>", "RSS above which a session host is killed and replaced (0 = not watched)", "0"))
     .addOption(flag("--host-user <user>", "run session hosts as this user (name or uid; needs root and --session-hosts > 0)"))
     .action(async (opts) => {

@@ -17,6 +17,7 @@ export interface Failure {
   message: string;
 }
 
+const HOST_LOST = ": the session host running it had to be killed, and the session crashed";
 const LOST_STATE = "; the running code could only be stopped by disposing the isolate: the session restarts and its in-memory state is lost";
 
 /** The one table from run outcomes to endings, shared by every execution kind. */
@@ -43,6 +44,7 @@ export function endingOf(outcome: RunOutcome | Failure, limits: Limits, limitMes
     }
     case "timeout": {
       const limit = outcome.limit === "wall" ? `wall time limit of ${limits.wallMs} ms` : `CPU time limit of ${limits.cpuMs} ms`;
+      if (outcome.hostLost) return fail("TIMEOUT", "TIMEOUT", `${outcome.cause ?? `${limit} exceeded`}${HOST_LOST}`, "error", "crash");
       const message = `${outcome.cause ?? `${limit} exceeded`}${outcome.isolateDisposed ? LOST_STATE : ""}`;
       return fail("TIMEOUT", "TIMEOUT", message, "warn", outcome.isolateDisposed ? "restart" : "nothing");
     }

@@ -353,11 +353,11 @@ export class HostProcess {
 
   /**
    * The host is gone: its runtimes read disposed, creates fail, runs end.
-   * The run whose code ended the host ends with the cause's code: TIMEOUT
-   * for the run it was killed for (past its wall time, or holding the
-   * host's thread), MEMORY_LIMIT_EXCEEDED for memory (V8's own, or past
-   * --host-memory-mb), so that session restarts or crashes as it would
-   * in-process. That run is known when the host named its isolate, or
+   * The run whose code ended the host ends with the cause's code, and its
+   * session CRASHED (SPEC, Session hosts): TIMEOUT for the run it was
+   * killed for (past its wall time, or holding the host's thread),
+   * MEMORY_LIMIT_EXCEEDED for memory (V8's own, or past --host-memory-mb).
+   * That run is known when the host named its isolate, or
    * when it was the only run there. Every other run was cancelled with its
    * isolate, told why (the pipeline restarts those sessions), and so are
    * the idle sessions there (a session's code runs only within its runs).
@@ -385,12 +385,13 @@ function culpritOutcome(loss: Loss): RunOutcome | undefined {
     case "memory":
       return { kind: "memory", cause: loss.cause === "out of memory" ? undefined : loss.cause };
     case "stuck":
-      return { kind: "timeout", limit: "wall", isolateDisposed: true };
+      return { kind: "timeout", limit: "wall", isolateDisposed: true, hostLost: true };
     case "silent":
       return {
         kind: "timeout",
         limit: "wall",
         isolateDisposed: true,
+        hostLost: true,
         cause: `the execution held its session host's thread for ${HEARTBEAT_TIMEOUT_MS / 1000} s`,
       };
     case "other":

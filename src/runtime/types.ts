@@ -89,8 +89,12 @@ interface ConsoleBudget {
 export type RunOutcome =
   | { kind: "value"; value: ValueDescription }
   | { kind: "exception"; exception: ExceptionDescription }
-  /** cause: when not the limit itself (the run held its session host's thread). */
-  | { kind: "timeout"; limit: "wall" | "cpu"; isolateDisposed: boolean; cause?: string }
+  /**
+   * cause: when not the limit itself (the run held its session host's
+   * thread). hostLost: the run took its session host down, which ends its
+   * session (CRASHED) rather than restarting it.
+   */
+  | { kind: "timeout"; limit: "wall" | "cpu"; isolateDisposed: boolean; cause?: string; hostLost?: boolean }
   /** cause: why, when not the caller's cancel (the session host was lost). */
   | { kind: "cancelled"; isolateDisposed: boolean; cause?: string }
   /** cause: when not the session's own mem_mb (the session host's memory budget). */
