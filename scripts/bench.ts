@@ -267,7 +267,7 @@ async function measureBackend(name: string, serverArgs: string[], consolePerSec:
 /** Watchers of one session: console.log → subscriber latency, and delivered events/s. */
 async function measureLive(executions: ExecutionServiceClient, sessionId: string, repl: (input: string) => Promise<Execution>) {
   const watch = (onEvent: (text: string, at: number) => void) => {
-    const call = executions.watchSession({ sessionId });
+    const call = executions.watchSession({ sessionId, maxBatch: 0 });
     call.on("data", (m: { event?: { console?: { text: string } } }) => m.event?.console && onEvent(m.event.console.text, Date.now()));
     call.on("error", () => undefined);
     return call;

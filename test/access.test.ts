@@ -29,7 +29,7 @@ describe("bearer-token auth", () => {
     bad.set("authorization", TOKEN);
     expect(await rpcError(create(bad))).toMatchObject({ reason: "UNAUTHENTICATED" });
     expect((await create(withToken(TOKEN))).name).toBe("auth");
-    const stream = s.executions.watchSession({ sessionId: "x" });
+    const stream = s.executions.watchSession({ sessionId: "x", maxBatch: 0 });
     const err = await new Promise<{ code: number }>((resolve) => stream.on("error", resolve));
     expect(err.code).toBe(status.UNAUTHENTICATED);
   });
@@ -140,7 +140,7 @@ describe("--session-idle-timeout", () => {
     const idle = await create();
     const watched = await create();
     const busy = await create();
-    const watch = s.executions.watchSession({ sessionId: watched.id });
+    const watch = s.executions.watchSession({ sessionId: watched.id, maxBatch: 0 });
     watch.on("error", () => undefined);
     const keepBusy = setInterval(() => s.executions.executeRepl({ sessionId: busy.id, input: "1", requestId: "" }, () => undefined), 100);
     try {

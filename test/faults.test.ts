@@ -149,9 +149,13 @@ function faultScenario(setup: {
 
     // The streaming variant fails explicitly too, and never sends `finished` with status OK.
     const stream = collect<StreamExecutionResponse>(
-      s.executions.streamExecution({ sessionId: session.id, repl: { input: "console.log('streamed while gone'); 3" }, requestId: "" }, new Metadata(), {
-        deadline: Date.now() + CALL_DEADLINE_MS,
-      }),
+      s.executions.streamExecution(
+        { sessionId: session.id, repl: { input: "console.log('streamed while gone'); 3" }, requestId: "", maxBatch: 0 },
+        new Metadata(),
+        {
+          deadline: Date.now() + CALL_DEADLINE_MS,
+        },
+      ),
     );
     const streamEnd = await stream.done;
     expect(

@@ -171,7 +171,7 @@ describe("scripts/*.sh against a real server (buf curl)", () => {
     const session = await newSession();
     // Runs until cancelled: awaits a promise nothing resolves.
     const streamed = collect<StreamExecutionResponse>(
-      s.executions.streamExecution({ sessionId: session, requestId: "", repl: { input: 'console.log("waiting"); await new Promise(() => {})' } }),
+      s.executions.streamExecution({ sessionId: session, requestId: "", repl: { input: 'console.log("waiting"); await new Promise(() => {})' }, maxBatch: 0 }),
     );
     await until(() => streamed.messages.some((m) => m.event?.console?.text === "waiting"));
     const executionId = streamed.messages[0].started!.id;

@@ -164,10 +164,15 @@ describe("vmsystem serve as a process", { timeout: 90_000 }, () => {
       const t = await json(["template", "create", "--name", "term"]);
       const session = await json(["session", "create", "--template", t.id, "--workspace", "w", "--commit", "c", "--worktree", worktree]);
       const executions = new ExecutionServiceClient(server.address, credentials.createInsecure());
-      const watch = collect<WatchSessionResponse>(executions.watchSession({ sessionId: session.id }));
+      const watch = collect<WatchSessionResponse>(executions.watchSession({ sessionId: session.id, maxBatch: 0 }));
       await new Promise((r) => setTimeout(r, 300));
       const run = collect<StreamExecutionResponse>(
-        executions.streamExecution({ sessionId: session.id, repl: { input: "console.log('working'); await new Promise(() => {})" }, requestId: "" }),
+        executions.streamExecution({
+          sessionId: session.id,
+          repl: { input: "console.log('working'); await new Promise(() => {})" },
+          requestId: "",
+          maxBatch: 0,
+        }),
       );
       await until(() => run.messages.length >= 3);
       const executionId = run.messages[0].started!.id;

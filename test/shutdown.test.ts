@@ -33,7 +33,7 @@ async function start(overrides: Parameters<typeof startTestServer>[0] = {}): Pro
 /** Starts `input` on its own session; resolves once it is stored RUNNING, with its id. */
 async function startRun(s: TestServer, api: Api, input: string) {
   const session = await api.ready({ name: "shutdown" }, worktree);
-  const run = collect<StreamExecutionResponse>(s.executions.streamExecution({ sessionId: session.id, repl: { input }, requestId: "" }));
+  const run = collect<StreamExecutionResponse>(s.executions.streamExecution({ sessionId: session.id, repl: { input }, requestId: "", maxBatch: 0 }));
   const ended = await Promise.race([until(() => run.messages.length > 0).then(() => undefined), run.done]);
   const id = run.messages[0]?.started?.id;
   if (!id) throw new Error(`the run did not start: ${JSON.stringify(ended)}`);

@@ -18,9 +18,10 @@ const api = s.api;
 
 const limits = { maxEvents: 200_000, maxOutputKb: 64 * 1024, wallMs: 60_000, cpuMs: 60_000 };
 const stream = (sessionId: string, input: string, requestId = "") =>
-  collect<StreamExecutionResponse>(s.executions.streamExecution({ sessionId, repl: { input }, requestId }));
-const tail = (executionId: string, afterSeq = 0, follow = true) => collect<TailEventsResponse>(s.executions.tailEvents({ executionId, afterSeq, follow }));
-const watch = (sessionId: string) => collect<WatchSessionResponse>(s.executions.watchSession({ sessionId }));
+  collect<StreamExecutionResponse>(s.executions.streamExecution({ sessionId, repl: { input }, requestId, maxBatch: 0 }));
+const tail = (executionId: string, afterSeq = 0, follow = true) =>
+  collect<TailEventsResponse>(s.executions.tailEvents({ executionId, afterSeq, follow, maxBatch: 0 }));
+const watch = (sessionId: string) => collect<WatchSessionResponse>(s.executions.watchSession({ sessionId, maxBatch: 0 }));
 const seqs = (events: (ExecutionEvent | undefined)[]) => events.map((e) => e!.seq);
 
 describe("StreamExecution", () => {
@@ -32,6 +33,7 @@ describe("StreamExecution", () => {
         sessionId: session.id,
         repl: { input: "for (let i = 0; i < 3; i++) { console.log('tick', i); await new Promise((r) => setTimeout(r, 50)); } 'done'" },
         requestId: "",
+        maxBatch: 0,
       }),
       (m) => m.event && live.push(Date.now()),
     );
@@ -58,7 +60,7 @@ describe("StreamExecution", () => {
   it("runs files too and reports errors on the stream with ErrorInfo", async () => {
     const session = await api.ready();
     const missing = collect<StreamExecutionResponse>(
-      s.executions.streamExecution({ sessionId: session.id, runFile: { path: "nope.js", args: [], env: {} }, requestId: "" }),
+      s.executions.streamExecution({ sessionId: session.id, runFile: { path: "nope.js", args: [], env: {} }, requestId: "", maxBatch: 0 }),
     );
     const r = await missing.done;
     expect(r.ok).toBe(false);
@@ -66,7 +68,7 @@ describe("StreamExecution", () => {
       expect(r.error.code).toBe(status.NOT_FOUND);
       expect(errorInfoOf(r.error)?.reason).toBe("FILE_NOT_FOUND");
     }
-    const neither = await collect<StreamExecutionResponse>(s.executions.streamExecution({ sessionId: session.id, requestId: "" })).done;
+    const neither = await collect<StreamExecutionResponse>(s.executions.streamExecution({ sessionId: session.id, requestId: "", maxBatch: 0 })).done;
     expect(!neither.ok && errorInfoOf(neither.error)?.reason).toBe("VALIDATION_ERROR");
     const unknown = await stream("00000000-0000-0000-0000-000000000000", "1").done;
     expect(!unknown.ok && errorInfoOf(unknown.error)?.reason).toBe("SESSION_NOT_FOUND");
@@ -92,7 +94,10 @@ describe("StreamExecution request_id", () => {
     sessionId: string,
     request: { repl?: { input: string }; runFile?: { path: string; args: string[]; env: Record<string, string> } },
     requestId: string,
-  ) => collect<StreamExecutionResponse>(s.executions.streamExecution({ sessionId, ...request, requestId }, new Metadata(), { deadline: Date.now() + 15_000 }));
+  ) =>
+    collect<StreamExecutionResponse>(
+      s.executions.streamExecution({ sessionId, ...request, requestId, maxBatch: 0 }, new Metadata(), { deadline: Date.now() + 15_000 }),
+    );
   const parts = (c: ReturnType<typeof keyed>) => ({
     started: c.messages[0]?.started,
     events: c.messages.flatMap((m) => (m.event ? [m.event] : [])),
@@ -173,9 +178,12 @@ describe("TailEvents", () => {
     const session = await api.ready({ settings: { limits } });
     const code = "for (let i = 0; i < 40; i++) { for (let j = 0; j < 50; j++) console.log(i, j); await new Promise((r) => setTimeout(r, 5)); } 'end'";
     const tails: ReturnType<typeof tail>[] = [];
-    const c = collect<StreamExecutionResponse>(s.executions.streamExecution({ sessionId: session.id, repl: { input: code }, requestId: "" }), (m) => {
-      if (m.started) tails.push(tail(m.started.id));
-    });
+    const c = collect<StreamExecutionResponse>(
+      s.executions.streamExecution({ sessionId: session.id, repl: { input: code }, requestId: "", maxBatch: 0 }),
+      (m) => {
+        if (m.started) tails.push(tail(m.started.id));
+      },
+    );
     await until(() => c.messages.length > 500);
     const id = c.messages[0].started!.id;
     const during = tail(id);

@@ -100,7 +100,7 @@ export function execCommand(): Command {
     .action(
       clientAction(async (c, out, code: string, opts: { session: string; requestId?: string }) => {
         const input = code === "-" ? readFileSync(0, "utf8") : code;
-        if (out === "human") return streamLive(c, { sessionId: opts.session, repl: { input }, requestId: opts.requestId ?? "" });
+        if (out === "human") return streamLive(c, { sessionId: opts.session, repl: { input }, requestId: opts.requestId ?? "", maxBatch: 0 });
         const e = await invoke<Execution>((cb) =>
           c.executions.executeRepl({ sessionId: opts.session, input, requestId: opts.requestId ?? "" }, c.metadata, cb),
         );
@@ -115,7 +115,8 @@ export function execCommand(): Command {
     .option("--request-id <key>", "idempotency key")
     .action(
       clientAction(async (c, out, path: string, args: string[], opts: { session: string; env?: Record<string, string>; requestId?: string }) => {
-        if (out === "human") return streamLive(c, { sessionId: opts.session, runFile: { path, args, env: opts.env ?? {} }, requestId: opts.requestId ?? "" });
+        if (out === "human")
+          return streamLive(c, { sessionId: opts.session, runFile: { path, args, env: opts.env ?? {} }, requestId: opts.requestId ?? "", maxBatch: 0 });
         const e = await invoke<Execution>((cb) =>
           c.executions.executeRunFile({ sessionId: opts.session, path, args, env: opts.env ?? {}, requestId: opts.requestId ?? "" }, c.metadata, cb),
         );
@@ -190,7 +191,7 @@ export function execCommand(): Command {
     .option("--follow", "keep printing live events until the execution ends")
     .action(
       clientAction(async (c, out, id: string, opts: { afterSeq?: number; follow?: boolean }) => {
-        const call = c.executions.tailEvents({ executionId: id, afterSeq: opts.afterSeq ?? 0, follow: Boolean(opts.follow) }, c.metadata);
+        const call = c.executions.tailEvents({ executionId: id, afterSeq: opts.afterSeq ?? 0, follow: Boolean(opts.follow), maxBatch: 0 }, c.metadata);
         await printStream(call, out, TailEventsResponse.toJSON);
       }),
     );

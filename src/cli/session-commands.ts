@@ -99,7 +99,7 @@ export function sessionCommand(): Command {
     .description("print every event of every execution in the session until it closes (Ctrl-C stops)")
     .action(
       clientAction(async (c, out, id: string) => {
-        const call = c.executions.watchSession({ sessionId: id }, c.metadata);
+        const call = c.executions.watchSession({ sessionId: id, maxBatch: 0 }, c.metadata);
         process.once("SIGINT", () => call.cancel());
         await printStream(call, out, WatchSessionResponse.toJSON).catch((err: { code?: number }) => {
           if (err.code !== status.CANCELLED) throw err;

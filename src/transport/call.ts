@@ -65,24 +65,35 @@ export class Rpc {
     };
   }
 
-  /** Server streaming: `fn` writes with `send`, which resolves once the stream can take more (backpressure). */
+  /**
+   * Server streaming: `fn` writes with `send`, which resolves once the
+   * stream can take more (backpressure), or, with `flushed`, once the
+   * message has been handed to the connection (what a batched stream waits
+   * for before it takes the next batch: see EventBatches).
+   */
   stream<Req, Res>(
     definition: MethodDefinition<Req, Res>,
-    fn: (req: Req, send: (message: Res) => Promise<void>, ctx: CallContext) => Promise<void>,
+    fn: (req: Req, send: (message: Res, flushed?: boolean) => Promise<void>, ctx: CallContext) => Promise<void>,
   ): handleServerStreamingCall<Req, Res> {
     const method = methodName(definition);
     return (call) => {
       const { ctx, finish, sendMetadata } = this.begin(call, method);
       // A stream's client may wait long for its first message: the request id goes out now.
       sendMetadata();
-      const send = (message: Res) =>
+      const send = (message: Res, flushed = false) =>
         new Promise<void>((resolve) => {
-          if (ctx.signal.aborted || call.write(message)) return resolve();
+          if (ctx.signal.aborted) return resolve();
           const done = () => {
             call.off("drain", done);
             ctx.signal.removeEventListener("abort", done);
             resolve();
           };
+          if (flushed) {
+            ctx.signal.addEventListener("abort", done);
+            call.write(message, done);
+            return;
+          }
+          if (call.write(message)) return resolve();
           call.on("drain", done);
           ctx.signal.addEventListener("abort", done);
         });

@@ -1,9 +1,11 @@
-import { ExecutionServiceService, type ExecutionServiceServer } from "../../gen/vmsystem/v1/execution";
+import { ExecutionServiceService, type ExecutionEvent as WireEvent, type ExecutionServiceServer } from "../../gen/vmsystem/v1/execution";
+import type { Send } from "../core/execution-cursor";
 import { invalidField } from "../core/errors";
 import { replSpec, runFileSpec, type ExecutionService } from "../core/execution-service";
 import type { LiveEvents } from "../core/live-events";
 import type { Rpc } from "./call";
 import { eventToProto, executionToProto } from "./codec-execution";
+import { EventBatches } from "./event-batches";
 import { requireId } from "../core/validate";
 
 /** ExecutionService over gRPC: decode, call core, encode. */
@@ -32,9 +34,9 @@ export function executionHandlers(service: ExecutionService, live: LiveEvents, r
       const { execution, events } = await service.cancel(req.executionId);
       return executionToProto(execution, events);
     }),
-    tailEvents: rpc.stream(ExecutionServiceService.tailEvents, (req, send, ctx) => live.tail(req, ctx.signal, (event) => send({ event: eventToProto(event) }))),
+    tailEvents: rpc.stream(ExecutionServiceService.tailEvents, (req, send, ctx) => batched(req.maxBatch, send, (events) => live.tail(req, ctx.signal, events))),
     watchSession: rpc.stream(ExecutionServiceService.watchSession, (req, send, ctx) =>
-      live.watch(req, ctx.signal, (event) => send({ event: eventToProto(event) })),
+      batched(req.maxBatch, send, (events) => live.watch(req, ctx.signal, events)),
     ),
     streamExecution: rpc.stream(ExecutionServiceService.streamExecution, (req, send, ctx) => {
       const sessionId = requireId("session_id", req.sessionId);
@@ -44,11 +46,34 @@ export function executionHandlers(service: ExecutionService, live: LiveEvents, r
           ? runFileSpec({ path: req.runFile.path, args: req.runFile.args, env: req.runFile.env, requestId: req.requestId })
           : undefined;
       if (!spec) throw invalidField("input", "one of repl or run_file is required");
+      const batches = req.maxBatch > 0 ? new EventBatches(req.maxBatch, (events) => send({ events: { events } }, true)) : undefined;
       return live.stream(sessionId, spec, ctx.signal, {
         started: (execution) => send({ started: executionToProto(execution) }),
-        event: (event) => send({ event: eventToProto(event) }),
-        finished: (execution) => send({ finished: executionToProto(execution) }),
+        event: batches?.send ?? ((event) => send({ event: eventToProto(event) })),
+        finished: async (execution) => {
+          await batches?.flushed();
+          await send({ finished: executionToProto(execution) });
+        },
       });
     }),
   };
+}
+
+/**
+ * Runs a TailEvents or WatchSession stream with the events as its client
+ * asked (max_batch 0: one a response, in `event`; N: batches in `events`),
+ * every one written before the stream ends.
+ */
+async function batched(
+  maxBatch: number,
+  send: (message: { event?: WireEvent; events: WireEvent[] }, flushed?: boolean) => Promise<void>,
+  run: (events: Send) => Promise<void>,
+): Promise<void> {
+  if (maxBatch === 0) return run((event) => send({ event: eventToProto(event), events: [] }));
+  const batches = new EventBatches(maxBatch, (events) => send({ events }, true));
+  try {
+    await run(batches.send);
+  } finally {
+    await batches.flushed();
+  }
 }

@@ -342,18 +342,36 @@ export interface TailEventsRequest {
   afterSeq: number;
   /** Keep the stream open for live events until the execution ends. */
   follow: boolean;
+  /**
+   * 0: one event a response, in `event`. N > 0: 1..N events a response, in
+   * `events`: those already waiting when the stream can take a message (the
+   * server never holds one back to fill a batch). The server may cap N.
+   */
+  maxBatch: number;
 }
 
 export interface TailEventsResponse {
-  event?: ExecutionEvent | undefined;
+  /** With max_batch 0. */
+  event?:
+    | ExecutionEvent
+    | undefined;
+  /** With max_batch > 0: in order, no gaps, no duplicates. */
+  events: ExecutionEvent[];
 }
 
 export interface WatchSessionRequest {
   sessionId: string;
+  /** As in TailEventsRequest. */
+  maxBatch: number;
 }
 
 export interface WatchSessionResponse {
-  event?: ExecutionEvent | undefined;
+  /** With max_batch 0. */
+  event?:
+    | ExecutionEvent
+    | undefined;
+  /** With max_batch > 0: in order, no gaps, no duplicates. */
+  events: ExecutionEvent[];
 }
 
 /** A REPL snippet to run. */
@@ -378,16 +396,30 @@ export interface StreamExecutionRequest {
   repl?: ReplInput | undefined;
   runFile?: RunFileInput | undefined;
   requestId: string;
+  /** As in TailEventsRequest: events then come in `events`, not `event`. */
+  maxBatch: number;
+}
+
+/** Events in order, no gaps, no duplicates (a batched stream's response). */
+export interface EventBatch {
+  events: ExecutionEvent[];
 }
 
 export interface StreamExecutionResponse {
   /** The RUNNING execution, so the client learns its id. */
-  started?: Execution | undefined;
+  started?:
+    | Execution
+    | undefined;
+  /** With max_batch 0. */
   event?:
     | ExecutionEvent
     | undefined;
   /** The finished execution (without events; they were streamed). */
-  finished?: Execution | undefined;
+  finished?:
+    | Execution
+    | undefined;
+  /** With max_batch > 0. */
+  events?: EventBatch | undefined;
 }
 
 export interface CancelExecutionRequest {
@@ -2562,7 +2594,7 @@ export const ListEventsResponse: MessageFns<ListEventsResponse> = {
 };
 
 function createBaseTailEventsRequest(): TailEventsRequest {
-  return { executionId: "", afterSeq: 0, follow: false };
+  return { executionId: "", afterSeq: 0, follow: false, maxBatch: 0 };
 }
 
 export const TailEventsRequest: MessageFns<TailEventsRequest> = {
@@ -2575,6 +2607,9 @@ export const TailEventsRequest: MessageFns<TailEventsRequest> = {
     }
     if (message.follow !== false) {
       writer.uint32(24).bool(message.follow);
+    }
+    if (message.maxBatch !== 0) {
+      writer.uint32(32).uint32(message.maxBatch);
     }
     return writer;
   },
@@ -2616,6 +2651,14 @@ export const TailEventsRequest: MessageFns<TailEventsRequest> = {
             message.follow = reader.bool();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.maxBatch = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2641,6 +2684,11 @@ export const TailEventsRequest: MessageFns<TailEventsRequest> = {
         ? globalThis.Number(object.after_seq)
         : 0,
       follow: isSet(object.follow) ? globalThis.Boolean(object.follow) : false,
+      maxBatch: isSet(object.maxBatch)
+        ? globalThis.Number(object.maxBatch)
+        : isSet(object.max_batch)
+        ? globalThis.Number(object.max_batch)
+        : 0,
     };
   },
 
@@ -2655,6 +2703,9 @@ export const TailEventsRequest: MessageFns<TailEventsRequest> = {
     if (message.follow !== false) {
       obj.follow = message.follow;
     }
+    if (message.maxBatch !== 0) {
+      obj.maxBatch = Math.round(message.maxBatch);
+    }
     return obj;
   },
 
@@ -2666,18 +2717,22 @@ export const TailEventsRequest: MessageFns<TailEventsRequest> = {
     message.executionId = object.executionId ?? "";
     message.afterSeq = object.afterSeq ?? 0;
     message.follow = object.follow ?? false;
+    message.maxBatch = object.maxBatch ?? 0;
     return message;
   },
 };
 
 function createBaseTailEventsResponse(): TailEventsResponse {
-  return { event: undefined };
+  return { event: undefined, events: [] };
 }
 
 export const TailEventsResponse: MessageFns<TailEventsResponse> = {
   encode(message: TailEventsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.event !== undefined) {
       ExecutionEvent.encode(message.event, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.events) {
+      ExecutionEvent.encode(v!, writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -2703,6 +2758,14 @@ export const TailEventsResponse: MessageFns<TailEventsResponse> = {
             message.event = ExecutionEvent.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.events.push(ExecutionEvent.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2716,13 +2779,19 @@ export const TailEventsResponse: MessageFns<TailEventsResponse> = {
   },
 
   fromJSON(object: any): TailEventsResponse {
-    return { event: isSet(object.event) ? ExecutionEvent.fromJSON(object.event) : undefined };
+    return {
+      event: isSet(object.event) ? ExecutionEvent.fromJSON(object.event) : undefined,
+      events: globalThis.Array.isArray(object?.events) ? object.events.map((e: any) => ExecutionEvent.fromJSON(e)) : [],
+    };
   },
 
   toJSON(message: TailEventsResponse): unknown {
     const obj: any = {};
     if (message.event !== undefined) {
       obj.event = ExecutionEvent.toJSON(message.event);
+    }
+    if (message.events?.length) {
+      obj.events = message.events.map((e) => ExecutionEvent.toJSON(e));
     }
     return obj;
   },
@@ -2735,18 +2804,22 @@ export const TailEventsResponse: MessageFns<TailEventsResponse> = {
     message.event = (object.event !== undefined && object.event !== null)
       ? ExecutionEvent.fromPartial(object.event)
       : undefined;
+    message.events = object.events?.map((e) => ExecutionEvent.fromPartial(e)) || [];
     return message;
   },
 };
 
 function createBaseWatchSessionRequest(): WatchSessionRequest {
-  return { sessionId: "" };
+  return { sessionId: "", maxBatch: 0 };
 }
 
 export const WatchSessionRequest: MessageFns<WatchSessionRequest> = {
   encode(message: WatchSessionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.sessionId !== "") {
       writer.uint32(10).string(message.sessionId);
+    }
+    if (message.maxBatch !== 0) {
+      writer.uint32(16).uint32(message.maxBatch);
     }
     return writer;
   },
@@ -2772,6 +2845,14 @@ export const WatchSessionRequest: MessageFns<WatchSessionRequest> = {
             message.sessionId = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.maxBatch = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2791,6 +2872,11 @@ export const WatchSessionRequest: MessageFns<WatchSessionRequest> = {
         : isSet(object.session_id)
         ? globalThis.String(object.session_id)
         : "",
+      maxBatch: isSet(object.maxBatch)
+        ? globalThis.Number(object.maxBatch)
+        : isSet(object.max_batch)
+        ? globalThis.Number(object.max_batch)
+        : 0,
     };
   },
 
@@ -2798,6 +2884,9 @@ export const WatchSessionRequest: MessageFns<WatchSessionRequest> = {
     const obj: any = {};
     if (message.sessionId !== "") {
       obj.sessionId = message.sessionId;
+    }
+    if (message.maxBatch !== 0) {
+      obj.maxBatch = Math.round(message.maxBatch);
     }
     return obj;
   },
@@ -2808,18 +2897,22 @@ export const WatchSessionRequest: MessageFns<WatchSessionRequest> = {
   fromPartial<I extends Exact<DeepPartial<WatchSessionRequest>, I>>(object: I): WatchSessionRequest {
     const message = createBaseWatchSessionRequest();
     message.sessionId = object.sessionId ?? "";
+    message.maxBatch = object.maxBatch ?? 0;
     return message;
   },
 };
 
 function createBaseWatchSessionResponse(): WatchSessionResponse {
-  return { event: undefined };
+  return { event: undefined, events: [] };
 }
 
 export const WatchSessionResponse: MessageFns<WatchSessionResponse> = {
   encode(message: WatchSessionResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.event !== undefined) {
       ExecutionEvent.encode(message.event, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.events) {
+      ExecutionEvent.encode(v!, writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -2845,6 +2938,14 @@ export const WatchSessionResponse: MessageFns<WatchSessionResponse> = {
             message.event = ExecutionEvent.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.events.push(ExecutionEvent.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2858,13 +2959,19 @@ export const WatchSessionResponse: MessageFns<WatchSessionResponse> = {
   },
 
   fromJSON(object: any): WatchSessionResponse {
-    return { event: isSet(object.event) ? ExecutionEvent.fromJSON(object.event) : undefined };
+    return {
+      event: isSet(object.event) ? ExecutionEvent.fromJSON(object.event) : undefined,
+      events: globalThis.Array.isArray(object?.events) ? object.events.map((e: any) => ExecutionEvent.fromJSON(e)) : [],
+    };
   },
 
   toJSON(message: WatchSessionResponse): unknown {
     const obj: any = {};
     if (message.event !== undefined) {
       obj.event = ExecutionEvent.toJSON(message.event);
+    }
+    if (message.events?.length) {
+      obj.events = message.events.map((e) => ExecutionEvent.toJSON(e));
     }
     return obj;
   },
@@ -2877,6 +2984,7 @@ export const WatchSessionResponse: MessageFns<WatchSessionResponse> = {
     message.event = (object.event !== undefined && object.event !== null)
       ? ExecutionEvent.fromPartial(object.event)
       : undefined;
+    message.events = object.events?.map((e) => ExecutionEvent.fromPartial(e)) || [];
     return message;
   },
 };
@@ -3165,7 +3273,7 @@ export const RunFileInput_EnvEntry: MessageFns<RunFileInput_EnvEntry> = {
 };
 
 function createBaseStreamExecutionRequest(): StreamExecutionRequest {
-  return { sessionId: "", repl: undefined, runFile: undefined, requestId: "" };
+  return { sessionId: "", repl: undefined, runFile: undefined, requestId: "", maxBatch: 0 };
 }
 
 export const StreamExecutionRequest: MessageFns<StreamExecutionRequest> = {
@@ -3181,6 +3289,9 @@ export const StreamExecutionRequest: MessageFns<StreamExecutionRequest> = {
     }
     if (message.requestId !== "") {
       writer.uint32(34).string(message.requestId);
+    }
+    if (message.maxBatch !== 0) {
+      writer.uint32(40).uint32(message.maxBatch);
     }
     return writer;
   },
@@ -3230,6 +3341,14 @@ export const StreamExecutionRequest: MessageFns<StreamExecutionRequest> = {
             message.requestId = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.maxBatch = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3260,6 +3379,11 @@ export const StreamExecutionRequest: MessageFns<StreamExecutionRequest> = {
         : isSet(object.request_id)
         ? globalThis.String(object.request_id)
         : "",
+      maxBatch: isSet(object.maxBatch)
+        ? globalThis.Number(object.maxBatch)
+        : isSet(object.max_batch)
+        ? globalThis.Number(object.max_batch)
+        : 0,
     };
   },
 
@@ -3277,6 +3401,9 @@ export const StreamExecutionRequest: MessageFns<StreamExecutionRequest> = {
     if (message.requestId !== "") {
       obj.requestId = message.requestId;
     }
+    if (message.maxBatch !== 0) {
+      obj.maxBatch = Math.round(message.maxBatch);
+    }
     return obj;
   },
 
@@ -3291,12 +3418,82 @@ export const StreamExecutionRequest: MessageFns<StreamExecutionRequest> = {
       ? RunFileInput.fromPartial(object.runFile)
       : undefined;
     message.requestId = object.requestId ?? "";
+    message.maxBatch = object.maxBatch ?? 0;
+    return message;
+  },
+};
+
+function createBaseEventBatch(): EventBatch {
+  return { events: [] };
+}
+
+export const EventBatch: MessageFns<EventBatch> = {
+  encode(message: EventBatch, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.events) {
+      ExecutionEvent.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EventBatch {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEventBatch();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.events.push(ExecutionEvent.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EventBatch {
+    return {
+      events: globalThis.Array.isArray(object?.events) ? object.events.map((e: any) => ExecutionEvent.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: EventBatch): unknown {
+    const obj: any = {};
+    if (message.events?.length) {
+      obj.events = message.events.map((e) => ExecutionEvent.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EventBatch>, I>>(base?: I): EventBatch {
+    return EventBatch.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EventBatch>, I>>(object: I): EventBatch {
+    const message = createBaseEventBatch();
+    message.events = object.events?.map((e) => ExecutionEvent.fromPartial(e)) || [];
     return message;
   },
 };
 
 function createBaseStreamExecutionResponse(): StreamExecutionResponse {
-  return { started: undefined, event: undefined, finished: undefined };
+  return { started: undefined, event: undefined, finished: undefined, events: undefined };
 }
 
 export const StreamExecutionResponse: MessageFns<StreamExecutionResponse> = {
@@ -3309,6 +3506,9 @@ export const StreamExecutionResponse: MessageFns<StreamExecutionResponse> = {
     }
     if (message.finished !== undefined) {
       Execution.encode(message.finished, writer.uint32(26).fork()).join();
+    }
+    if (message.events !== undefined) {
+      EventBatch.encode(message.events, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -3350,6 +3550,14 @@ export const StreamExecutionResponse: MessageFns<StreamExecutionResponse> = {
             message.finished = Execution.decode(reader, reader.uint32());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.events = EventBatch.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3367,6 +3575,7 @@ export const StreamExecutionResponse: MessageFns<StreamExecutionResponse> = {
       started: isSet(object.started) ? Execution.fromJSON(object.started) : undefined,
       event: isSet(object.event) ? ExecutionEvent.fromJSON(object.event) : undefined,
       finished: isSet(object.finished) ? Execution.fromJSON(object.finished) : undefined,
+      events: isSet(object.events) ? EventBatch.fromJSON(object.events) : undefined,
     };
   },
 
@@ -3380,6 +3589,9 @@ export const StreamExecutionResponse: MessageFns<StreamExecutionResponse> = {
     }
     if (message.finished !== undefined) {
       obj.finished = Execution.toJSON(message.finished);
+    }
+    if (message.events !== undefined) {
+      obj.events = EventBatch.toJSON(message.events);
     }
     return obj;
   },
@@ -3397,6 +3609,9 @@ export const StreamExecutionResponse: MessageFns<StreamExecutionResponse> = {
       : undefined;
     message.finished = (object.finished !== undefined && object.finished !== null)
       ? Execution.fromPartial(object.finished)
+      : undefined;
+    message.events = (object.events !== undefined && object.events !== null)
+      ? EventBatch.fromPartial(object.events)
       : undefined;
     return message;
   },

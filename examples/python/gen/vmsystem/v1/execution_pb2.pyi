@@ -38,6 +38,12 @@ class Console(_message.Message):
     text: str
     def __init__(self, level: _Optional[str] = ..., text: _Optional[str] = ...) -> None: ...
 
+class EventBatch(_message.Message):
+    __slots__ = ["events"]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[ExecutionEvent]
+    def __init__(self, events: _Optional[_Iterable[_Union[ExecutionEvent, _Mapping]]] = ...) -> None: ...
+
 class Exception(_message.Message):
     __slots__ = ["message", "name", "stack"]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
@@ -234,26 +240,30 @@ class RunFileInput(_message.Message):
     def __init__(self, path: _Optional[str] = ..., args: _Optional[_Iterable[str]] = ..., env: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class StreamExecutionRequest(_message.Message):
-    __slots__ = ["repl", "request_id", "run_file", "session_id"]
+    __slots__ = ["max_batch", "repl", "request_id", "run_file", "session_id"]
+    MAX_BATCH_FIELD_NUMBER: _ClassVar[int]
     REPL_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     RUN_FILE_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    max_batch: int
     repl: ReplInput
     request_id: str
     run_file: RunFileInput
     session_id: str
-    def __init__(self, session_id: _Optional[str] = ..., repl: _Optional[_Union[ReplInput, _Mapping]] = ..., run_file: _Optional[_Union[RunFileInput, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+    def __init__(self, session_id: _Optional[str] = ..., repl: _Optional[_Union[ReplInput, _Mapping]] = ..., run_file: _Optional[_Union[RunFileInput, _Mapping]] = ..., request_id: _Optional[str] = ..., max_batch: _Optional[int] = ...) -> None: ...
 
 class StreamExecutionResponse(_message.Message):
-    __slots__ = ["event", "finished", "started"]
+    __slots__ = ["event", "events", "finished", "started"]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
     EVENT_FIELD_NUMBER: _ClassVar[int]
     FINISHED_FIELD_NUMBER: _ClassVar[int]
     STARTED_FIELD_NUMBER: _ClassVar[int]
     event: ExecutionEvent
+    events: EventBatch
     finished: Execution
     started: Execution
-    def __init__(self, started: _Optional[_Union[Execution, _Mapping]] = ..., event: _Optional[_Union[ExecutionEvent, _Mapping]] = ..., finished: _Optional[_Union[Execution, _Mapping]] = ...) -> None: ...
+    def __init__(self, started: _Optional[_Union[Execution, _Mapping]] = ..., event: _Optional[_Union[ExecutionEvent, _Mapping]] = ..., finished: _Optional[_Union[Execution, _Mapping]] = ..., events: _Optional[_Union[EventBatch, _Mapping]] = ...) -> None: ...
 
 class System(_message.Message):
     __slots__ = ["level", "message"]
@@ -264,20 +274,24 @@ class System(_message.Message):
     def __init__(self, level: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
 
 class TailEventsRequest(_message.Message):
-    __slots__ = ["after_seq", "execution_id", "follow"]
+    __slots__ = ["after_seq", "execution_id", "follow", "max_batch"]
     AFTER_SEQ_FIELD_NUMBER: _ClassVar[int]
     EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
     FOLLOW_FIELD_NUMBER: _ClassVar[int]
+    MAX_BATCH_FIELD_NUMBER: _ClassVar[int]
     after_seq: int
     execution_id: str
     follow: bool
-    def __init__(self, execution_id: _Optional[str] = ..., after_seq: _Optional[int] = ..., follow: bool = ...) -> None: ...
+    max_batch: int
+    def __init__(self, execution_id: _Optional[str] = ..., after_seq: _Optional[int] = ..., follow: bool = ..., max_batch: _Optional[int] = ...) -> None: ...
 
 class TailEventsResponse(_message.Message):
-    __slots__ = ["event"]
+    __slots__ = ["event", "events"]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
     EVENT_FIELD_NUMBER: _ClassVar[int]
     event: ExecutionEvent
-    def __init__(self, event: _Optional[_Union[ExecutionEvent, _Mapping]] = ...) -> None: ...
+    events: _containers.RepeatedCompositeFieldContainer[ExecutionEvent]
+    def __init__(self, event: _Optional[_Union[ExecutionEvent, _Mapping]] = ..., events: _Optional[_Iterable[_Union[ExecutionEvent, _Mapping]]] = ...) -> None: ...
 
 class Value(_message.Message):
     __slots__ = ["json", "preview", "type"]
@@ -290,16 +304,20 @@ class Value(_message.Message):
     def __init__(self, type: _Optional[str] = ..., preview: _Optional[str] = ..., json: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ...) -> None: ...
 
 class WatchSessionRequest(_message.Message):
-    __slots__ = ["session_id"]
+    __slots__ = ["max_batch", "session_id"]
+    MAX_BATCH_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    max_batch: int
     session_id: str
-    def __init__(self, session_id: _Optional[str] = ...) -> None: ...
+    def __init__(self, session_id: _Optional[str] = ..., max_batch: _Optional[int] = ...) -> None: ...
 
 class WatchSessionResponse(_message.Message):
-    __slots__ = ["event"]
+    __slots__ = ["event", "events"]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
     EVENT_FIELD_NUMBER: _ClassVar[int]
     event: ExecutionEvent
-    def __init__(self, event: _Optional[_Union[ExecutionEvent, _Mapping]] = ...) -> None: ...
+    events: _containers.RepeatedCompositeFieldContainer[ExecutionEvent]
+    def __init__(self, event: _Optional[_Union[ExecutionEvent, _Mapping]] = ..., events: _Optional[_Iterable[_Union[ExecutionEvent, _Mapping]]] = ...) -> None: ...
 
 class ExecutionKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []
