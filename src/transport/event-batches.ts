@@ -1,7 +1,5 @@
-import type { ExecutionEvent as WireEvent } from "../../gen/vmsystem/v1/execution";
 import type { Send } from "../core/execution-cursor";
 import type { ExecutionEvent } from "../core/model";
-import { eventToProto } from "./codec-execution";
 
 /** The largest max_batch a stream gets (SPEC, Batched streams: at least 1,000). */
 export const MAX_BATCH = 1000;
@@ -15,7 +13,7 @@ export const MAX_BATCH = 1000;
  * client holds no more than a batch here.
  */
 export class EventBatches {
-  private waiting: WireEvent[] = [];
+  private waiting: ExecutionEvent[] = [];
   private writing?: Promise<void>;
   private room?: { promise: Promise<void>; resolve(): void };
   private readonly size: number;
@@ -23,13 +21,13 @@ export class EventBatches {
   constructor(
     maxBatch: number,
     /** Resolves once the batch has been flushed to the connection (or the call is gone). */
-    private readonly write: (events: WireEvent[]) => Promise<void>,
+    private readonly write: (events: ExecutionEvent[]) => Promise<void>,
   ) {
     this.size = Math.min(maxBatch, MAX_BATCH);
   }
 
   readonly send: Send = (event: ExecutionEvent) => {
-    this.waiting.push(eventToProto(event));
+    this.waiting.push(event);
     this.writing ??= this.pump();
     if (this.waiting.length < this.size) return Promise.resolve();
     this.room ??= withResolve();

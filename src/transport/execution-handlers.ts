@@ -1,4 +1,4 @@
-import { ExecutionServiceService, type ExecutionEvent as WireEvent, type ExecutionServiceServer } from "../../gen/vmsystem/v1/execution";
+import { ExecutionServiceService, type ExecutionServiceServer } from "../../gen/vmsystem/v1/execution";
 import type { Send } from "../core/execution-cursor";
 import { invalidField } from "../core/errors";
 import { replSpec, runFileSpec, type ExecutionService } from "../core/execution-service";
@@ -6,6 +6,7 @@ import type { LiveEvents } from "../core/live-events";
 import type { Rpc } from "./call";
 import { eventToProto, executionToProto } from "./codec-execution";
 import { EventBatches } from "./event-batches";
+import { batchResponse, oneEventResponse, STREAM_FIELDS, TAIL_FIELDS } from "./event-wire";
 import { requireId } from "../core/validate";
 
 /** ExecutionService over gRPC: decode, call core, encode. */
@@ -46,10 +47,10 @@ export function executionHandlers(service: ExecutionService, live: LiveEvents, r
           ? runFileSpec({ path: req.runFile.path, args: req.runFile.args, env: req.runFile.env, requestId: req.requestId })
           : undefined;
       if (!spec) throw invalidField("input", "one of repl or run_file is required");
-      const batches = req.maxBatch > 0 ? new EventBatches(req.maxBatch, (events) => send({ events: { events } }, true)) : undefined;
+      const batches = req.maxBatch > 0 ? new EventBatches(req.maxBatch, (events) => send(batchResponse(events, STREAM_FIELDS), true)) : undefined;
       return live.stream(sessionId, spec, ctx.signal, {
         started: (execution) => send({ started: executionToProto(execution) }),
-        event: batches?.send ?? ((event) => send({ event: eventToProto(event) })),
+        event: batches?.send ?? ((event) => send(oneEventResponse(event, STREAM_FIELDS))),
         finished: async (execution) => {
           await batches?.flushed();
           await send({ finished: executionToProto(execution) });
@@ -62,15 +63,12 @@ export function executionHandlers(service: ExecutionService, live: LiveEvents, r
 /**
  * Runs a TailEvents or WatchSession stream with the events as its client
  * asked (max_batch 0: one a response, in `event`; N: batches in `events`),
- * every one written before the stream ends.
+ * each event encoded once for all its subscribers (event-wire.ts), every
+ * one written before the stream ends.
  */
-async function batched(
-  maxBatch: number,
-  send: (message: { event?: WireEvent; events: WireEvent[] }, flushed?: boolean) => Promise<void>,
-  run: (events: Send) => Promise<void>,
-): Promise<void> {
-  if (maxBatch === 0) return run((event) => send({ event: eventToProto(event), events: [] }));
-  const batches = new EventBatches(maxBatch, (events) => send({ events }, true));
+async function batched<R>(maxBatch: number, send: (message: R, flushed?: boolean) => Promise<void>, run: (events: Send) => Promise<void>): Promise<void> {
+  if (maxBatch === 0) return run((event) => send(oneEventResponse<R>(event, TAIL_FIELDS)));
+  const batches = new EventBatches(maxBatch, (events) => send(batchResponse<R>(events, TAIL_FIELDS), true));
   try {
     await run(batches.send);
   } finally {

@@ -10,6 +10,7 @@ import type { SessionService } from "../core/session-service";
 import type { TemplateService } from "../core/template-service";
 import type { Logger } from "../log";
 import { withSafeDecoding } from "./decode";
+import { acceptEncoded } from "./event-wire";
 import { Rpc } from "./call";
 import { addReflection } from "./reflection";
 import { executionHandlers } from "./execution-handlers";
@@ -50,7 +51,7 @@ export async function startGrpcServer(options: ListenOptions, core: CoreServices
   const rpc = new Rpc({ log, authToken: options.authToken });
   server.addService(withSafeDecoding(TemplateServiceService), templateHandlers(core.templates, rpc));
   server.addService(withSafeDecoding(SessionServiceService), sessionHandlers(core.sessions, rpc));
-  server.addService(withSafeDecoding(ExecutionServiceService), executionHandlers(core.executions, core.live, rpc));
+  server.addService(acceptEncoded(withSafeDecoding(ExecutionServiceService)), executionHandlers(core.executions, core.live, rpc));
   addReflection(server);
   const health = new HealthImplementation({ "": "SERVING", ...Object.fromEntries(SERVICE_NAMES.map((s) => [s, "SERVING" as const])) });
   health.addToServer(server);
