@@ -14,8 +14,13 @@ export type Statement = [sql: string, params: unknown[]];
  */
 export interface HotSql {
   readonly dialect: "sqlite" | "postgres";
-  /** Runs the statements in one transaction; returns each statement's affected row count. */
-  transaction(statements: Statement[], options?: { durable?: boolean }): Promise<number[]>;
+  /**
+   * Runs the statements in one transaction; returns each statement's
+   * affected row count. durable false: the commit does not wait for its WAL
+   * flush. shared: several callers' writes (GroupCommit), whose combination
+   * is seldom seen twice, so PostgreSQL is not asked to keep it prepared.
+   */
+  transaction(statements: Statement[], options?: { durable?: boolean; shared?: boolean }): Promise<number[]>;
   /** Runs one read; rows as the driver returns them (BIGINT as string on PostgreSQL). */
   query<T = Record<string, unknown>>(sql: string, params: unknown[]): Promise<T[]>;
   /** The table name, schema-qualified where the database needs it. */
@@ -36,7 +41,7 @@ interface PgClient {
 }
 interface PgPool {
   connect(): Promise<PgClient>;
-  query(config: { name: string; text: string; values: unknown[] }): Promise<{ rowCount: number | null; rows: unknown[] }>;
+  query(config: { name?: string; text: string; values: unknown[] }): Promise<{ rowCount: number | null; rows: unknown[] }>;
 }
 
 /** A table's name in SQL: quoted, and schema-qualified when the data source has a schema (PostgreSQL `?schema=`). */
@@ -79,8 +84,7 @@ function createHotSql(db: DataSource): HotSql {
   const toPg = (sql: string) => {
     let entry = names.get(sql);
     if (!entry) {
-      let n = 0;
-      entry = { name: "vm_" + createHash("sha1").update(sql).digest("hex").slice(0, 16), text: sql.replace(/\?/g, () => `$${++n}`) };
+      entry = { name: "vm_" + createHash("sha1").update(sql).digest("hex").slice(0, 16), text: numbered(sql) };
       names.set(sql, entry);
     }
     return entry;
@@ -96,7 +100,8 @@ function createHotSql(db: DataSource): HotSql {
       // BEGIN, the writes and COMMIT one by one cost ~0.1 ms each.
       if (options.durable !== false && statements.every(([sql]) => /^(INSERT|UPDATE|DELETE)\b/.test(sql))) {
         const combined = statements.length === 1 ? statements[0][0] : asOneStatement(statements.map(([sql]) => sql));
-        const { rows, rowCount } = await pool.query({ ...toPg(combined), values: statements.flatMap(([, params]) => params).map(pgText) });
+        const values = statements.flatMap(([, params]) => params).map(pgText);
+        const { rows, rowCount } = await (options.shared ? pool.query({ text: numbered(combined), values }) : pool.query({ ...toPg(combined), values }));
         return statements.length === 1 ? [rowCount ?? 0] : statements.map((_, i) => Number((rows[0] as Record<string, unknown>)[`c${i}`]));
       }
       const client = await pool.connect();
@@ -118,6 +123,12 @@ function createHotSql(db: DataSource): HotSql {
       }
     },
   };
+}
+
+/** `?` placeholders as PostgreSQL's `$1`, `$2`, … */
+function numbered(sql: string): string {
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${++n}`);
 }
 
 /** `WITH s0 AS (… RETURNING 1), s1 AS (…) SELECT count(*) of each`: one statement, one transaction. */
