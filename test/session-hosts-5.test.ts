@@ -23,7 +23,8 @@ describe("one host shared by several sessions (--session-hosts 1)", () => {
   it("V8's out-of-memory in one session: that execution MEMORY_LIMIT_EXCEEDED and its session CRASHED; the other running one CANCELLED naming the cause; the idle one restarts", async () => {
     const { api, server, clients } = s!;
     const before = poolEnded(server);
-    const culprit = await api.ready({ name: "map", settings: { limits: { memMb: 64 } } });
+    // Only memory may end it (a loaded machine made the default 5 s of CPU run out first).
+    const culprit = await api.ready({ name: "map", settings: { limits: { memMb: 64, cpuMs: 60_000, wallMs: 60_000 } } });
     const bystander = await api.ready({ name: "bystander" });
     const idle = await api.ready({ name: "idle" });
     for (const x of [bystander, idle]) okValue(await api.repl(x.id, "var kept = 'state'; kept"));
