@@ -3,8 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { spawn } from "node:child_process";
+import type { Execution } from "../gen/vmsystem/v1/execution";
 import { BIN, cli } from "./support/process";
-import { useTestServer } from "./support/server";
+import { unary, useTestServer } from "./support/server";
 
 const s = useTestServer();
 
@@ -264,6 +265,68 @@ describe("live output in the CLI", { timeout: 90_000 }, () => {
         .map((l) => JSON.parse(l).event);
       expect(lines.filter((ev) => ev.executionId === e.id).map((ev: { seq: number }) => ev.seq)).toEqual([1, 2, 3, 4]);
       expect(lines.some((ev) => ev.console?.text === "waiting")).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  // The CLI asks for batches of up to 1,000 events: a flood arrives as a few
+  // large batches, and every event of each must still be printed, once, in order.
+  it("prints every line of a flood once, in order: session watch, live exec repl, exec tail (human and json)", { timeout: 90_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), "vmsystem-cli-flood-"));
+    try {
+      const t = await json(["template", "create", "--name", "cli-flood", "--max-events", "5000"]);
+      const session = await json(["session", "create", "--template", t.id, "--workspace", "w", "--commit", "c", "--worktree", dir]);
+      const LINES = 3000;
+      // Every third line is a warning: it goes to stderr, the others to stdout.
+      const flood = `var n = 0; for (let i = 1; i <= ${LINES}; i++) { (i % 3 === 0 ? console.warn : console.log)("line", i); n++ } n`;
+      const numbers = Array.from({ length: LINES }, (_, i) => i + 1);
+      const expectedOut =
+        numbers
+          .filter((i) => i % 3 !== 0)
+          .map((i) => `line ${i}\n`)
+          .join("") + `${LINES}\n`;
+      const expectedErr = numbers
+        .filter((i) => i % 3 === 0)
+        .map((i) => `line ${i}\n`)
+        .join("");
+
+      const watcher = spawn(BIN, ["--server", s.address, "session", "watch", session.id]);
+      let watchedOut = "";
+      let watchedErr = "";
+      watcher.stdout.on("data", (d) => (watchedOut += d));
+      watcher.stderr.on("data", (d) => (watchedErr += d));
+      const watcherExit = new Promise<number | null>((r) => watcher.once("exit", (code) => r(code)));
+      // Watching starts when the call reaches the server: ping until the watcher prints a ping.
+      const deadline = Date.now() + 20_000;
+      while (!watchedOut.includes("ping") && Date.now() < deadline) {
+        await unary<Execution>((cb) => s.executions.executeRepl({ sessionId: session.id, input: "console.log('ping')", requestId: "" }, cb));
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(watchedOut).toContain("ping");
+      const beforeFlood = watchedOut.length;
+
+      const live = await cli(["--server", s.address, "exec", "repl", "--session", session.id, flood]);
+      expect(live.code, live.stderr).toBe(0);
+      expect(live.stdout).toBe(expectedOut);
+      expect(live.stderr).toBe(expectedErr);
+
+      const executionId = (await json(["exec", "list", "--session", session.id])).items[0].id;
+      const replayed = await cli(["--server", s.address, "exec", "tail", executionId]);
+      expect(replayed.stdout).toBe(expectedOut);
+      expect(replayed.stderr).toBe(expectedErr);
+      const replayedJson = await cli(["--server", s.address, "--output", "json", "exec", "tail", executionId, "--follow"]);
+      const events = replayedJson.stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l));
+      expect(events.every((l) => Object.keys(l).join() === "event")).toBe(true);
+      expect(events.map((l) => l.event.seq)).toEqual(Array.from({ length: LINES + 2 }, (_, i) => i + 1));
+
+      await json(["session", "close", session.id]);
+      expect(await watcherExit).toBe(0);
+      expect(watchedOut.slice(beforeFlood)).toBe(expectedOut);
+      expect(watchedErr).toBe(expectedErr);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

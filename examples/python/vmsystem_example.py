@@ -7,7 +7,8 @@ It checks the server's health, creates a template and a session (worktree: a
 fresh temp dir unless --worktree is given; the server must be able to see it,
 so run this on the server's machine or point --worktree at a shared path),
 runs REPL code whose state carries across calls (`var x = 41`, then `x + 1`
--> 42), follows a StreamExecution printing each update as it arrives, shows
+-> 42), follows a StreamExecution (events asked for in batches, max_batch)
+printing each update, and each event of a batch, as it arrives, shows
 that a JavaScript throw is an execution ERROR (not an RPC error), provokes an
 RPC error (GetSession of an unknown id) and reads its google.rpc.ErrorInfo
 from the `grpc-status-details-bin` trailing metadata, and closes the session.
@@ -53,6 +54,17 @@ from vmsystem.v1 import (  # noqa: E402
 
 # Per-call deadline: long enough for a session start on a busy machine.
 DEADLINE_S = 30
+# The most events a streamed response may carry (the server caps it at 1,000).
+MAX_BATCH = 1000
+
+
+def events_of(update):
+    """The events one StreamExecutionResponse carries: a batch (`events`,
+    asked for with max_batch) or a single `event` (max_batch 0, or a server
+    that predates batches)."""
+    if update.WhichOneof("update") == "events":
+        return list(update.events.events)
+    return [update.event]
 
 
 def emit(step, **fields):
@@ -141,16 +153,25 @@ def main():
         # 5. StreamExecution: `started` (RUNNING, with the id), each event as
         #    the code produces it, then `finished`. The snippet awaits between
         #    console lines, so the events arrive while it is still running.
+        #    max_batch asks for events in batches (`events`, an EventBatch):
+        #    whatever is waiting when the stream can take a message, so a
+        #    flood takes far fewer messages and a lone event is not delayed.
+        #    A server older than batches ignores it and sends `event`s.
         snippet = "for (let i = 1; i <= 3; i++) { console.log('tick', i); await new Promise((r) => setTimeout(r, 20)); }\nx * 2"
         stream = executions.StreamExecution(
-            execution_pb2.StreamExecutionRequest(session_id=session.id, repl=execution_pb2.ReplInput(input=snippet)),
+            execution_pb2.StreamExecutionRequest(
+                session_id=session.id,
+                repl=execution_pb2.ReplInput(input=snippet),
+                max_batch=MAX_BATCH,
+            ),
             timeout=DEADLINE_S,
             metadata=metadata,
         )
         for update in stream:
             kind = update.WhichOneof("update")
-            if kind == "event":
-                emit("stream", update="event", event=as_json(update.event))
+            if kind in ("event", "events"):
+                for event in events_of(update):
+                    emit("stream", update="event", event=as_json(event))
             else:  # started or finished: an Execution
                 execution = getattr(update, kind)
                 extra = {"result": as_json(execution.result)} if kind == "finished" else {}

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
-import type { ClientReadableStream, ServiceError } from "@grpc/grpc-js";
+import type { ServiceError } from "@grpc/grpc-js";
 import {
   EventType,
   Execution,
@@ -8,35 +8,21 @@ import {
   ExecutionKind,
   ExecutionStatus,
   StreamExecutionResponse,
-  TailEventsResponse,
   type StreamExecutionRequest,
 } from "../../gen/vmsystem/v1/execution";
 import type { Clients } from "./client";
 import { invoke } from "./client";
 import { clientAction, intArg } from "./context";
+import { eventsOf, printEvents, printStream, STREAM_MAX_BATCH } from "./events";
 import { EXIT, printJson, printTable, type OutputMode } from "./output";
 
 const statusName = (s: ExecutionStatus) => ExecutionStatus[s]?.replace("EXECUTION_STATUS_", "") ?? String(s);
 const kindName = (k: ExecutionKind) => ExecutionKind[k]?.replace("EXECUTION_KIND_", "") ?? String(k);
 
-/** Prints one event the way a terminal REPL would. */
-function printEvent(e: ExecutionEvent): void {
-  if (e.console) {
-    const stream = e.console.level === "error" || e.console.level === "warn" ? process.stderr : process.stdout;
-    stream.write(e.console.text + "\n");
-  } else if (e.value) {
-    process.stdout.write(e.value.preview + "\n");
-  } else if (e.exception) {
-    process.stderr.write((e.exception.stack || `${e.exception.name}: ${e.exception.message}`) + "\n");
-  } else if (e.system) {
-    process.stderr.write(`[${e.system.level}] ${e.system.message}\n`);
-  }
-}
-
 /** Prints a finished execution and returns the exit code scripts rely on (3 when it did not end OK). */
 function finish(execution: Execution, out: OutputMode): number {
   if (out === "json") printJson(Execution.toJSON(execution));
-  else for (const e of execution.events) if (e.type !== EventType.EVENT_TYPE_INPUT_ECHO) printEvent(e);
+  else printEvents(execution.events.filter((e) => e.type !== EventType.EVENT_TYPE_INPUT_ECHO));
   return execution.status === ExecutionStatus.EXECUTION_STATUS_OK ? EXIT.ok : EXIT.executionFailed;
 }
 
@@ -61,7 +47,7 @@ async function streamLive(c: Clients, request: StreamExecutionRequest): Promise<
       let last: Execution | undefined;
       call.on("data", (m: StreamExecutionResponse) => {
         if (m.started) executionId = m.started.id;
-        if (m.event && m.event.type !== EventType.EVENT_TYPE_INPUT_ECHO) printEvent(m.event);
+        printEvents(eventsOf(m.event, m.events?.events).filter((e) => e.type !== EventType.EVENT_TYPE_INPUT_ECHO));
         if (m.finished) last = m.finished;
       });
       call.on("error", (err: ServiceError) => reject(err));
@@ -71,18 +57,6 @@ async function streamLive(c: Clients, request: StreamExecutionRequest): Promise<
   } finally {
     process.off("SIGINT", onSigint);
   }
-}
-
-/** Prints a server stream: events as they come (human) or one JSON object a line. */
-export function printStream<T extends { event?: ExecutionEvent }>(call: ClientReadableStream<T>, out: OutputMode, toJSON: (m: T) => unknown): Promise<void> {
-  return new Promise((resolve, reject) => {
-    call.on("data", (m: T) => {
-      if (out === "json") process.stdout.write(JSON.stringify(toJSON(m)) + "\n");
-      else if (m.event) printEvent(m.event);
-    });
-    call.on("error", reject);
-    call.on("end", () => resolve());
-  });
 }
 
 const collectEnv = (value: string, previous: Record<string, string> = {}) => {
@@ -100,7 +74,7 @@ export function execCommand(): Command {
     .action(
       clientAction(async (c, out, code: string, opts: { session: string; requestId?: string }) => {
         const input = code === "-" ? readFileSync(0, "utf8") : code;
-        if (out === "human") return streamLive(c, { sessionId: opts.session, repl: { input }, requestId: opts.requestId ?? "", maxBatch: 0 });
+        if (out === "human") return streamLive(c, { sessionId: opts.session, repl: { input }, requestId: opts.requestId ?? "", maxBatch: STREAM_MAX_BATCH });
         const e = await invoke<Execution>((cb) =>
           c.executions.executeRepl({ sessionId: opts.session, input, requestId: opts.requestId ?? "" }, c.metadata, cb),
         );
@@ -116,7 +90,12 @@ export function execCommand(): Command {
     .action(
       clientAction(async (c, out, path: string, args: string[], opts: { session: string; env?: Record<string, string>; requestId?: string }) => {
         if (out === "human")
-          return streamLive(c, { sessionId: opts.session, runFile: { path, args, env: opts.env ?? {} }, requestId: opts.requestId ?? "", maxBatch: 0 });
+          return streamLive(c, {
+            sessionId: opts.session,
+            runFile: { path, args, env: opts.env ?? {} },
+            requestId: opts.requestId ?? "",
+            maxBatch: STREAM_MAX_BATCH,
+          });
         const e = await invoke<Execution>((cb) =>
           c.executions.executeRunFile({ sessionId: opts.session, path, args, env: opts.env ?? {}, requestId: opts.requestId ?? "" }, c.metadata, cb),
         );
@@ -141,7 +120,7 @@ export function execCommand(): Command {
           ],
         ],
       );
-      for (const ev of e.events) printEvent(ev);
+      printEvents(e.events);
     }),
   );
   exec
@@ -181,7 +160,7 @@ export function execCommand(): Command {
           c.executions.listEvents({ executionId: id, afterSeq: opts.afterSeq ?? 0, limit: opts.limit ?? 0 }, c.metadata, cb),
         );
         if (out === "json") return printJson({ items: r.events.map(ExecutionEvent.toJSON) });
-        for (const e of r.events) printEvent(e);
+        printEvents(r.events);
       }),
     );
   exec
@@ -191,8 +170,11 @@ export function execCommand(): Command {
     .option("--follow", "keep printing live events until the execution ends")
     .action(
       clientAction(async (c, out, id: string, opts: { afterSeq?: number; follow?: boolean }) => {
-        const call = c.executions.tailEvents({ executionId: id, afterSeq: opts.afterSeq ?? 0, follow: Boolean(opts.follow), maxBatch: 0 }, c.metadata);
-        await printStream(call, out, TailEventsResponse.toJSON);
+        const call = c.executions.tailEvents(
+          { executionId: id, afterSeq: opts.afterSeq ?? 0, follow: Boolean(opts.follow), maxBatch: STREAM_MAX_BATCH },
+          c.metadata,
+        );
+        await printStream(call, out);
       }),
     );
   exec

@@ -1,10 +1,9 @@
 import { Command } from "commander";
 import { Session, SessionStatus } from "../../gen/vmsystem/v1/session";
 import { status } from "@grpc/grpc-js";
-import { WatchSessionResponse } from "../../gen/vmsystem/v1/execution";
 import { invoke } from "./client";
-import { printStream } from "./exec-commands";
 import { clientAction, intArg } from "./context";
+import { printStream, STREAM_MAX_BATCH } from "./events";
 import { printFields, printJson, printTable, UsageError, type OutputMode } from "./output";
 
 const statusName = (s: SessionStatus) => SessionStatus[s]?.replace("SESSION_STATUS_", "") ?? String(s);
@@ -99,9 +98,9 @@ export function sessionCommand(): Command {
     .description("print every event of every execution in the session until it closes (Ctrl-C stops)")
     .action(
       clientAction(async (c, out, id: string) => {
-        const call = c.executions.watchSession({ sessionId: id, maxBatch: 0 }, c.metadata);
+        const call = c.executions.watchSession({ sessionId: id, maxBatch: STREAM_MAX_BATCH }, c.metadata);
         process.once("SIGINT", () => call.cancel());
-        await printStream(call, out, WatchSessionResponse.toJSON).catch((err: { code?: number }) => {
+        await printStream(call, out).catch((err: { code?: number }) => {
           if (err.code !== status.CANCELLED) throw err;
         });
       }),
