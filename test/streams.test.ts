@@ -247,13 +247,18 @@ describe("WatchSession", () => {
     const w = watch(session.id);
     await new Promise((r) => setTimeout(r, 100));
     w.call.pause();
-    const e = await api.repl(session.id, "for (let i = 0; i < 30000; i++) console.log('line', i, 'x'.repeat(40)); 'ok'");
-    expect(e.status).toBe(ExecutionStatus.EXECUTION_STATUS_OK);
+    // 120k events while it reads nothing: more than a subscriber's live feed holds (100k), so it drops and reads back.
+    const runs = [];
+    for (let n = 0; n < 3; n++) runs.push(await api.repl(session.id, "for (let i = 0; i < 40000; i++) console.log(i); 'ok'"));
+    for (const e of runs) expect(e.status).toBe(ExecutionStatus.EXECUTION_STATUS_OK);
     w.call.resume();
-    await until(() => w.messages.length >= e.events.length, 30_000);
-    const got = seqs(w.messages.map((m) => m.event));
-    expect(got.length).toBe(30_002);
-    expect(contiguous(got)).toBe(true);
+    await until(() => w.messages.length >= 3 * 40_002, 60_000);
+    for (const e of runs) {
+      const got = seqs(w.messages.map((m) => m.event).filter((ev) => ev!.executionId === e.id));
+      expect(got.length).toBe(40_002);
+      expect(contiguous(got)).toBe(true);
+    }
+    expect(w.messages.length).toBe(3 * 40_002);
     w.call.cancel();
   });
 

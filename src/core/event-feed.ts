@@ -1,7 +1,13 @@
 import type { BusMessage } from "./event-bus";
 
-/** Live events a subscriber may hold before it must catch up from the store. */
-const FEED_CAPACITY = 10_000;
+/**
+ * Live events a subscriber may hold before it must catch up from the
+ * store. A 100k-line flood fits: with 10k, batched subscribers that lagged
+ * behind one each re-read and re-parsed most of it from the store, on the
+ * thread the execution needs (10 subscribers: 120k events/s in all, 254k
+ * with this). The feed holds references to events that exist anyway.
+ */
+const FEED_CAPACITY = 100_000;
 
 /**
  * One subscriber's bounded queue. When the consumer falls behind and the

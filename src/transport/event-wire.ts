@@ -6,16 +6,19 @@
  * every subscriber converting and encoding it again. The responses are
  * written as they are (acceptEncoded).
  */
+import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import type { ServiceDefinition } from "@grpc/grpc-js";
 import { ExecutionEvent as WireEvent } from "../../gen/vmsystem/v1/execution";
 import type { ExecutionEvent } from "../core/model";
 import { eventToProto } from "./codec-execution";
 
 const encoded = new WeakMap<ExecutionEvent, Uint8Array>();
+/** One writer for every event: finish() hands out a copy and resets it, and a new writer per event cost its buffer each time. */
+const writer = new BinaryWriter();
 
 function bytesOf(event: ExecutionEvent): Uint8Array {
   let bytes = encoded.get(event);
-  if (!bytes) encoded.set(event, (bytes = WireEvent.encode(eventToProto(event)).finish()));
+  if (!bytes) encoded.set(event, (bytes = WireEvent.encode(eventToProto(event), writer).finish()));
   return bytes;
 }
 
