@@ -8,19 +8,14 @@
  *
  *   node --no-node-snapshot dist/scripts/bench-hosts.js
  */
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { credentials, type ServiceError } from "@grpc/grpc-js";
-import { ExecutionServiceClient, ExecutionStatus, type Execution } from "../gen/vmsystem/v1/execution";
-import { SessionServiceClient, type Session } from "../gen/vmsystem/v1/session";
-import { TemplateServiceClient, type Template } from "../gen/vmsystem/v1/template";
-import { startServer, type BenchServer } from "./bench-server";
+import type { Execution } from "../gen/vmsystem/v1/execution";
+import { LIMITS, LINES, startServed, type Served as BenchServed } from "./bench-served";
 import { stats, timeEach, timeOnce } from "./timing";
 
 const HOST_COUNTS = [0, 1, 2, 4];
-const LINES = 100_000;
-const LIMITS = { maxEvents: LINES + 10, maxOutputKb: 64 * 1024, wallMs: 120_000, cpuMs: 120_000 };
 const REPL_WARM_UP = 1000;
 const REPL_ROUNDS = 10;
 const REPL_BLOCK = 200;
@@ -37,78 +32,22 @@ const FLIGHT_LOADS = [
   { input: "1+1", rounds: 3, warmUpMs: 1000, timedMs: 3000 },
   { input: "for (let i = 0; i < 10; i++) console.log(i)", rounds: 3, warmUpMs: 500, timedMs: 1500 },
 ];
-const STOP_TIMEOUT_MS = 20_000;
-
-type Cb<T> = (err: ServiceError | null, res: T) => void;
-const call = <T>(start: (cb: Cb<T>) => unknown) => new Promise<T>((res, rej) => start((e, r) => (e ? rej(e) : res(r))));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface Served {
-  hosts: number;
-  server: BenchServer;
-  newSession(): Promise<string>;
-  closeSession(id: string): Promise<unknown>;
-  /** An execution that did not end OK throws: a figure for failed calls would mean nothing. */
-  repl(sessionId: string, input: string): Promise<Execution>;
-  /** The session the one-session figures (latency, 100k lines) use. */
-  session: string;
-  stop(): Promise<void>;
-}
+type Served = BenchServed & { hosts: number };
 
+/** A server with `hosts` session hosts on a data dir of its own (see startServed). */
 async function serve(hosts: number): Promise<Served> {
-  const dir = mkdtempSync(join(tmpdir(), "vmsystem-bench-hosts-"));
-  const worktree = join(dir, "worktree");
-  mkdirSync(worktree);
-  let server: BenchServer;
+  const dataDir = mkdtempSync(join(tmpdir(), "vmsystem-bench-hosts-"));
   try {
-    server = await startServer(["--data-dir", join(dir, "data"), "--session-hosts", String(hosts), "--log-level", "info"]);
-  } catch (err) {
-    rmSync(dir, { recursive: true, force: true });
-    throw err;
-  }
-  const creds = credentials.createInsecure();
-  const templates = new TemplateServiceClient(server.address, creds);
-  const sessions = new SessionServiceClient(server.address, creds);
-  // 100k events make a ~7 MB response: above grpc-js's 4 MB default.
-  const executions = new ExecutionServiceClient(server.address, creds, { "grpc.max_receive_message_length": -1 });
-  const stop = async () => {
-    for (const c of [templates, sessions, executions]) c.close();
-    server.stop();
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), STOP_TIMEOUT_MS)));
-    const code = await Promise.race([server.exited, timeout]);
-    clearTimeout(timer);
-    if (code === "timeout") {
-      console.error(`--session-hosts ${hosts}: server ${server.pid} still running ${STOP_TIMEOUT_MS / 1000} s after SIGTERM; killing it`);
-      process.kill(server.pid, "SIGKILL");
-      await server.exited;
-    } else if (code !== 0) {
-      console.error(`--session-hosts ${hosts}: server ${server.pid} exited ${code} after SIGTERM`);
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
-  try {
-    const template = await call<Template>((cb) => templates.createTemplate({ name: "bench", engine: "", settings: { limits: LIMITS } }, cb));
-    const newSession = async () =>
-      (await call<Session>((cb) => sessions.createSession({ templateId: template.id, workspaceId: "bench", baseCommitOid: "0", worktreePath: worktree }, cb)))
-        .id;
-    const repl = async (sessionId: string, input: string) => {
-      const execution = await call<Execution>((cb) => executions.executeRepl({ sessionId, input, requestId: "" }, cb));
-      if (execution.status !== ExecutionStatus.EXECUTION_STATUS_OK)
-        throw new Error(`--session-hosts ${hosts}: ${JSON.stringify(input.slice(0, 60))} ended ${execution.status}: ${execution.error?.message}`);
-      return execution;
+    const served = await startServed(label(hosts), ["--data-dir", dataDir, "--session-hosts", String(hosts), "--log-level", "info"]);
+    const stop = async () => {
+      await served.stop();
+      rmSync(dataDir, { recursive: true, force: true });
     };
-    return {
-      hosts,
-      server,
-      newSession,
-      closeSession: (id) => call((cb) => sessions.closeSession({ sessionId: id }, cb)),
-      repl,
-      session: await newSession(),
-      stop,
-    };
+    return { ...served, hosts, stop };
   } catch (err) {
-    await stop();
+    rmSync(dataDir, { recursive: true, force: true });
     throw err;
   }
 }

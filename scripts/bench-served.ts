@@ -19,7 +19,7 @@ import { startServer, type BenchServer } from "./bench-server";
 export const LINES = 100_000;
 /** The input echo, LINES console lines and the value. */
 export const LINES_EVENTS = LINES + 2;
-const LIMITS = { maxEvents: LINES + 10, maxOutputKb: 64 * 1024, wallMs: 120_000, cpuMs: 120_000 };
+export const LIMITS = { maxEvents: LINES + 10, maxOutputKb: 64 * 1024, wallMs: 120_000, cpuMs: 120_000 };
 const STOP_TIMEOUT_MS = 20_000;
 
 type Cb<T> = (err: ServiceError | null, res?: T) => void;
