@@ -11,7 +11,7 @@ import Database from "better-sqlite3";
 import ivm from "isolated-vm";
 import { Client } from "pg";
 import { ExecutionServiceClient } from "../gen/vmsystem/v1/execution";
-import { LocalRuntimes, type RunHooks } from "../src/runtime";
+import { LocalRuntimes, type RunHooks, type RuntimeOptions } from "../src/runtime";
 import type { FloorReady } from "./bench-floor-server";
 import { timeEach, timeOnce } from "./timing";
 
@@ -65,10 +65,9 @@ export interface RuntimeFloor {
   close(): Promise<void>;
 }
 
-export async function runtimeFloor(): Promise<RuntimeFloor> {
-  const runtimes = new LocalRuntimes();
-  const worktree = realpathSync(mkdtempSync(join(tmpdir(), "vmsystem-bench-runtime-")));
-  const rt = await runtimes.create({
+/** A plain session's runtime options (no modules, no libraries), as the runtime benches use them. */
+export function benchRuntimeOptions(worktree: string): RuntimeOptions {
+  return {
     memMb: 128,
     worktreePath: worktree,
     runtime: { esm: false, strict: false, console: true },
@@ -76,7 +75,13 @@ export async function runtimeFloor(): Promise<RuntimeFloor> {
     modules: [],
     libraries: [],
     allowExec: false,
-  });
+  };
+}
+
+export async function runtimeFloor(): Promise<RuntimeFloor> {
+  const runtimes = new LocalRuntimes();
+  const worktree = realpathSync(mkdtempSync(join(tmpdir(), "vmsystem-bench-runtime-")));
+  const rt = await runtimes.create(benchRuntimeOptions(worktree));
   const limits = { cpuMs: 120_000, wallMs: 120_000 };
   return {
     timeLines: async (lines) => {

@@ -11,7 +11,8 @@ import { mkdtempSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import ivm from "isolated-vm";
-import { LocalRuntimes, type RunHooks, type RuntimeOptions, type SessionRuntime } from "../src/runtime";
+import { LocalRuntimes, type RunHooks, type SessionRuntime } from "../src/runtime";
+import { benchRuntimeOptions } from "./bench-floors";
 import { stats, timeEach, timeOnce } from "./timing";
 
 const LINES = 100_000;
@@ -48,15 +49,7 @@ async function linesPerSecond(rt: SessionRuntime, code: string, hooks: (count: (
 async function main(): Promise<void> {
   const runtimes = new LocalRuntimes();
   const worktree = realpathSync(mkdtempSync(join(tmpdir(), "bench-runtime-")));
-  const options: RuntimeOptions = {
-    memMb: 128,
-    worktreePath: worktree,
-    runtime: { esm: false, strict: false, console: true },
-    resolver: { roots: [], extensions: [".js"], allowAbsoluteRepoImports: false },
-    modules: [],
-    libraries: [],
-    allowExec: false,
-  };
+  const options = benchRuntimeOptions(worktree);
   const t0 = performance.now();
   const rt = await runtimes.create(options);
   const firstCreateMs = performance.now() - t0;
