@@ -33,7 +33,7 @@ const runtimes = new LocalRuntimes({
 const serverPaths = JSON.parse(process.argv[2] ?? "[]") as string[];
 const live = new Map<number, SessionRuntime>();
 const runs = new Map<number, HostRun>();
-/** The size (consoleWeight) of each console batch sent and not yet acknowledged, oldest first, over all runs; and their sum. */
+/** The weight (ConsoleBatch.weight) of each console batch sent and not yet acknowledged, oldest first, over all runs; and their sum. */
 const unackedBatches: number[] = [];
 let unacked = 0;
 /** Resolves when the main process has caught up (see behind()); shared by every run waiting for it. */

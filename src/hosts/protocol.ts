@@ -62,7 +62,7 @@ export const THREAD_RELEASED = "vmsystem-host: thread released by runtime";
 
 /**
  * Console output the main process may leave unacknowledged, by
- * consoleWeight (about 2 MB of lines in memory). Past it the sandboxes'
+ * ConsoleBatch.weight (about 2 MB of lines in memory). Past it the sandboxes'
  * console calls wait (up to CATCH_UP_MAX_MS each) until it is back to half
  * that (see behind() in host-main.ts).
  */
