@@ -6,7 +6,7 @@ import type { LiveEvents } from "../core/live-events";
 import type { Rpc } from "./call";
 import { eventToProto, executionToProto } from "./codec-execution";
 import { EventBatches } from "./event-batches";
-import { batchResponse, oneEventResponse, STREAM_FIELDS, TAIL_FIELDS } from "./event-wire";
+import { batchResponse, oneEventResponse, STREAM_FIELDS, TAIL_FIELDS, type EventFields } from "./event-wire";
 import { requireId } from "../core/validate";
 
 /** ExecutionService over gRPC: decode, call core, encode. */
@@ -35,9 +35,11 @@ export function executionHandlers(service: ExecutionService, live: LiveEvents, r
       const { execution, events } = await service.cancel(req.executionId);
       return executionToProto(execution, events);
     }),
-    tailEvents: rpc.stream(ExecutionServiceService.tailEvents, (req, send, ctx) => batched(req.maxBatch, send, (events) => live.tail(req, ctx.signal, events))),
+    tailEvents: rpc.stream(ExecutionServiceService.tailEvents, (req, send, ctx) =>
+      flushedAfter(eventSender(req.maxBatch, send, TAIL_FIELDS), (events) => live.tail(req, ctx.signal, events)),
+    ),
     watchSession: rpc.stream(ExecutionServiceService.watchSession, (req, send, ctx) =>
-      batched(req.maxBatch, send, (events) => live.watch(req, ctx.signal, events)),
+      flushedAfter(eventSender(req.maxBatch, send, TAIL_FIELDS), (events) => live.watch(req, ctx.signal, events)),
     ),
     streamExecution: rpc.stream(ExecutionServiceService.streamExecution, (req, send, ctx) => {
       const sessionId = requireId("session_id", req.sessionId);
@@ -47,12 +49,12 @@ export function executionHandlers(service: ExecutionService, live: LiveEvents, r
           ? runFileSpec({ path: req.runFile.path, args: req.runFile.args, env: req.runFile.env, requestId: req.requestId })
           : undefined;
       if (!spec) throw invalidField("input", "one of repl or run_file is required");
-      const batches = req.maxBatch > 0 ? new EventBatches(req.maxBatch, (events) => send(batchResponse(events, STREAM_FIELDS), true)) : undefined;
+      const events = eventSender(req.maxBatch, send, STREAM_FIELDS);
       return live.stream(sessionId, spec, ctx.signal, {
         started: (execution) => send({ started: executionToProto(execution) }),
-        event: batches?.send ?? ((event) => send(oneEventResponse(event, STREAM_FIELDS))),
+        event: events.send,
         finished: async (execution) => {
-          await batches?.flushed();
+          await events.flushed();
           await send({ finished: executionToProto(execution) });
         },
       });
@@ -61,17 +63,26 @@ export function executionHandlers(service: ExecutionService, live: LiveEvents, r
 }
 
 /**
- * Runs a TailEvents or WatchSession stream with the events as its client
- * asked (max_batch 0: one a response, in `event`; N: batches in `events`),
- * each event encoded once for all its subscribers (event-wire.ts), every
- * one written before the stream ends.
+ * A stream's events as its client asked: one a response (max_batch 0, in
+ * `event`) or batches (in `events`), each event encoded once for all its
+ * subscribers (event-wire.ts). `flushed` resolves once every event sent so
+ * far is written.
  */
-async function batched<R>(maxBatch: number, send: (message: R, flushed?: boolean) => Promise<void>, run: (events: Send) => Promise<void>): Promise<void> {
-  if (maxBatch === 0) return run((event) => send(oneEventResponse<R>(event, TAIL_FIELDS)));
-  const batches = new EventBatches(maxBatch, (events) => send(batchResponse<R>(events, TAIL_FIELDS), true));
+function eventSender<R>(
+  maxBatch: number,
+  send: (message: R, flushed?: boolean) => Promise<void>,
+  fields: EventFields,
+): { send: Send; flushed(): Promise<void> } {
+  if (maxBatch === 0) return { send: (event) => send(oneEventResponse<R>(event, fields)), flushed: async () => undefined };
+  const batches = new EventBatches(maxBatch, (events) => send(batchResponse<R>(events, fields), true));
+  return { send: batches.send, flushed: () => batches.flushed() };
+}
+
+/** Runs a TailEvents or WatchSession stream; every event is written before it ends. */
+async function flushedAfter(events: { send: Send; flushed(): Promise<void> }, run: (send: Send) => Promise<void>): Promise<void> {
   try {
-    await run(batches.send);
+    await run(events.send);
   } finally {
-    await batches.flushed();
+    await events.flushed();
   }
 }
