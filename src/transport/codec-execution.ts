@@ -29,6 +29,7 @@ const SESSION_STATUS: Record<SessionStatus, PbSessionStatus> = {
   READY: PbSessionStatus.SESSION_STATUS_READY,
   CLOSED: PbSessionStatus.SESSION_STATUS_CLOSED,
   CRASHED: PbSessionStatus.SESSION_STATUS_CRASHED,
+  RESTORING: PbSessionStatus.SESSION_STATUS_RESTORING,
 };
 
 export function sessionStatusToProto(status: SessionStatus): PbSessionStatus {
@@ -53,6 +54,9 @@ export function sessionToProto(s: Session): PbSession {
     status: SESSION_STATUS[s.status],
     lastError: s.lastError,
     restartCount: s.restartCount,
+    restoreCount: s.restoreCount,
+    forkedFromSessionId: s.forkedFromSessionId,
+    forkedFromExecutionNumber: s.forkedFromExecutionNumber,
     createdAt: date(s.createdAt),
     closedAt: date(s.closedAt),
     lastActivityAt: date(s.lastActivityAt),

@@ -13,6 +13,9 @@ export function sessionHandlers(service: SessionService, rpc: Rpc): SessionServi
       return { sessions: page.items.map(sessionToProto), nextPageToken: page.nextPageToken };
     }),
     closeSession: rpc.unary(SessionServiceService.closeSession, async (req) => sessionToProto(await service.close(req.sessionId))),
+    forkSession: rpc.unary(SessionServiceService.forkSession, async (req) =>
+      sessionToProto(await service.fork({ sessionId: req.sessionId, atExecutionNumber: req.atExecutionNumber, worktreePath: req.worktreePath })),
+    ),
     getRuntimeSummary: rpc.unary(SessionServiceService.getRuntimeSummary, () => {
       const summary = service.runtimeSummary();
       return { liveSessionCount: summary.liveSessionCount, sessions: summary.sessions.map((s) => ({ ...s, status: sessionStatusToProto(s.status) })) };

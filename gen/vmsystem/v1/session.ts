@@ -26,6 +26,11 @@ export enum SessionStatus {
   SESSION_STATUS_READY = 2,
   SESSION_STATUS_CLOSED = 3,
   SESSION_STATUS_CRASHED = 4,
+  /**
+   * SESSION_STATUS_RESTORING - Being rebuilt by replay after its holder was lost; execution calls wait
+   * for READY within their deadline.
+   */
+  SESSION_STATUS_RESTORING = 5,
   UNRECOGNIZED = -1,
 }
 
@@ -46,6 +51,9 @@ export function sessionStatusFromJSON(object: any): SessionStatus {
     case 4:
     case "SESSION_STATUS_CRASHED":
       return SessionStatus.SESSION_STATUS_CRASHED;
+    case 5:
+    case "SESSION_STATUS_RESTORING":
+      return SessionStatus.SESSION_STATUS_RESTORING;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -65,6 +73,8 @@ export function sessionStatusToJSON(object: SessionStatus): string {
       return "SESSION_STATUS_CLOSED";
     case SessionStatus.SESSION_STATUS_CRASHED:
       return "SESSION_STATUS_CRASHED";
+    case SessionStatus.SESSION_STATUS_RESTORING:
+      return "SESSION_STATUS_RESTORING";
     case SessionStatus.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -85,7 +95,15 @@ export interface Session {
   restartCount: number;
   createdAt?: Date | undefined;
   closedAt?: Date | undefined;
-  lastActivityAt?: Date | undefined;
+  lastActivityAt?:
+    | Date
+    | undefined;
+  /** Times the session was restored by replay after its holder was lost. */
+  restoreCount: number;
+  /** The source session of a fork; empty when the session is not a fork. */
+  forkedFromSessionId: string;
+  /** The source's execution whose state the fork started from; 0 when not a fork. */
+  forkedFromExecutionNumber: number;
 }
 
 export interface CreateSessionRequest {
@@ -115,6 +133,21 @@ export interface ListSessionsResponse {
 
 export interface CloseSessionRequest {
   sessionId: string;
+}
+
+export interface ForkSessionRequest {
+  /** The session to fork. */
+  sessionId: string;
+  /**
+   * The source's execution whose state the fork starts from; 0 = the latest
+   * finished execution.
+   */
+  atExecutionNumber: number;
+  /**
+   * Worktree of the fork (absolute, under an allowed worktree root); absent =
+   * the source's worktree.
+   */
+  worktreePath?: string | undefined;
 }
 
 export interface GetRuntimeSummaryRequest {
@@ -147,6 +180,9 @@ function createBaseSession(): Session {
     createdAt: undefined,
     closedAt: undefined,
     lastActivityAt: undefined,
+    restoreCount: 0,
+    forkedFromSessionId: "",
+    forkedFromExecutionNumber: 0,
   };
 }
 
@@ -184,6 +220,15 @@ export const Session: MessageFns<Session> = {
     }
     if (message.lastActivityAt !== undefined) {
       Timestamp.encode(toTimestamp(message.lastActivityAt), writer.uint32(90).fork()).join();
+    }
+    if (message.restoreCount !== 0) {
+      writer.uint32(96).uint32(message.restoreCount);
+    }
+    if (message.forkedFromSessionId !== "") {
+      writer.uint32(106).string(message.forkedFromSessionId);
+    }
+    if (message.forkedFromExecutionNumber !== 0) {
+      writer.uint32(112).uint32(message.forkedFromExecutionNumber);
     }
     return writer;
   },
@@ -289,6 +334,30 @@ export const Session: MessageFns<Session> = {
             message.lastActivityAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.restoreCount = reader.uint32();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.forkedFromSessionId = reader.string();
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.forkedFromExecutionNumber = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -350,6 +419,21 @@ export const Session: MessageFns<Session> = {
         : isSet(object.last_activity_at)
         ? fromJsonTimestamp(object.last_activity_at)
         : undefined,
+      restoreCount: isSet(object.restoreCount)
+        ? globalThis.Number(object.restoreCount)
+        : isSet(object.restore_count)
+        ? globalThis.Number(object.restore_count)
+        : 0,
+      forkedFromSessionId: isSet(object.forkedFromSessionId)
+        ? globalThis.String(object.forkedFromSessionId)
+        : isSet(object.forked_from_session_id)
+        ? globalThis.String(object.forked_from_session_id)
+        : "",
+      forkedFromExecutionNumber: isSet(object.forkedFromExecutionNumber)
+        ? globalThis.Number(object.forkedFromExecutionNumber)
+        : isSet(object.forked_from_execution_number)
+        ? globalThis.Number(object.forked_from_execution_number)
+        : 0,
     };
   },
 
@@ -388,6 +472,15 @@ export const Session: MessageFns<Session> = {
     if (message.lastActivityAt !== undefined) {
       obj.lastActivityAt = message.lastActivityAt.toISOString();
     }
+    if (message.restoreCount !== 0) {
+      obj.restoreCount = Math.round(message.restoreCount);
+    }
+    if (message.forkedFromSessionId !== "") {
+      obj.forkedFromSessionId = message.forkedFromSessionId;
+    }
+    if (message.forkedFromExecutionNumber !== 0) {
+      obj.forkedFromExecutionNumber = Math.round(message.forkedFromExecutionNumber);
+    }
     return obj;
   },
 
@@ -407,6 +500,9 @@ export const Session: MessageFns<Session> = {
     message.createdAt = object.createdAt ?? undefined;
     message.closedAt = object.closedAt ?? undefined;
     message.lastActivityAt = object.lastActivityAt ?? undefined;
+    message.restoreCount = object.restoreCount ?? 0;
+    message.forkedFromSessionId = object.forkedFromSessionId ?? "";
+    message.forkedFromExecutionNumber = object.forkedFromExecutionNumber ?? 0;
     return message;
   },
 };
@@ -888,6 +984,119 @@ export const CloseSessionRequest: MessageFns<CloseSessionRequest> = {
   },
 };
 
+function createBaseForkSessionRequest(): ForkSessionRequest {
+  return { sessionId: "", atExecutionNumber: 0, worktreePath: undefined };
+}
+
+export const ForkSessionRequest: MessageFns<ForkSessionRequest> = {
+  encode(message: ForkSessionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== "") {
+      writer.uint32(10).string(message.sessionId);
+    }
+    if (message.atExecutionNumber !== 0) {
+      writer.uint32(16).uint32(message.atExecutionNumber);
+    }
+    if (message.worktreePath !== undefined) {
+      writer.uint32(26).string(message.worktreePath);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ForkSessionRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseForkSessionRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.atExecutionNumber = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.worktreePath = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ForkSessionRequest {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      atExecutionNumber: isSet(object.atExecutionNumber)
+        ? globalThis.Number(object.atExecutionNumber)
+        : isSet(object.at_execution_number)
+        ? globalThis.Number(object.at_execution_number)
+        : 0,
+      worktreePath: isSet(object.worktreePath)
+        ? globalThis.String(object.worktreePath)
+        : isSet(object.worktree_path)
+        ? globalThis.String(object.worktree_path)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ForkSessionRequest): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.atExecutionNumber !== 0) {
+      obj.atExecutionNumber = Math.round(message.atExecutionNumber);
+    }
+    if (message.worktreePath !== undefined) {
+      obj.worktreePath = message.worktreePath;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ForkSessionRequest>, I>>(base?: I): ForkSessionRequest {
+    return ForkSessionRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ForkSessionRequest>, I>>(object: I): ForkSessionRequest {
+    const message = createBaseForkSessionRequest();
+    message.sessionId = object.sessionId ?? "";
+    message.atExecutionNumber = object.atExecutionNumber ?? 0;
+    message.worktreePath = object.worktreePath ?? undefined;
+    return message;
+  },
+};
+
 function createBaseGetRuntimeSummaryRequest(): GetRuntimeSummaryRequest {
   return {};
 }
@@ -1242,6 +1451,19 @@ export const SessionServiceService = {
       Buffer.from(GetRuntimeSummaryResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetRuntimeSummaryResponse => GetRuntimeSummaryResponse.decode(value),
   },
+  /**
+   * Starts a new READY session holding the state the source had right after
+   * one of its executions, built by replay. The source is untouched.
+   */
+  forkSession: {
+    path: "/vmsystem.v1.SessionService/ForkSession" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ForkSessionRequest): Buffer => Buffer.from(ForkSessionRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ForkSessionRequest => ForkSessionRequest.decode(value),
+    responseSerialize: (value: Session): Buffer => Buffer.from(Session.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Session => Session.decode(value),
+  },
 } as const;
 
 export interface SessionServiceServer extends UntypedServiceImplementation {
@@ -1258,6 +1480,11 @@ export interface SessionServiceServer extends UntypedServiceImplementation {
   closeSession: handleUnaryCall<CloseSessionRequest, Session>;
   /** Describes the sessions live in this server process. */
   getRuntimeSummary: handleUnaryCall<GetRuntimeSummaryRequest, GetRuntimeSummaryResponse>;
+  /**
+   * Starts a new READY session holding the state the source had right after
+   * one of its executions, built by replay. The source is untouched.
+   */
+  forkSession: handleUnaryCall<ForkSessionRequest, Session>;
 }
 
 export interface SessionServiceClient extends Client {
@@ -1343,6 +1570,25 @@ export interface SessionServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetRuntimeSummaryResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Starts a new READY session holding the state the source had right after
+   * one of its executions, built by replay. The source is untouched.
+   */
+  forkSession(
+    request: ForkSessionRequest,
+    callback: (error: ServiceError | null, response: Session) => void,
+  ): ClientUnaryCall;
+  forkSession(
+    request: ForkSessionRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Session) => void,
+  ): ClientUnaryCall;
+  forkSession(
+    request: ForkSessionRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Session) => void,
   ): ClientUnaryCall;
 }
 

@@ -14,33 +14,35 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19vmsystem/v1/session.proto\x12\x0bvmsystem.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdc\x03\n\x07Session\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n\x0btemplate_id\x18\x02 \x01(\tR\ntemplateId\x12!\n\x0cworkspace_id\x18\x03 \x01(\tR\x0bworkspaceId\x12&\n\x0f\x62\x61se_commit_oid\x18\x04 \x01(\tR\rbaseCommitOid\x12#\n\rworktree_path\x18\x05 \x01(\tR\x0cworktreePath\x12\x32\n\x06status\x18\x06 \x01(\x0e\x32\x1a.vmsystem.v1.SessionStatusR\x06status\x12\x1d\n\nlast_error\x18\x07 \x01(\tR\tlastError\x12#\n\rrestart_count\x18\x08 \x01(\rR\x0crestartCount\x12\x39\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x37\n\tclosed_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x08\x63losedAt\x12\x44\n\x10last_activity_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0elastActivityAt\"\xa7\x01\n\x14\x43reateSessionRequest\x12\x1f\n\x0btemplate_id\x18\x01 \x01(\tR\ntemplateId\x12!\n\x0cworkspace_id\x18\x02 \x01(\tR\x0bworkspaceId\x12&\n\x0f\x62\x61se_commit_oid\x18\x03 \x01(\tR\rbaseCommitOid\x12#\n\rworktree_path\x18\x04 \x01(\tR\x0cworktreePath\"2\n\x11GetSessionRequest\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\"\x85\x01\n\x13ListSessionsRequest\x12\x32\n\x06status\x18\x01 \x01(\x0e\x32\x1a.vmsystem.v1.SessionStatusR\x06status\x12\x1b\n\tpage_size\x18\x02 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x03 \x01(\tR\tpageToken\"p\n\x14ListSessionsResponse\x12\x30\n\x08sessions\x18\x01 \x03(\x0b\x32\x14.vmsystem.v1.SessionR\x08sessions\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"4\n\x13\x43loseSessionRequest\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\"\x1a\n\x18GetRuntimeSummaryRequest\"\xde\x01\n\x15RuntimeSessionSummary\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\x12\x32\n\x06status\x18\x02 \x01(\x0e\x32\x1a.vmsystem.v1.SessionStatusR\x06status\x12&\n\x0fheap_used_bytes\x18\x03 \x01(\x04R\rheapUsedBytes\x12%\n\x0e\x65xecutions_run\x18\x04 \x01(\x04R\rexecutionsRun\x12#\n\rrestart_count\x18\x05 \x01(\rR\x0crestartCount\"\x89\x01\n\x19GetRuntimeSummaryResponse\x12,\n\x12live_session_count\x18\x01 \x01(\rR\x10liveSessionCount\x12>\n\x08sessions\x18\x02 \x03(\x0b\x32\".vmsystem.v1.RuntimeSessionSummaryR\x08sessions*\x9d\x01\n\rSessionStatus\x12\x1e\n\x1aSESSION_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17SESSION_STATUS_STARTING\x10\x01\x12\x18\n\x14SESSION_STATUS_READY\x10\x02\x12\x19\n\x15SESSION_STATUS_CLOSED\x10\x03\x12\x1a\n\x16SESSION_STATUS_CRASHED\x10\x04\x32\x9f\x03\n\x0eSessionService\x12H\n\rCreateSession\x12!.vmsystem.v1.CreateSessionRequest\x1a\x14.vmsystem.v1.Session\x12\x42\n\nGetSession\x12\x1e.vmsystem.v1.GetSessionRequest\x1a\x14.vmsystem.v1.Session\x12S\n\x0cListSessions\x12 .vmsystem.v1.ListSessionsRequest\x1a!.vmsystem.v1.ListSessionsResponse\x12\x46\n\x0c\x43loseSession\x12 .vmsystem.v1.CloseSessionRequest\x1a\x14.vmsystem.v1.Session\x12\x62\n\x11GetRuntimeSummary\x12%.vmsystem.v1.GetRuntimeSummaryRequest\x1a&.vmsystem.v1.GetRuntimeSummaryResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19vmsystem/v1/session.proto\x12\x0bvmsystem.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf7\x04\n\x07Session\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n\x0btemplate_id\x18\x02 \x01(\tR\ntemplateId\x12!\n\x0cworkspace_id\x18\x03 \x01(\tR\x0bworkspaceId\x12&\n\x0f\x62\x61se_commit_oid\x18\x04 \x01(\tR\rbaseCommitOid\x12#\n\rworktree_path\x18\x05 \x01(\tR\x0cworktreePath\x12\x32\n\x06status\x18\x06 \x01(\x0e\x32\x1a.vmsystem.v1.SessionStatusR\x06status\x12\x1d\n\nlast_error\x18\x07 \x01(\tR\tlastError\x12#\n\rrestart_count\x18\x08 \x01(\rR\x0crestartCount\x12\x39\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x37\n\tclosed_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x08\x63losedAt\x12\x44\n\x10last_activity_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0elastActivityAt\x12#\n\rrestore_count\x18\x0c \x01(\rR\x0crestoreCount\x12\x33\n\x16\x66orked_from_session_id\x18\r \x01(\tR\x13\x66orkedFromSessionId\x12?\n\x1c\x66orked_from_execution_number\x18\x0e \x01(\rR\x19\x66orkedFromExecutionNumber\"\xa7\x01\n\x14\x43reateSessionRequest\x12\x1f\n\x0btemplate_id\x18\x01 \x01(\tR\ntemplateId\x12!\n\x0cworkspace_id\x18\x02 \x01(\tR\x0bworkspaceId\x12&\n\x0f\x62\x61se_commit_oid\x18\x03 \x01(\tR\rbaseCommitOid\x12#\n\rworktree_path\x18\x04 \x01(\tR\x0cworktreePath\"2\n\x11GetSessionRequest\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\"\x85\x01\n\x13ListSessionsRequest\x12\x32\n\x06status\x18\x01 \x01(\x0e\x32\x1a.vmsystem.v1.SessionStatusR\x06status\x12\x1b\n\tpage_size\x18\x02 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x03 \x01(\tR\tpageToken\"p\n\x14ListSessionsResponse\x12\x30\n\x08sessions\x18\x01 \x03(\x0b\x32\x14.vmsystem.v1.SessionR\x08sessions\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"4\n\x13\x43loseSessionRequest\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\"\x9f\x01\n\x12\x46orkSessionRequest\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\x12.\n\x13\x61t_execution_number\x18\x02 \x01(\rR\x11\x61tExecutionNumber\x12(\n\rworktree_path\x18\x03 \x01(\tH\x00R\x0cworktreePath\x88\x01\x01\x42\x10\n\x0e_worktree_path\"\x1a\n\x18GetRuntimeSummaryRequest\"\xde\x01\n\x15RuntimeSessionSummary\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\x12\x32\n\x06status\x18\x02 \x01(\x0e\x32\x1a.vmsystem.v1.SessionStatusR\x06status\x12&\n\x0fheap_used_bytes\x18\x03 \x01(\x04R\rheapUsedBytes\x12%\n\x0e\x65xecutions_run\x18\x04 \x01(\x04R\rexecutionsRun\x12#\n\rrestart_count\x18\x05 \x01(\rR\x0crestartCount\"\x89\x01\n\x19GetRuntimeSummaryResponse\x12,\n\x12live_session_count\x18\x01 \x01(\rR\x10liveSessionCount\x12>\n\x08sessions\x18\x02 \x03(\x0b\x32\".vmsystem.v1.RuntimeSessionSummaryR\x08sessions*\xbb\x01\n\rSessionStatus\x12\x1e\n\x1aSESSION_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17SESSION_STATUS_STARTING\x10\x01\x12\x18\n\x14SESSION_STATUS_READY\x10\x02\x12\x19\n\x15SESSION_STATUS_CLOSED\x10\x03\x12\x1a\n\x16SESSION_STATUS_CRASHED\x10\x04\x12\x1c\n\x18SESSION_STATUS_RESTORING\x10\x05\x32\xe5\x03\n\x0eSessionService\x12H\n\rCreateSession\x12!.vmsystem.v1.CreateSessionRequest\x1a\x14.vmsystem.v1.Session\x12\x42\n\nGetSession\x12\x1e.vmsystem.v1.GetSessionRequest\x1a\x14.vmsystem.v1.Session\x12S\n\x0cListSessions\x12 .vmsystem.v1.ListSessionsRequest\x1a!.vmsystem.v1.ListSessionsResponse\x12\x46\n\x0c\x43loseSession\x12 .vmsystem.v1.CloseSessionRequest\x1a\x14.vmsystem.v1.Session\x12\x62\n\x11GetRuntimeSummary\x12%.vmsystem.v1.GetRuntimeSummaryRequest\x1a&.vmsystem.v1.GetRuntimeSummaryResponse\x12\x44\n\x0b\x46orkSession\x12\x1f.vmsystem.v1.ForkSessionRequest\x1a\x14.vmsystem.v1.Sessionb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'vmsystem.v1.session_pb2', globals())
 if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
-  _SESSIONSTATUS._serialized_start=1474
-  _SESSIONSTATUS._serialized_end=1631
+  _SESSIONSTATUS._serialized_start=1791
+  _SESSIONSTATUS._serialized_end=1978
   _SESSION._serialized_start=76
-  _SESSION._serialized_end=552
-  _CREATESESSIONREQUEST._serialized_start=555
-  _CREATESESSIONREQUEST._serialized_end=722
-  _GETSESSIONREQUEST._serialized_start=724
-  _GETSESSIONREQUEST._serialized_end=774
-  _LISTSESSIONSREQUEST._serialized_start=777
-  _LISTSESSIONSREQUEST._serialized_end=910
-  _LISTSESSIONSRESPONSE._serialized_start=912
-  _LISTSESSIONSRESPONSE._serialized_end=1024
-  _CLOSESESSIONREQUEST._serialized_start=1026
-  _CLOSESESSIONREQUEST._serialized_end=1078
-  _GETRUNTIMESUMMARYREQUEST._serialized_start=1080
-  _GETRUNTIMESUMMARYREQUEST._serialized_end=1106
-  _RUNTIMESESSIONSUMMARY._serialized_start=1109
-  _RUNTIMESESSIONSUMMARY._serialized_end=1331
-  _GETRUNTIMESUMMARYRESPONSE._serialized_start=1334
-  _GETRUNTIMESUMMARYRESPONSE._serialized_end=1471
-  _SESSIONSERVICE._serialized_start=1634
-  _SESSIONSERVICE._serialized_end=2049
+  _SESSION._serialized_end=707
+  _CREATESESSIONREQUEST._serialized_start=710
+  _CREATESESSIONREQUEST._serialized_end=877
+  _GETSESSIONREQUEST._serialized_start=879
+  _GETSESSIONREQUEST._serialized_end=929
+  _LISTSESSIONSREQUEST._serialized_start=932
+  _LISTSESSIONSREQUEST._serialized_end=1065
+  _LISTSESSIONSRESPONSE._serialized_start=1067
+  _LISTSESSIONSRESPONSE._serialized_end=1179
+  _CLOSESESSIONREQUEST._serialized_start=1181
+  _CLOSESESSIONREQUEST._serialized_end=1233
+  _FORKSESSIONREQUEST._serialized_start=1236
+  _FORKSESSIONREQUEST._serialized_end=1395
+  _GETRUNTIMESUMMARYREQUEST._serialized_start=1397
+  _GETRUNTIMESUMMARYREQUEST._serialized_end=1423
+  _RUNTIMESESSIONSUMMARY._serialized_start=1426
+  _RUNTIMESESSIONSUMMARY._serialized_end=1648
+  _GETRUNTIMESUMMARYRESPONSE._serialized_start=1651
+  _GETRUNTIMESUMMARYRESPONSE._serialized_end=1788
+  _SESSIONSERVICE._serialized_start=1981
+  _SESSIONSERVICE._serialized_end=2466
 # @@protoc_insertion_point(module_scope)

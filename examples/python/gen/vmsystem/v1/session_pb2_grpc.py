@@ -41,6 +41,11 @@ class SessionServiceStub(object):
                 request_serializer=vmsystem_dot_v1_dot_session__pb2.GetRuntimeSummaryRequest.SerializeToString,
                 response_deserializer=vmsystem_dot_v1_dot_session__pb2.GetRuntimeSummaryResponse.FromString,
                 )
+        self.ForkSession = channel.unary_unary(
+                '/vmsystem.v1.SessionService/ForkSession',
+                request_serializer=vmsystem_dot_v1_dot_session__pb2.ForkSessionRequest.SerializeToString,
+                response_deserializer=vmsystem_dot_v1_dot_session__pb2.Session.FromString,
+                )
 
 
 class SessionServiceServicer(object):
@@ -84,6 +89,14 @@ class SessionServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ForkSession(self, request, context):
+        """Starts a new READY session holding the state the source had right after
+        one of its executions, built by replay. The source is untouched.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SessionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -111,6 +124,11 @@ def add_SessionServiceServicer_to_server(servicer, server):
                     servicer.GetRuntimeSummary,
                     request_deserializer=vmsystem_dot_v1_dot_session__pb2.GetRuntimeSummaryRequest.FromString,
                     response_serializer=vmsystem_dot_v1_dot_session__pb2.GetRuntimeSummaryResponse.SerializeToString,
+            ),
+            'ForkSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.ForkSession,
+                    request_deserializer=vmsystem_dot_v1_dot_session__pb2.ForkSessionRequest.FromString,
+                    response_serializer=vmsystem_dot_v1_dot_session__pb2.Session.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -206,5 +224,22 @@ class SessionService(object):
         return grpc.experimental.unary_unary(request, target, '/vmsystem.v1.SessionService/GetRuntimeSummary',
             vmsystem_dot_v1_dot_session__pb2.GetRuntimeSummaryRequest.SerializeToString,
             vmsystem_dot_v1_dot_session__pb2.GetRuntimeSummaryResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ForkSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/vmsystem.v1.SessionService/ForkSession',
+            vmsystem_dot_v1_dot_session__pb2.ForkSessionRequest.SerializeToString,
+            vmsystem_dot_v1_dot_session__pb2.Session.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
