@@ -1,11 +1,19 @@
 import { availableParallelism } from "node:os";
 import { delimiter } from "node:path";
 import { Command, Option } from "commander";
-import { DEFAULT_LISTEN, envName, parseDuration, parseWholeNumber, type ServeConfig } from "../config";
+import { DEFAULT_LISTEN, envName, parseDuration, parseWholeNumber, type ServeConfig, type SessionRestoreMode } from "../config";
 import { DEFAULT_CEILINGS } from "../core/ceilings";
 import { createLogger, exitWith, stopDeferringLogs } from "../log";
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+const SESSION_RESTORE_MODES: readonly SessionRestoreMode[] = ["lazy", "eager", "off"];
+
+function parseSessionRestore(text: string): SessionRestoreMode {
+  const mode = text.trim().toLowerCase() as SessionRestoreMode;
+  if (!SESSION_RESTORE_MODES.includes(mode)) throw new Error(`--session-restore must be lazy, eager or off (got "${text}")`);
+  return mode;
+}
 
 /** `vmsystem serve`: every flag also reads VMSYSTEM_<FLAG>. */
 export function serveCommand(): Command {
@@ -41,6 +49,9 @@ export function serveCommand(): Command {
     .addOption(flag("--session-hosts <n>", "child processes that run the sessions' code (0 = in the server's own process)", String(availableParallelism())))
     .addOption(flag("--host-memory-mb <mb>", "RSS above which a session host is killed and replaced (0 = not watched)", "0"))
     .addOption(flag("--host-user <user>", "run session hosts as this user (name or uid; needs root and --session-hosts > 0)"))
+    .addOption(
+      flag("--session-restore <mode>", "sessions whose process is gone: restore on first use (lazy), all at start (eager), or close them (off)", "lazy"),
+    )
     .action(async (opts) => {
       const log = createLogger(opts.logLevel);
       const config: ServeConfig = {
@@ -65,6 +76,7 @@ export function serveCommand(): Command {
         sessionHosts: parseWholeNumber(opts.sessionHosts, "--session-hosts", 0),
         hostMemoryMb: parseWholeNumber(opts.hostMemoryMb, "--host-memory-mb", 0),
         hostUser: opts.hostUser || undefined,
+        sessionRestore: parseSessionRestore(opts.sessionRestore),
         ceilings: {
           memMb: parseWholeNumber(opts.maxMemMb, "--max-mem-mb"),
           cpuMs: parseWholeNumber(opts.maxCpuMs, "--max-cpu-ms"),

@@ -13,10 +13,20 @@ function parseSessionStatus(value: string): SessionStatus {
   const full = value.toUpperCase().startsWith("SESSION_STATUS_") ? value.toUpperCase() : `SESSION_STATUS_${value.toUpperCase()}`;
   const status = SessionStatus[full as keyof typeof SessionStatus];
   if (status === undefined || status === SessionStatus.UNRECOGNIZED || status === SessionStatus.SESSION_STATUS_UNSPECIFIED) {
-    throw new UsageError(`--status must be one of STARTING, READY, CLOSED, CRASHED, not "${value}"`);
+    throw new UsageError(`--status must be one of STARTING, READY, CLOSED, CRASHED, RESTORING, not "${value}"`);
   }
   return status;
 }
+
+/** `--at N`: an execution number, 0 or more (0 = the latest finished). */
+function executionNumberArg(value: string): number {
+  const n = intArg("--at")(value);
+  if (n < 0 || n > 0xffff_ffff) throw new UsageError(`--at must be an execution number (0 = the latest), not "${value}"`);
+  return n;
+}
+
+/** `<source id> at <execution number>` for a fork, "" otherwise. */
+const forkedFrom = (s: Session) => (s.forkedFromSessionId ? `${s.forkedFromSessionId} at ${s.forkedFromExecutionNumber}` : "");
 
 function showSession(s: Session, out: OutputMode): void {
   if (out === "json") return printJson(Session.toJSON(s));
@@ -29,6 +39,8 @@ function showSession(s: Session, out: OutputMode): void {
     ["worktree", s.worktreePath],
     ["last error", s.lastError],
     ["restarts", s.restartCount],
+    ["restores", s.restoreCount],
+    ["forked from", forkedFrom(s)],
     ["created", s.createdAt?.toISOString() ?? ""],
     ["closed", s.closedAt?.toISOString() ?? ""],
     ["last activity", s.lastActivityAt?.toISOString() ?? ""],
@@ -62,6 +74,19 @@ export function sessionCommand(): Command {
       clientAction(async (c, out, id: string) => showSession(await invoke<Session>((cb) => c.sessions.getSession({ sessionId: id }, c.metadata, cb)), out)),
     );
   session
+    .command("fork <session-id>")
+    .description("start a new session holding the state the source had right after one of its executions")
+    .option("--at <n>", "the source's execution number (default 0: its latest finished execution)", executionNumberArg)
+    .option("--worktree <dir>", "absolute path of the fork's worktree (default: the source's)")
+    .action(
+      clientAction(async (c, out, id: string, opts: { at?: number; worktree?: string }) => {
+        const s = await invoke<Session>((cb) =>
+          c.sessions.forkSession({ sessionId: id, atExecutionNumber: opts.at ?? 0, worktreePath: opts.worktree }, c.metadata, cb),
+        );
+        showSession(s, out);
+      }),
+    );
+  session
     .command("list")
     .description("list sessions, newest first")
     .option("--status <status>", "only this status (READY or SESSION_STATUS_READY)", parseSessionStatus)
@@ -80,9 +105,19 @@ export function sessionCommand(): Command {
           pageToken = page.nextPageToken;
         } while (opts.all && pageToken);
         if (out === "json") return printJson({ items: items.map(Session.toJSON), nextPageToken: pageToken });
+        // The fork column only when the page holds a fork: most pages have none.
+        const forks = items.some((s) => s.forkedFromSessionId);
         printTable(
-          ["id", "status", "template", "worktree", "created"],
-          items.map((s) => [s.id, statusName(s.status), s.templateId, s.worktreePath, s.createdAt?.toISOString() ?? ""]),
+          ["id", "status", "template", "worktree", "restores", ...(forks ? ["forked from"] : []), "created"],
+          items.map((s) => [
+            s.id,
+            statusName(s.status),
+            s.templateId,
+            s.worktreePath,
+            s.restoreCount,
+            ...(forks ? [forkedFrom(s)] : []),
+            s.createdAt?.toISOString() ?? "",
+          ]),
         );
         if (pageToken) process.stdout.write(`next page: --page-token ${pageToken}\n`);
       }),
