@@ -27,9 +27,17 @@ export interface ServeConfig {
   sessionHosts?: number;
   /** `--host-memory-mb`: a session host whose RSS passes this is killed and replaced (default 0: off). */
   hostMemoryMb?: number;
+  /**
+   * `--session-restore`: sessions whose holder is gone come back by replay on
+   * first use (lazy, the default), all at start (eager), or are closed (off,
+   * which also records nothing).
+   */
+  sessionRestore?: SessionRestoreMode;
   /** `--host-user`: the user (name or uid) session hosts run as; needs root and sessionHosts > 0. */
   hostUser?: string;
 }
+
+export type SessionRestoreMode = "lazy" | "eager" | "off";
 
 export const DEFAULT_LISTEN = "127.0.0.1:50051";
 

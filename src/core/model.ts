@@ -91,7 +91,7 @@ export interface Template {
 /** What a session needs of its template, frozen when the session starts. */
 export type TemplateSnapshot = Omit<Template, "createdAt" | "updatedAt">;
 
-export type SessionStatus = "STARTING" | "READY" | "CLOSED" | "CRASHED";
+export type SessionStatus = "STARTING" | "READY" | "CLOSED" | "CRASHED" | "RESTORING";
 export type ExecutionKind = "REPL" | "RUN_FILE" | "STARTUP";
 export type ExecutionStatus = "RUNNING" | "OK" | "ERROR" | "TIMEOUT" | "CANCELLED";
 export type EventType = "INPUT_ECHO" | "CONSOLE" | "VALUE" | "EXCEPTION" | "SYSTEM";
@@ -117,6 +117,11 @@ export interface Session {
   status: SessionStatus;
   lastError: string;
   restartCount: number;
+  /** Times the session was brought back by replay after its holder was lost. */
+  restoreCount: number;
+  /** A fork's source session and the execution (of the source) whose state it started from; "" and 0 otherwise. */
+  forkedFromSessionId: string;
+  forkedFromExecutionNumber: number;
   createdAt: number;
   closedAt: number | null;
   lastActivityAt: number;

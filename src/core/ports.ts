@@ -1,5 +1,5 @@
 import type { WorktreeFile } from "../runtime/paths";
-import type { RunFileOptions, RunHooks, RunLimits, RunResult, RuntimeOptions } from "../runtime/types";
+import type { ReplayResult, ReplayStep, RunFileOptions, RunHooks, RunLimits, RunResult, RuntimeOptions } from "../runtime/types";
 import type { Cursor } from "./pagination";
 import type {
   Capability,
@@ -54,6 +54,7 @@ export interface SessionPatch {
   status?: SessionStatus;
   lastError?: string;
   restartCount?: number;
+  restoreCount?: number;
   closedAt?: number | null;
   lastActivityAt?: number;
 }
@@ -110,6 +111,8 @@ export interface SessionRuntimePort {
   runRepl(code: string, limits: RunLimits, hooks: RunHooks): Promise<RunResult>;
   /** `file`: a worktree-relative path, or the file as already checked and read. */
   runFile(file: string | WorktreeFile, limits: RunLimits, hooks: RunHooks, options?: RunFileOptions): Promise<RunResult>;
+  /** Runs recorded executions again, in order, served their recordings (a restore or a fork); stops at the first that differs. */
+  replay(steps: ReplayStep[], signal?: AbortSignal): Promise<ReplayResult>;
   /** As of the latest refresh; never waits for running code. */
   heapUsedBytes(): number;
   dispose(): void;

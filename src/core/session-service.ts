@@ -20,6 +20,14 @@ export interface CreateSessionInput {
   worktreePath?: string;
 }
 
+export interface ForkSessionInput {
+  sessionId?: string;
+  /** 0 or absent: the source's latest finished execution. */
+  atExecutionNumber?: number;
+  /** Absent: the source's worktree. */
+  worktreePath?: string;
+}
+
 export interface RuntimeSummary {
   liveSessionCount: number;
   sessions: { sessionId: string; status: SessionStatus; heapUsedBytes: number; executionsRun: number; restartCount: number }[];
@@ -81,6 +89,9 @@ export class SessionService {
       status: "STARTING",
       lastError: "",
       restartCount: 0,
+      restoreCount: 0,
+      forkedFromSessionId: "",
+      forkedFromExecutionNumber: 0,
       createdAt: now,
       closedAt: null,
       lastActivityAt: now,
@@ -108,6 +119,15 @@ export class SessionService {
     if (live.closing) await live.closing;
     if (live.status === "READY" && !live.closing) return { ...session, status: "READY", lastActivityAt: live.lastActivityAt };
     return this.get(session.id);
+  }
+
+  /**
+   * A new READY session holding the state `input.sessionId` had right after
+   * execution `atExecutionNumber`, built by replay; the source is untouched.
+   */
+  async fork(input: ForkSessionInput): Promise<Session> {
+    requireId("session_id", input.sessionId);
+    throw new DomainError("INTERNAL", "ForkSession is not built yet");
   }
 
   /** Counts a create against --max-sessions until its session is in the registry (checked and taken in one turn). */

@@ -9,7 +9,8 @@ import { writeSync } from "node:fs";
 import { LocalRuntimes } from "../runtime/local-runtimes";
 import { protectServerPaths } from "../runtime/paths";
 import type { SessionRuntime } from "../runtime/session-runtime";
-import { RuntimeError, type ConsoleLevel, type RunHooks, type RunResult } from "../runtime/types";
+import { replaySteps } from "../runtime/replay";
+import { RuntimeError, type ConsoleLevel, type ReplayResult, type RunHooks, type RunResult } from "../runtime/types";
 import { watchThread } from "./thread-watch";
 import { CATASTROPHE, CATCH_UP_MAX_MS, ConsoleBatch, HEARTBEAT_MS, MAX_UNACKED, type Budget, type ToHost, type ToMain, type WireError } from "./protocol";
 
@@ -80,7 +81,10 @@ class HostRun {
   constructor(
     readonly run: number,
     private readonly budget: Budget,
-  ) {}
+    record = false,
+  ) {
+    this.hooks.record = record;
+  }
 
   readonly hooks: RunHooks = {
     onConsole: (level, text) => {
@@ -137,7 +141,7 @@ async function create(id: number, message: Extract<ToHost, { t: "create" }>): Pr
 
 async function run(message: Extract<ToHost, { t: "run" }>): Promise<void> {
   const runtime = live.get(message.id);
-  const hostRun = new HostRun(message.run, message.budget);
+  const hostRun = new HostRun(message.run, message.budget, message.record);
   runs.set(message.run, hostRun);
   let result: RunResult | undefined;
   let error: WireError | undefined;
@@ -158,12 +162,33 @@ async function run(message: Extract<ToHost, { t: "run" }>): Promise<void> {
   send({ t: "done", run: message.run, result, error, disposed, heap: disposed ? 0 : runtime.knownHeapUsedBytes() });
 }
 
+/** Recorded executions run again in one runtime (runtime/replay.ts): nothing goes to the main process but the answer. */
+async function replay(message: Extract<ToHost, { t: "replay" }>): Promise<void> {
+  const runtime = live.get(message.id);
+  const hostRun = new HostRun(message.run, { events: 0, bytes: 0 });
+  runs.set(message.run, hostRun);
+  let replayed: ReplayResult | undefined;
+  let error: WireError | undefined;
+  try {
+    if (!runtime) throw new RuntimeError("DISPOSED", "the runtime's isolate is gone");
+    replayed = await replaySteps(runtime, message.steps, hostRun.abort.signal);
+  } catch (err) {
+    error = wireError(err);
+  }
+  runs.delete(message.run);
+  const disposed = !runtime || runtime.disposed;
+  if (runtime && disposed) live.delete(message.id);
+  send({ t: "done", run: message.run, replayed, error, disposed, heap: disposed ? 0 : runtime.knownHeapUsedBytes() });
+}
+
 process.on("message", (message: ToHost) => {
   switch (message.t) {
     case "create":
       return void create(message.id, message);
     case "run":
       return void run(message);
+    case "replay":
+      return void replay(message);
     case "cancel":
       return runs.get(message.run)?.abort.abort();
     case "dispose":

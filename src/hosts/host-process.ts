@@ -9,7 +9,17 @@ import { readFile } from "node:fs/promises";
 import type { Logger } from "../log";
 import type { SessionRuntimePort } from "../core/ports";
 import type { WorktreeFile } from "../runtime/paths";
-import { RuntimeError, type RunFileOptions, type RunHooks, type RunLimits, type RunOutcome, type RunResult, type RuntimeOptions } from "../runtime/types";
+import {
+  RuntimeError,
+  type ReplayResult,
+  type ReplayStep,
+  type RunFileOptions,
+  type RunHooks,
+  type RunLimits,
+  type RunOutcome,
+  type RunResult,
+  type RuntimeOptions,
+} from "../runtime/types";
 import {
   CATASTROPHE,
   eachConsoleLine,
@@ -60,7 +70,9 @@ interface PendingRun {
   runtime: RemoteSessionRuntime;
   hooks: RunHooks;
   refused: boolean;
-  resolve(result: RunResult): void;
+  /** A replay's answer is a ReplayResult, and a lost host fails it (there is no outcome to give). */
+  replay?: boolean;
+  resolve(result: RunResult | ReplayResult): void;
   reject(err: Error): void;
   stuckTimer: NodeJS.Timeout;
   onAbort(): void;
@@ -185,11 +197,27 @@ export class HostProcess {
     return new Promise<RunResult>((resolve, reject) => {
       const onAbort = () => this.send({ t: "cancel", run });
       const stuckTimer = setTimeout(() => this.kill(run), limits.wallMs + STUCK_GRACE_MS);
-      this.runs.set(run, { runtime, hooks, refused: false, resolve, reject, stuckTimer, onAbort });
-      this.send({ t: "run", id: runtime.id, run, request, limits, budget });
+      this.runs.set(run, { runtime, hooks, refused: false, resolve: resolve as PendingRun["resolve"], reject, stuckTimer, onAbort });
+      this.send({ t: "run", id: runtime.id, run, request, limits, budget, record: hooks.record });
       this.watchMemory();
       if (hooks.signal?.aborted) onAbort();
       else hooks.signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  /** Replays recorded executions in the runtime (one message for them all). */
+  replay(runtime: RemoteSessionRuntime, steps: ReplayStep[], signal?: AbortSignal): Promise<ReplayResult> {
+    const run = this.nextId++;
+    const wallMs = steps.reduce((sum, step) => sum + step.limits.wallMs, 0);
+    return new Promise<ReplayResult>((resolve, reject) => {
+      const onAbort = () => this.send({ t: "cancel", run });
+      const stuckTimer = setTimeout(() => this.kill(run), wallMs + STUCK_GRACE_MS);
+      const hooks: RunHooks = { onConsole: () => true, signal };
+      this.runs.set(run, { runtime, hooks, refused: false, replay: true, resolve: resolve as PendingRun["resolve"], reject, stuckTimer, onAbort });
+      this.send({ t: "replay", id: runtime.id, run, steps });
+      this.watchMemory();
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener("abort", onAbort, { once: true });
     });
   }
 
@@ -301,7 +329,7 @@ export class HostProcess {
         pending.runtime.update(message.heap, message.disposed);
         if (message.disposed) this.runtimes.delete(pending.runtime.id);
         if (message.error) pending.reject(fromWire(message.error));
-        else pending.resolve(message.result!);
+        else pending.resolve(pending.replay ? message.replayed! : message.result!);
         return this.retireIfEmpty();
       }
       case "heap":
@@ -372,6 +400,10 @@ export class HostProcess {
     const others = culprit === undefined ? loss.cause : `${loss.cause}, caused by another session's code`;
     for (const run of [...this.runs.keys()]) {
       const pending = this.settle(run)!;
+      if (pending.replay) {
+        pending.reject(new Error(`its session host was lost during the restore: ${pending.runtime.id === culprit ? loss.cause : others}`));
+        continue;
+      }
       let outcome: RunOutcome = { kind: "cancelled", isolateDisposed: true, cause: `its session host was lost: ${others}` };
       if (pending.runtime.id === culprit) outcome = culpritOutcome(loss) ?? outcome;
       pending.resolve({ outcome, cpuMs: 0 });
@@ -443,12 +475,20 @@ export class RemoteSessionRuntime implements SessionRuntimePort {
     return this.run({ kind: "file", file, options }, limits, hooks);
   }
 
-  private async run(request: RunRequest, limits: RunLimits, hooks: RunHooks): Promise<RunResult> {
+  replay(steps: ReplayStep[], signal?: AbortSignal): Promise<ReplayResult> {
+    return this.exclusive(() => this.host.replay(this, steps, signal));
+  }
+
+  private run(request: RunRequest, limits: RunLimits, hooks: RunHooks): Promise<RunResult> {
+    return this.exclusive(() => this.host.run(this, request, limits, hooks));
+  }
+
+  private async exclusive<T>(work: () => Promise<T>): Promise<T> {
     if (this.disposed) throw new RuntimeError("DISPOSED", "the runtime's isolate is gone");
     if (this.running) throw new RuntimeError("BUSY", "a run is already in progress");
     this.running = true;
     try {
-      return await this.host.run(this, request, limits, hooks);
+      return await work();
     } finally {
       this.running = false;
     }

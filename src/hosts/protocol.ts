@@ -4,8 +4,7 @@
  * child_process.fork with serialization "advanced". Runtimes and runs are
  * named by ids the main process chooses.
  */
-import type { WorktreeFile } from "../runtime/paths";
-import type { ConsoleLevel, RunFileOptions, RunLimits, RunResult, RuntimeErrorCode, RuntimeOptions } from "../runtime/types";
+import type { ConsoleLevel, ReplayResult, ReplayStep, RunLimits, RunRequest, RunResult, RuntimeErrorCode, RuntimeOptions } from "../runtime/types";
 
 /** What the main process's EventRecorder still accepts when a run starts (RunHooks.consoleBudget). */
 export interface Budget {
@@ -13,11 +12,14 @@ export interface Budget {
   bytes: number;
 }
 
-export type RunRequest = { kind: "repl"; code: string } | { kind: "file"; file: string | WorktreeFile; options?: RunFileOptions };
+export type { RunRequest };
 
 export type ToHost =
   | { t: "create"; id: number; options: RuntimeOptions }
-  | { t: "run"; id: number; run: number; request: RunRequest; limits: RunLimits; budget: Budget }
+  /** record: RunHooks.record. */
+  | { t: "run"; id: number; run: number; request: RunRequest; limits: RunLimits; budget: Budget; record?: boolean }
+  /** Recorded executions to run again (runtime/replay.ts); answered by a "done" with `replayed`. */
+  | { t: "replay"; id: number; run: number; steps: ReplayStep[] }
   | { t: "cancel"; run: number }
   | { t: "dispose"; id: number }
   | { t: "heap"; id: number }
@@ -39,7 +41,7 @@ export type ToMain =
   | { t: "created"; id: number; error?: WireError; heap?: number }
   /** Console lines of one run, in order, as the runtime handed them to onConsole. */
   | { t: "console"; run: number; lines: ConsoleLines }
-  | { t: "done"; run: number; result?: RunResult; error?: WireError; disposed: boolean; heap: number }
+  | { t: "done"; run: number; result?: RunResult; replayed?: ReplayResult; error?: WireError; disposed: boolean; heap: number }
   | { t: "heap"; id: number; bytes: number; disposed: boolean };
 
 /** How often a host says it is alive. */

@@ -13,14 +13,19 @@ import type { ExceptionDescription, RuntimeOptions } from "./types";
 
 const ENTRY_SPECIFIER = "vmsystem:entry-module";
 
-class ImportError extends Error {
+export class ImportError extends Error {
   constructor(message: string) {
     super(message);
     this.name = "Error";
   }
 }
 
-export class ModuleResolver {
+/** What a module graph resolves imports with (a recording run wraps it: see SessionRuntime). */
+export interface ImportResolver {
+  resolve(specifier: string, importer: string): Promise<WorktreeFile>;
+}
+
+export class ModuleResolver implements ImportResolver {
   constructor(
     private readonly root: string,
     private readonly opts: RuntimeOptions["resolver"],
@@ -84,7 +89,7 @@ export class ModuleGraph {
   constructor(
     private readonly isolate: ivm.Isolate,
     private readonly root: string,
-    private readonly resolver: ModuleResolver,
+    private readonly resolver: ImportResolver,
   ) {}
 
   load(file: WorktreeFile): Promise<ivm.Module> {

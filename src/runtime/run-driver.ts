@@ -72,6 +72,8 @@ function budgetValue(n: unknown): number {
 
 export class RunDriver {
   stopped?: Stop;
+  /** Console lines onConsole accepted (a recording keeps it when the output limit ended the run). */
+  acceptedLines = 0;
   private finished = false;
   private outputLimited = false;
   private consolePaused = false;
@@ -264,7 +266,7 @@ export class RunDriver {
     if (!accepted) {
       this.outputLimited = true;
       Atomics.store(this.host.ctl, CTL_STOP, 1);
-    }
+    } else this.acceptedLines++;
     return accepted;
   }
 

@@ -16,21 +16,35 @@
  *  - heap statistics are refreshed when asked for, and after a run at most
  *    once a second; never per run.
  */
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomInt } from "node:crypto";
+import { join } from "node:path";
 import ivm from "isolated-vm";
 import { ConsoleRing } from "./console-ring";
 import { loadLibraries } from "./libraries";
-import { ModuleGraph, ModuleResolver } from "./module-loader";
+import { ImportError, ModuleGraph, ModuleResolver, type ImportResolver } from "./module-loader";
 import { HostModules } from "./modules";
 import { SandboxError } from "./modules/errors";
+import type { Envelope } from "./modules/errors";
 import { fetchAnswer, hostFetch, NetPolicy, parseFetchRequest, type FetchResult } from "./net";
-import { readWorktreeFile, type WorktreeFile } from "./paths";
+import { readWorktreeFile, toRelative, type WorktreeFile } from "./paths";
 import { prepareReplSource } from "./repl-source";
 import { CTL_CONSOLE_PAUSED, CTL_GEN, CTL_SLOTS, CTL_STOP, RunDriver, SandboxException, type DriverHost } from "./run-driver";
 import { MIN_MEMORY_MB, preludeSetup, type PreludeCode } from "./prelude-code";
-import { OP_BEGIN, OP_FIRE_TIMER, OP_RUN, OP_SETTLE_FETCH, OP_SETTLE_MODULE, type PreludeConfig } from "./sandbox/prelude";
+import { OP_BEGIN, OP_FIRE_TIMER, OP_REPLAY, OP_RUN, OP_SETTLE_FETCH, OP_SETTLE_MODULE, OP_TAKE_RECORDING, type PreludeConfig } from "./sandbox/prelude";
+import { CTL_DIVERGED, CTL_RECORDED, CTL_SEED, RECORDED_CLOCK, RECORDED_SEED } from "./sandbox/constants";
+import { replaySteps } from "./replay";
+import { RunTape } from "./run-tape";
 import { holdingThread } from "./thread-holder";
-import { RuntimeError, type RunFileOptions, type RunHooks, type RunLimits, type RunResult, type RuntimeOptions } from "./types";
+import {
+  RuntimeError,
+  type ReplayResult,
+  type ReplayStep,
+  type RunFileOptions,
+  type RunHooks,
+  type RunLimits,
+  type RunResult,
+  type RuntimeOptions,
+} from "./types";
 
 /**
  * Unless Node runs with --disable-wasm-trap-handler (bin/vmsystem does), V8
@@ -86,6 +100,12 @@ export class SessionRuntime {
   private readonly hostRefs: ivm.Reference[] = [];
   private driverHost!: DriverHost;
   private active?: RunDriver;
+  /** The active run's tape, when it records or replays (run-tape.ts). */
+  private tape?: RunTape;
+  /** A replayed run's timers (id → repeats) and fetches waiting for their recorded callbacks. */
+  private readonly replayTimers = new Map<number, boolean>();
+  private readonly replayFetches = new Set<number>();
+  private replayWake?: () => void;
   private gen = 0;
   private closed = false;
   private disposedByHost = false;
@@ -177,8 +197,11 @@ export class SessionRuntime {
           ref(() => this.drainConsole()),
           ref((gen: number, meta: number, payload: string) => this.onConsoleSync(gen, meta, payload)),
           ref((gen: number, id: number, delayMs: number, repeat: number) => this.onTimer(gen, id, delayMs, repeat)),
-          ref((mod: string, method: string, args: unknown[]) => holdingThread(this.threadTag, () => this.modules.call(mod, method, args))),
-          ref(async (argv: unknown, options: unknown) => JSON.stringify(await this.modules.exec(argv, options))),
+          ref((mod: string, method: string, args: unknown[]) => holdingThread(this.threadTag, () => this.hostCall(mod, method, args))),
+          ref(async (argv: unknown, options: unknown) => {
+            const live = () => this.modules.exec(argv, options);
+            return JSON.stringify(await (this.tape ? this.tape.callAsync("exec.run", live) : live()));
+          }),
           ref((gen: number, id: number, url: unknown, method: unknown, headers: unknown, body: unknown, redirect: unknown) =>
             this.onFetch(gen, id, url, method, headers, body, redirect),
           ),
@@ -198,7 +221,10 @@ export class SessionRuntime {
       context: this.context,
       ctl: this.ctl,
       drainConsole: () => this.drainConsole(),
-      fireTimer: (gen, id, timeoutMs) => this.callSandbox([OP_FIRE_TIMER, id, gen], timeoutMs),
+      fireTimer: (gen, id, timeoutMs) => {
+        this.tape?.callback(["t", id]);
+        return this.callSandbox([OP_FIRE_TIMER, id, gen], timeoutMs);
+      },
       disposedByHost: () => this.disposedByHost,
       disposeIsolate: () => {
         this.disposedByHost = true;
@@ -292,6 +318,11 @@ export class SessionRuntime {
     return this.execute(env, limits, hooks, (d) => this.runSource(d, source, wrapped, columnOffset, target.rel, spec));
   }
 
+  /** Recorded executions, run again in order (a restore or a fork): see replay.ts. */
+  replay(steps: ReplayStep[], signal?: AbortSignal): Promise<ReplayResult> {
+    return replaySteps(this, steps, signal);
+  }
+
   private assertUsable(): void {
     if (this.disposed) throw new RuntimeError("DISPOSED", "the runtime's isolate is gone");
     if (this.active) throw new RuntimeError("BUSY", "a run is already in progress");
@@ -302,11 +333,17 @@ export class SessionRuntime {
     this.gen = this.gen >= MAX_GEN ? 1 : this.gen + 1;
     const driver = new RunDriver(this.gen, this.driverHost, limits, hooks);
     this.active = driver;
+    const tape = hooks.record || hooks.replay ? new RunTape(hooks.replay) : undefined;
+    this.tape = tape;
+    const seed = hooks.replay?.seed ?? randomInt(0x7fffffff);
     this.modules.runEnv = env;
     this.modules.remainingWallMs = () => driver.remainingWallMs();
     const { ctl } = this;
     Atomics.store(ctl, CTL_STOP, 0);
     Atomics.store(ctl, CTL_CONSOLE_PAUSED, 0);
+    Atomics.store(ctl, CTL_SEED, seed);
+    Atomics.store(ctl, CTL_RECORDED, 0);
+    Atomics.store(ctl, CTL_DIVERGED, 0);
     this.consoleRing.reset();
     driver.start();
     let settled: string | undefined;
@@ -318,16 +355,25 @@ export class SessionRuntime {
       // by its own timeout, and this run's limits apply to the wait).
       if (this.callbacks > 0) await driver.guard(() => this.callbacksSettled());
       driver.publishBudget();
+      if (tape?.replay?.clock) await driver.guard((t) => this.control.apply(undefined, [OP_REPLAY, JSON.stringify(tape.replay!.clock)], { timeout: t }));
       Atomics.store(ctl, CTL_GEN, driver.gen);
-      settled = await body(driver);
+      const running = body(driver);
+      if (tape?.replaying) void this.replayCallbacks(driver, tape, running, hooks.replayStop);
+      settled = await running;
     } catch (error) {
       failure = { error };
     }
     try {
-      return await driver.finish(settled, failure);
+      const result = await driver.finish(settled, failure);
+      if (tape) await this.closeTape(tape, driver, result, seed);
+      return result;
     } finally {
       Atomics.store(ctl, CTL_GEN, 0);
       this.active = undefined;
+      this.tape = undefined;
+      this.replayTimers.clear();
+      this.replayFetches.clear();
+      this.replayWake = undefined;
       this.modules.killChildren();
       this.abortFetches();
       if (this.isolate.isDisposed && !this.closed) this.dispose();
@@ -360,7 +406,7 @@ export class SessionRuntime {
 
   private async runModule(d: RunDriver, entry: WorktreeFile, spec: string): Promise<string> {
     await d.guard((t) => this.control.apply(undefined, [OP_BEGIN, spec], { timeout: t }) as Promise<string>);
-    const graph = new ModuleGraph(this.isolate, this.opts.worktreePath, this.resolver);
+    const graph = new ModuleGraph(this.isolate, this.opts.worktreePath, this.tape ? this.tapedResolver(this.tape) : this.resolver);
     try {
       const wrapper = await d.guard(() => graph.loadEntry(entry, this.moduleHook));
       try {
@@ -377,6 +423,123 @@ export class SessionRuntime {
     } finally {
       graph.release();
     }
+  }
+
+  // ---- recording and replay (see run-tape.ts and sandbox/src/record.js) ----
+
+  /** The sandbox's host calls: modules, and crypto's bytes. */
+  private hostCall(mod: string, method: string, args: unknown[]): Envelope {
+    const live = () => (mod === "crypto" ? cryptoBytes(args[0]) : this.modules.call(mod, method, args));
+    const tape = this.tape;
+    if (!tape) return live();
+    // What lived only in the host's memory (an in-memory database) is rebuilt by running its calls again.
+    return tape.call(`${mod}.${method}`, live, mod === "database" && this.modules.databaseRunsAgain(method));
+  }
+
+  /** Imports through the tape: recorded as resolved, or served from the recording (the recorded source wins over the worktree). */
+  private tapedResolver(tape: RunTape): ImportResolver {
+    const root = this.opts.worktreePath;
+    if (!tape.replay) {
+      return {
+        resolve: async (specifier, importer) => {
+          const from = toRelative(root, importer);
+          try {
+            const file = await this.resolver.resolve(specifier, importer);
+            tape.import([from, specifier, file.rel, file.source]);
+            return file;
+          } catch (e) {
+            tape.import([from, specifier, "", e instanceof Error ? e.message : String(e)]);
+            throw e;
+          }
+        },
+      };
+    }
+    const imports = tape.replay.imports ?? [];
+    return {
+      resolve: async (specifier, importer) => {
+        const from = toRelative(root, importer);
+        const found = imports.find(([f, s]) => f === from && s === specifier);
+        if (!found) {
+          tape.diverge(`it imported '${specifier}' from '${from}', which it did not import the first time`);
+          throw new ImportError(`Cannot find module '${specifier}' imported from '${from}' (not in the session's recording)`);
+        }
+        if (found[2] === "") throw new ImportError(found[3]);
+        return { abs: join(root, found[2]), rel: found[2], source: found[3] };
+      },
+    };
+  }
+
+  /**
+   * A replayed run's timer and fetch callbacks, in their recorded order, each
+   * as soon as the run has asked for it (no waiting for clocks). A callback
+   * the run never asks for is a divergence; so is one still due when the run
+   * has ended.
+   */
+  private async replayCallbacks(driver: RunDriver, tape: RunTape, running: Promise<unknown>, stop?: "timeout" | "cancelled"): Promise<void> {
+    let ended = false;
+    const end = () => {
+      ended = true;
+      this.replayWake?.();
+    };
+    running.then(end, end);
+    // The run's own call into the isolate goes first: an idle check queued before it would prove nothing.
+    await new Promise((r) => setImmediate(r));
+    const idle = () => this.context.eval("0").then(() => new Promise<string>((r) => setImmediate(() => setImmediate(() => r("idle")))));
+    for (let next = tape.nextCallback(); next; next = tape.nextCallback()) {
+      const [kind, id] = next;
+      const ready = () => (kind === "t" ? this.replayTimers.has(id) : this.replayFetches.has(id));
+      while (!ready() && !ended && !driver.stopped) {
+        const woken = new Promise<void>((resolve) => (this.replayWake = resolve));
+        // Idle: what the isolate was running has finished, and what it sent us meanwhile has arrived.
+        if ((await Promise.race([woken.then(() => "woken"), idle().catch(() => "idle")])) === "idle" && !ready()) break;
+      }
+      if (!ready() || driver.stopped) {
+        if (!driver.stopped) tape.diverge(`it never asked for the ${kind === "t" ? `timer ${id}` : `fetch ${id}`} answered the first time`);
+        return;
+      }
+      tape.consumeCallback();
+      if (kind === "t") {
+        if (!this.replayTimers.get(id)) this.replayTimers.delete(id);
+        await driver.callback((t) => this.callSandbox([OP_FIRE_TIMER, id, driver.gen], t));
+      } else {
+        this.replayFetches.delete(id);
+        await driver.callback((t) => this.callSandbox([OP_SETTLE_FETCH, id, driver.gen, next[2] ?? "", next[3] ?? ""], t));
+      }
+    }
+    // Stopped partway the first time (waiting for what never came): stopped again once it waits.
+    if (stop && !ended && !driver.stopped) {
+      await idle().catch(() => undefined);
+      if (!ended) driver.stop(stop === "timeout" ? { kind: "timeout", limit: "wall" } : { kind: "cancelled" });
+    }
+  }
+
+  /** After a run: the clock and seed it used, and whether a replay went as recorded. */
+  private async closeTape(tape: RunTape, driver: RunDriver, result: RunResult, seed: number): Promise<void> {
+    const { ctl } = this;
+    const bits = Atomics.exchange(ctl, CTL_RECORDED, 0);
+    const disposed = this.isolate.isDisposed;
+    // Served no readings, it read the clock itself (sandbox/src/record.js records them then).
+    if (tape.replay && !tape.replay.clock && bits & RECORDED_CLOCK) tape.diverge("it read the clock, which it did not the first time");
+    else if ((bits & RECORDED_CLOCK || tape.replay?.clock) && !disposed) {
+      try {
+        const answer = (await this.control.apply(undefined, [OP_TAKE_RECORDING], { timeout: 1000 })) as string;
+        const [runs, unserved] = JSON.parse(answer) as [number[], number];
+        tape.clock(runs);
+        if (unserved > 0 && tape.replaying) tape.diverge(`it read the clock ${unserved} times fewer than the first time`);
+      } catch {
+        tape.diverge("its clock readings could not be read back");
+      }
+    }
+    if (Atomics.exchange(ctl, CTL_DIVERGED, 0) !== 0) tape.diverge("it read the clock more often than the first time");
+    if (bits & RECORDED_SEED) {
+      if (tape.replaying && tape.replay?.seed === undefined) tape.diverge("it drew a random number, which it did not the first time");
+      else if (tape.recording.overflow === undefined) tape.recording.seed = seed;
+    }
+    if (result.outcome.kind === "output-limit" && tape.recording.overflow === undefined) tape.recording.consoleLines = driver.acceptedLines;
+    if (tape.replaying) {
+      if (!disposed) tape.checkConsumed();
+      if (tape.diverged) result.diverged = tape.diverged;
+    } else if (Object.keys(tape.recording).length > 0) result.recording = tape.recording;
   }
 
   // Messages from the sandbox. Anything not from the active run is dropped.
@@ -409,7 +572,12 @@ export class SessionRuntime {
 
   private onTimer(gen: number, id: number, delayMs: number, repeat: number): void {
     const run = this.active;
-    if (run && run.gen === gen) run.scheduleTimer(id, delayMs, repeat === 1);
+    if (!run || run.gen !== gen) return;
+    if (!this.tape?.replaying) return run.scheduleTimer(id, delayMs, repeat === 1);
+    // A replay fires timers in their recorded order, without waiting for them.
+    if (delayMs < 0) this.replayTimers.delete(id);
+    else this.replayTimers.set(id, repeat === 1);
+    this.replayWake?.();
   }
 
   /**
@@ -422,6 +590,13 @@ export class SessionRuntime {
   private onFetch(gen: number, id: number, url: unknown, method: unknown, headers: unknown, body: unknown, redirect: unknown): void {
     const run = this.active;
     if (!run || run.gen !== gen || run.stopped) return;
+    const tape = this.tape;
+    if (tape?.replaying) {
+      // Not sent again: its recorded answer comes in its turn (replayCallbacks).
+      this.replayFetches.add(id);
+      this.replayWake?.();
+      return;
+    }
     const controller = new AbortController();
     this.fetches.add(controller);
     const wallLeft = Math.max(1, Math.ceil(run.remainingWallMs()));
@@ -448,7 +623,10 @@ export class SessionRuntime {
       } catch {
         payload = fetchAnswer({ ok: false, error: new SandboxError("fetch failed") });
       }
-      void run.callback((t) => this.callSandbox([OP_SETTLE_FETCH, id, gen, payload[0], payload[1]], t));
+      void run.callback((t) => {
+        tape?.callback(["f", id, payload[0], payload[1]]);
+        return this.callSandbox([OP_SETTLE_FETCH, id, gen, payload[0], payload[1]], t);
+      });
     });
   }
 
@@ -456,4 +634,12 @@ export class SessionRuntime {
     for (const controller of this.fetches) controller.abort(new SandboxError("fetch: aborted (the execution ended)"));
     this.fetches.clear();
   }
+}
+
+/** crypto.getRandomValues' bytes (sandbox/src/record.js checks the length first). */
+function cryptoBytes(length: unknown): Envelope {
+  if (typeof length !== "number" || !Number.isInteger(length) || length < 0 || length > 65536) {
+    return { ok: false, error: { name: "RangeError", message: "crypto: byte count out of range" } };
+  }
+  return { ok: true, value: new Uint8Array(randomBytes(length)) };
 }

@@ -1,3 +1,5 @@
+import type { WorktreeFile } from "./paths";
+
 /**
  * The contract between the sandbox runtime and the rest of the service.
  * Plain TypeScript on purpose: no gRPC, proto or database types here.
@@ -79,6 +81,56 @@ export interface RunHooks {
   consoleWait?(): Promise<void> | undefined;
   /** Abort = cancel the run. */
   signal?: AbortSignal;
+  /** Record what the run receives from outside the isolate (RunResult.recording). */
+  record?: boolean;
+  /** Serve this recording instead of asking the outside world (runtime/replay.ts). */
+  replay?: Recording;
+  /** With replay: the recorded run was stopped while it waited; stop it the same way once its recording is served. */
+  replayStop?: "timeout" | "cancelled";
+}
+
+/**
+ * What one run received from outside its isolate (SPEC, Durable sessions),
+ * in the order it asked: enough to run the same code again and serve it the
+ * same values (runtime/replay.ts). Plain data; absent parts were not used.
+ */
+export interface Recording {
+  /** Math.random's seed, when the run drew from it (see sandbox/src/record.js). */
+  seed?: number;
+  /** Clock readings as runs: [value, count, value, count, …]. */
+  clock?: number[];
+  /** Host calls' answers in order, by name ("fs.readFile", "exec.run", "crypto.randomBytes"): module envelopes. */
+  calls?: Array<[string, unknown]>;
+  /** Calls into the isolate on the host's initiative, in order: ["t", timer id] or ["f", fetch id, meta, body]. */
+  callbacks?: Array<[string, number, string?, string?]>;
+  /** ES module imports: [importer (worktree-relative), specifier, file (worktree-relative, "" if it failed), its source or the failure]. */
+  imports?: Array<[string, string, string, string]>;
+  /** Console lines the run's output limit let through (present only when the limit ended the run). */
+  consoleLines?: number;
+  /** Set instead of everything else when the recording passed its cap: why. */
+  overflow?: string;
+}
+
+/** How a replayed run must end to be the run that was recorded. */
+export type ExpectedOutcome =
+  { kind: "value"; type: string; preview: string } | { kind: "exception"; message: string } | { kind: "timeout" | "cancelled" | "output-limit" | "other" };
+
+/** One recorded execution, to be run again (runtime/replay.ts). */
+export interface ReplayStep {
+  number: number;
+  request: RunRequest;
+  limits: RunLimits;
+  recording: Recording;
+  expect: ExpectedOutcome;
+}
+
+export type RunRequest = { kind: "repl"; code: string } | { kind: "file"; file: string | WorktreeFile; options?: RunFileOptions };
+
+export interface ReplayResult {
+  /** Steps that ran and matched. */
+  replayed: number;
+  /** The first step that did not match, and how. */
+  divergence?: { number: number; reason: string };
 }
 
 interface ConsoleBudget {
@@ -105,6 +157,10 @@ export interface RunResult {
   outcome: RunOutcome;
   /** CPU time the isolate spent during this run. */
   cpuMs: number;
+  /** With RunHooks.record: what the run received from outside (absent when nothing). */
+  recording?: Recording;
+  /** A replayed run that asked for what its recording does not hold, or left some of it unasked: how. */
+  diverged?: string;
 }
 
 export interface RunFileOptions {

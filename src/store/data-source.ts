@@ -14,6 +14,7 @@ import { TemplateEntity } from "./entities/template.entity";
 import { InitialSchema1764100000000 } from "./migrations/1764100000000-InitialSchema";
 import { EventPages1764200000000 } from "./migrations/1764200000000-EventPages";
 import { PartialExecutionIndexes1764300000000 } from "./migrations/1764300000000-PartialExecutionIndexes";
+import { DurableSessions1764400000000 } from "./migrations/1764400000000-DurableSessions";
 import { keepOwn, lockDataDir, type DataDirLock } from "./data-dir-lock";
 import { startWalCheckpointer } from "./wal-checkpointer";
 
@@ -27,7 +28,7 @@ const ENTITIES = [
   ExecutionEntity,
   EventPageEntity,
 ];
-export const MIGRATIONS = [InitialSchema1764100000000, EventPages1764200000000, PartialExecutionIndexes1764300000000];
+export const MIGRATIONS = [InitialSchema1764100000000, EventPages1764200000000, PartialExecutionIndexes1764300000000, DurableSessions1764400000000];
 
 export interface DatabaseConfig {
   /** postgres://… to use PostgreSQL; otherwise the embedded SQLite file under dataDir. */

@@ -20,7 +20,7 @@ export class TypeormSessionStore implements SessionStore {
   async insert(s: Session, template: TemplateSnapshot): Promise<void> {
     await this.sql.transaction([
       [
-        `INSERT INTO ${this.sql.table("sessions")} (id, template_id, workspace_id, base_commit_oid, worktree_path, status, last_error, restart_count, template_snapshot, created_at, closed_at, last_activity_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO ${this.sql.table("sessions")} (id, template_id, workspace_id, base_commit_oid, worktree_path, status, last_error, restart_count, restore_count, forked_from_session_id, forked_from_execution_number, template_snapshot, created_at, closed_at, last_activity_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         [
           s.id,
           s.templateId,
@@ -30,6 +30,9 @@ export class TypeormSessionStore implements SessionStore {
           s.status,
           s.lastError,
           s.restartCount,
+          s.restoreCount,
+          s.forkedFromSessionId,
+          s.forkedFromExecutionNumber,
           JSON.stringify(template),
           s.createdAt,
           s.closedAt,
@@ -57,6 +60,7 @@ export class TypeormSessionStore implements SessionStore {
       status: "status",
       lastError: "last_error",
       restartCount: "restart_count",
+      restoreCount: "restore_count",
       closedAt: "closed_at",
       lastActivityAt: "last_activity_at",
     };
@@ -93,6 +97,9 @@ function toSession(e: SessionEntity): Session {
     status: e.status,
     lastError: e.lastError,
     restartCount: e.restartCount,
+    restoreCount: e.restoreCount,
+    forkedFromSessionId: e.forkedFromSessionId,
+    forkedFromExecutionNumber: e.forkedFromExecutionNumber,
     createdAt: e.createdAt,
     closedAt: e.closedAt,
     lastActivityAt: e.lastActivityAt,

@@ -69,10 +69,13 @@ function openGuarded(target: string): Db {
 export interface DatabaseModule {
   methods: Record<string, ModuleMethod>;
   close(): void;
+  /** Whether the connection is (or will be, on first use) the in-memory database. */
+  inMemory(): boolean;
 }
 
 export function createDatabaseModule(root: string): DatabaseModule {
   let db: Db | undefined;
+  let memory = true;
   const open = (): Db => (db ??= openGuarded(":memory:"));
   const close = () => {
     db?.close();
@@ -91,6 +94,7 @@ export function createDatabaseModule(root: string): DatabaseModule {
       const target = filename === ":memory:" ? ":memory:" : confine(root, filename as string, true);
       close();
       db = openGuarded(target);
+      memory = target === ":memory:";
       if (target !== ":memory:") db.pragma("journal_mode = WAL");
       return { filename };
     },
@@ -114,5 +118,5 @@ export function createDatabaseModule(root: string): DatabaseModule {
       close();
     },
   };
-  return { methods, close };
+  return { methods, close, inMemory: () => db === undefined || memory };
 }

@@ -61,6 +61,17 @@ export class HostModules {
     }
   }
 
+  /**
+   * In a replay, whether a database call must run again for real rather than
+   * be answered from the recording: opening and closing always (the
+   * connection is this process's), statements when the database lives only
+   * in memory (its rows exist nowhere else). A file database already holds
+   * what the recorded statements wrote.
+   */
+  databaseRunsAgain(method: string): boolean {
+    return method === "configure" || method === "close" || this.database?.inMemory() === true;
+  }
+
   /** Children left by a run (or a stopped one), with everything in their process groups. */
   killChildren(): void {
     this.groups.killAll();

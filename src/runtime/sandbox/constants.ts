@@ -13,6 +13,10 @@ export const OP_BEGIN = 1;
 export const OP_SETTLE_MODULE = 2;
 export const OP_FIRE_TIMER = 3;
 export const OP_SETTLE_FETCH = 4;
+/** Before a replayed run: the clock readings to serve (JSON of Recording["clock"]); see src/record.js. */
+export const OP_REPLAY = 5;
+/** After a run that read the clock (CTL_RECORDED & RECORDED_CLOCK): its readings, and what a replay left unserved. */
+export const OP_TAKE_RECORDING = 6;
 
 /** Int32 slots of the control memory shared with the sandbox (see ../run-driver.ts and ../console-ring.ts). */
 export const CTL_GEN = 0;
@@ -24,9 +28,17 @@ export const CTL_BYTES_LEFT = 4;
 export const CTL_RING_WRITE = 5;
 export const CTL_RING_READ = 6;
 export const CTL_HOST_IDLE = 7;
-export const CTL_SLOTS = 8;
-/** Bytes before the console ring: the control slots. */
-export const RING_OFFSET = 32;
+/** What the run took from outside the isolate without a host call: RECORDED_* bits (see src/record.js). */
+export const CTL_RECORDED = 8;
+/** The seed of this run's Math.random, written by the host before the run. */
+export const CTL_SEED = 9;
+/** Set by a replayed run that asked for a clock reading its recording does not have. */
+export const CTL_DIVERGED = 10;
+export const CTL_SLOTS = 11;
+/** Bytes before the console ring: the control slots (rounded up). */
+export const RING_OFFSET = 48;
+export const RECORDED_SEED = 1;
+export const RECORDED_CLOCK = 2;
 /**
  * UTF-16 units of the console ring, a power of two: 128 KiB a session (its
  * pages resident only once written). A line longer than half of it takes the

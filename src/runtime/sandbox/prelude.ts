@@ -22,12 +22,13 @@ import { join } from "node:path";
 import * as shared from "./constants";
 
 export type { PreludeConfig } from "./constants";
-export { OP_BEGIN, OP_FIRE_TIMER, OP_RUN, OP_SETTLE_FETCH, OP_SETTLE_MODULE } from "./constants";
+export { OP_BEGIN, OP_FIRE_TIMER, OP_REPLAY, OP_RUN, OP_SETTLE_FETCH, OP_SETTLE_MODULE, OP_TAKE_RECORDING } from "./constants";
 
 /** Run in this order: each may use what the ones before it defined. */
 export const SOURCE_FILES: readonly string[] = [
   "intrinsics.js",
   "wasm.js", // WebAssembly is deleted or bounded before anything else runs
+  "record.js",
   "describe.js",
   "console.js",
   "timers.js",

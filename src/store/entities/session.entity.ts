@@ -31,6 +31,15 @@ export class SessionEntity {
   @Column({ name: "restart_count", type: "integer", default: 0 })
   restartCount: number;
 
+  @Column({ name: "restore_count", type: "integer", default: 0 })
+  restoreCount: number;
+
+  @Column({ name: "forked_from_session_id", type: "varchar", length: 36, default: "" })
+  forkedFromSessionId: string;
+
+  @Column({ name: "forked_from_execution_number", type: "integer", default: 0 })
+  forkedFromExecutionNumber: number;
+
   /** The template as it was when the session started (restarts reuse it). */
   @Column({ name: "template_snapshot", type: "text", transformer: jsonText })
   templateSnapshot: TemplateSnapshot;

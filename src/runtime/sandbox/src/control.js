@@ -62,6 +62,7 @@ async function settle(value, wrapped) {
 const BASE_ENV = jsonStringify(config.env);
 /** @param {string} spec */
 function beginRun(spec) {
+  resetRecording();
   mapClear(timers);
   mapClear(fetchPending);
   // A module run that failed or was stopped left its wait pending: end it.
@@ -169,6 +170,11 @@ function control(op, a, b, c, d, e) {
       return fireTimer(a, b);
     case OP_SETTLE_FETCH:
       return settleFetch(a, b, c, d);
+    case OP_REPLAY:
+      replayRecording(a);
+      return "";
+    case OP_TAKE_RECORDING:
+      return takeRecording();
     default:
       return "";
   }
