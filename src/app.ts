@@ -83,6 +83,7 @@ export async function startApp(config: ServeConfig, log: Logger): Promise<Runnin
       grants: { allowExec: config.allowExec, envAllow: config.envAllow ?? [] },
       runtimes,
       log,
+      restore: config.sessionRestore,
     });
     sessions = new SessionService({
       templates,
@@ -108,6 +109,7 @@ export async function startApp(config: ServeConfig, log: Logger): Promise<Runnin
     { listen: config.listen, port: server.port, database: describeDatabase(config), tls: Boolean(config.tlsCert), auth: Boolean(config.authToken) },
     "serving",
   );
+  if (config.sessionRestore === "eager") void warming.then(() => stopping || sessions.restoreAll());
   const stopSweeper = config.sessionIdleTimeoutMs > 0 ? sessions.startIdleSweeper(config.sessionIdleTimeoutMs) : () => undefined;
   let stopping: Promise<void> | undefined;
   // The first session (from a template with the default limits) need not make its isolate either.

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import type { SessionRestoreMode } from "../config";
 import { RuntimeError, type RunResult } from "../runtime/types";
 import type { Logger } from "../log";
 import { DomainError, invalidField, notFound } from "./errors";
@@ -6,9 +7,11 @@ import type { EventBus } from "./event-bus";
 import { endingOf, type Failure } from "./execution-ending";
 import { EventRecorder } from "./event-recorder";
 import type { Execution, ExecutionEvent, ExecutionKind, ExecutionWithEvents, StartupMode } from "./model";
-import type { ExecutionFinish, ExecutionStore, Runtimes, SessionPatch, SessionRuntimePort, SessionStore } from "./ports";
+import type { ExecutionFinish, ExecutionStore, RecordedSource, Runtimes, SessionPatch, SessionRuntimePort, SessionStore } from "./ports";
+import { RecordingWriter } from "./recordings";
 import { runtimeOptionsFor, type HostGrants } from "./runtime-options";
 import type { LiveSession, SessionRegistry } from "./session-registry";
+import { SessionRestorer } from "./session-restorer";
 import { checkRelativePath, readRunFile, type WorktreeFile } from "./worktree";
 
 /** What to run; kinds differ only in these fields. */
@@ -39,6 +42,8 @@ export interface PipelineDeps {
   grants: HostGrants;
   runtimes: Runtimes;
   log: Logger;
+  /** --session-restore (default lazy); off also records nothing. */
+  restore?: SessionRestoreMode;
   now?: () => number;
 }
 
@@ -55,9 +60,12 @@ export class ExecutionPipeline {
   private shuttingDown = false;
   /** Executions whose finishing write failed, with a function that retries it. */
   private readonly unfinished = new Map<string, () => Promise<boolean>>();
+  readonly restorer: SessionRestorer;
+  private readonly recordings = new RecordingWriter();
 
   constructor(private readonly deps: PipelineDeps) {
     this.now = deps.now ?? Date.now;
+    this.restorer = new SessionRestorer({ ...deps, mode: deps.restore ?? "lazy", crash: (live, message) => this.crash(live, message) });
   }
 
   /** Runs a client's REPL snippet or file. */
@@ -67,9 +75,10 @@ export class ExecutionPipeline {
     // A malformed path is bad input whatever the session is doing: checked first.
     const worktree = this.deps.registry.get(sessionId)?.worktree;
     if (spec.kind === "RUN_FILE" && worktree) checkRelativePath(worktree, spec.path ?? "");
-    const live = await this.prepare(sessionId);
+    const live = await this.prepare(sessionId, options.signal);
     try {
-      const notice = await this.reviveIfLost(live);
+      const notice = (await this.reviveIfLost(live)) ?? live.notice;
+      live.notice = undefined;
       // The file system is the session's state: checked under its lock, before any record exists.
       const file = spec.kind === "RUN_FILE" ? await readRunFile(live.worktree, spec.path ?? "") : undefined;
       return await this.run(live, { ...spec, file }, options, notice);
@@ -140,13 +149,13 @@ export class ExecutionPipeline {
   }
 
   /** Session preparation: lookup (SESSION_NOT_FOUND), ready check (SESSION_NOT_READY), lock (SESSION_BUSY). */
-  private async prepare(sessionId: string): Promise<LiveSession> {
+  private async prepare(sessionId: string, signal?: AbortSignal): Promise<LiveSession> {
     if (!sessionId) throw invalidField("session_id", "is required");
-    const live = this.deps.registry.get(sessionId);
-    if (!live) {
-      const row = await this.deps.sessions.get(sessionId);
-      if (!row) throw notFound("SESSION_NOT_FOUND", sessionId);
-      throw new DomainError("SESSION_NOT_READY", `session ${sessionId} is ${row.status}${row.lastError ? `: ${row.lastError}` : ""}`, { status: row.status });
+    let live = this.deps.registry.get(sessionId) ?? (await this.restorer.adopt(sessionId));
+    // Restoring: wait for READY within the caller's deadline, then take the lock as usual.
+    if (live.restoring) {
+      await untilAborted(live.restoring, signal);
+      live = this.deps.registry.get(sessionId) ?? (await this.restorer.adopt(sessionId));
     }
     // A restart holds the lock while STARTING: callers see BUSY until READY.
     if (!live.busy && live.status !== "READY") throw new DomainError("SESSION_NOT_READY", `session ${sessionId} is ${live.status}`, { status: live.status });
@@ -184,6 +193,13 @@ export class ExecutionPipeline {
    */
   private async reviveIfLost(live: LiveSession): Promise<string | undefined> {
     if (!live.runtime?.disposed) return undefined;
+    if (this.restorer.enabled) {
+      await this.restorer.restore(live, "its session host was lost while the session was idle");
+      if (live.status !== "READY") throw new DomainError("SESSION_NOT_READY", `session ${live.id} is ${live.status}`, { status: live.status });
+      const notice = live.notice;
+      live.notice = undefined;
+      return notice;
+    }
     await this.restart(live);
     if (live.status !== "READY") throw new DomainError("SESSION_NOT_READY", `session ${live.id} is ${live.status}`, { status: live.status });
     return "the session's isolate was lost while the session was idle: the session restarted and its in-memory state is lost";
@@ -215,8 +231,8 @@ export class ExecutionPipeline {
       recorder.record({ type: "INPUT_ECHO", text: spec.kind === "REPL" ? (spec.input ?? "") : (spec.path ?? "") });
       if (notice) recorder.record({ type: "SYSTEM", level: "warn", message: notice });
       if (options.signal?.aborted) abort.abort();
-      const result = await this.runCode(live, spec, recorder, abort.signal);
-      return await this.finalize(live, execution, recorder, result);
+      const [result, file] = await this.runCode(live, spec, recorder, abort.signal);
+      return await this.finalize(live, execution, recorder, result, spec, file);
     } finally {
       options.signal?.removeEventListener("abort", onCallerAbort);
       live.current = undefined;
@@ -249,22 +265,43 @@ export class ExecutionPipeline {
     spec: ExecutionSpec,
     recorder: EventRecorder,
     signal: AbortSignal,
-  ): Promise<RunResult | (Failure & { cpuMs?: number })> {
+  ): Promise<[RunResult | (Failure & { cpuMs?: number }), WorktreeFile | undefined]> {
     const runtime = live.runtime;
-    if (!runtime || runtime.disposed) return { kind: "failure", code: "INTERNAL", message: "the session has no live isolate" };
+    if (!runtime || runtime.disposed) return [{ kind: "failure", code: "INTERNAL", message: "the session has no live isolate" }, undefined];
     const { cpuMs, wallMs } = live.template.settings.limits;
-    const hooks = { onConsole: (level: string, text: string) => recorder.console(level, text), consoleBudget: () => recorder.consoleBudget(), signal };
+    const record = this.restorer.enabled;
+    const hooks = { onConsole: (level: string, text: string) => recorder.console(level, text), consoleBudget: () => recorder.consoleBudget(), signal, record };
+    let file: WorktreeFile | undefined;
     try {
-      if (spec.kind === "REPL") return await runtime.runRepl(spec.input ?? "", { cpuMs, wallMs }, hooks);
-      return await runtime.runFile(spec.file ?? spec.path ?? "", { cpuMs, wallMs }, hooks, { args: spec.args, env: spec.env, mode: spec.mode });
+      if (spec.kind === "REPL") return [await runtime.runRepl(spec.input ?? "", { cpuMs, wallMs }, hooks), undefined];
+      // Read here (a startup file too), so that what ran is what the recording keeps.
+      file = spec.file ?? (await readRunFile(live.worktree, spec.path ?? ""));
+      return [await runtime.runFile(file, { cpuMs, wallMs }, hooks, { args: spec.args, env: spec.env, mode: spec.mode }), file];
     } catch (err) {
       if (err instanceof DomainError || err instanceof RuntimeError) {
         const code = err instanceof DomainError ? err.reason : err.code;
-        return { kind: "failure", code, message: err.message };
+        return [{ kind: "failure", code, message: err.message }, undefined];
       }
       this.deps.log.error({ err, sessionId: live.id }, "execution failed inside the host");
-      return { kind: "failure", code: "INTERNAL", message: "internal error while running the code (see the server log)" };
+      return [{ kind: "failure", code: "INTERNAL", message: "internal error while running the code (see the server log)" }, undefined];
     }
+  }
+
+  /**
+   * The execution's recording as its row keeps it, or null when a restore
+   * must not replay it: it never ran code, ended its session, or was cut
+   * short by its session host's loss (the session is restored from what
+   * came before it). A run that disposed the isolate marks a restart.
+   */
+  private recordingOf(
+    result: RunResult | Failure,
+    ending: { then: string },
+    spec: ExecutionSpec,
+    file: WorktreeFile | undefined,
+  ): { recording: Uint8Array | null; sources: RecordedSource[] } {
+    if (!this.restorer.enabled || !("outcome" in result) || ending.then === "crash" || hostLoss(result)) return { recording: null, sources: [] };
+    const { bytes, sources } = this.recordings.encode(result.recording, file, spec.kind === "STARTUP" ? spec.mode : undefined, ending.then === "restart");
+    return { recording: bytes, sources };
   }
 
   /** The one finalizer, for success and failure alike. Every write is checked. */
@@ -273,12 +310,23 @@ export class ExecutionPipeline {
     execution: Execution,
     recorder: EventRecorder,
     result: RunResult | (Failure & { cpuMs?: number }),
+    spec: ExecutionSpec,
+    file: WorktreeFile | undefined,
   ): Promise<ExecutionWithEvents> {
     const outcome = "outcome" in result ? result.outcome : result;
     const limits = live.template.settings.limits;
     const limitEvent = recorder.events[recorder.events.length - 1]?.payload;
     const ending = endingOf(outcome, limits, limitEvent?.type === "SYSTEM" ? limitEvent.message : undefined);
     for (const payload of ending.events) recorder.record(payload);
+    const { recording, sources } = this.recordingOf(result, ending, spec, file);
+    const overflow = "outcome" in result ? result.recording?.overflow : undefined;
+    if (overflow) {
+      recorder.record({
+        type: "SYSTEM",
+        level: "warn",
+        message: `this execution's recording passed its cap (${overflow}): the session can no longer be restored after a restart of the server, and one would close it`,
+      });
+    }
     let { status, error } = ending;
     let remaining: ExecutionEvent[] = [];
     try {
@@ -289,9 +337,11 @@ export class ExecutionPipeline {
       error = { code: "INTERNAL", message: "the execution's events could not be stored" };
     }
     const endedAt = this.now();
-    const finish = {
+    const finish: ExecutionFinish = {
       status,
       endedAt,
+      recording,
+      sources,
       result: status === "OK" ? ending.result : null,
       error,
       metrics: {
@@ -304,6 +354,7 @@ export class ExecutionPipeline {
     let stored: ExecutionWithEvents = { execution: { ...execution, ...finish }, events: recorder.events };
     try {
       await this.deps.executions.finish(execution, finish, remaining, !recorder.recordStored);
+      if (sources.length) this.recordings.stored(sources);
     } catch (err) {
       this.deps.log.error({ err, executionId: execution.id }, "the end of an execution could not be stored");
       // Its side effects happened: the execution must be stored, as ERROR/INTERNAL
@@ -322,7 +373,11 @@ export class ExecutionPipeline {
     live.lastActivityAt = endedAt;
     const then = execution.kind === "STARTUP" && ending.then === "restart" ? "nothing" : ending.then;
     if (then === "crash") await this.crash(live, error?.message ?? "crashed");
-    else if (then === "restart" && !live.closing && !this.shuttingDown) await this.restart(live);
+    else if (then === "restart" && !live.closing && !this.shuttingDown) {
+      // Its session host was lost (not its own code): the session comes back by replay, as it was before this execution.
+      if (hostLoss(result) && this.restorer.enabled && execution.kind !== "STARTUP") await this.restorer.restore(live, "its session host was lost");
+      else await this.restart(live);
+    }
     return stored;
   }
 
@@ -399,6 +454,11 @@ export class ExecutionPipeline {
     this.deps.log.warn({ sessionId: live.id, restartCount: live.restartCount }, "restarting session");
     await this.boot(live);
   }
+}
+
+/** Cancelled with a cause: its session host was lost under it (hosts/host-process.ts). */
+function hostLoss(result: RunResult | Failure): boolean {
+  return "outcome" in result && result.outcome.kind === "cancelled" && result.outcome.cause !== undefined;
 }
 
 function sameRequest(first: Execution, spec: ExecutionSpec): boolean {

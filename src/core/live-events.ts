@@ -74,7 +74,8 @@ export class LiveEvents implements EventSource {
     const feed = new EventFeed(signal);
     const unsubscribe = this.bus.subscribe(sessionId, feed.push);
     try {
-      const live = this.registry.get(sessionId);
+      // A session a previous process left live comes back on its first watch (--session-restore lazy).
+      const live = this.registry.get(sessionId) ?? (await this.pipeline.restorer.adopt(sessionId).catch(() => undefined));
       if (!live) return; // closed or crashed: nothing will ever happen here
       const cursors = new Map<string, ExecutionCursor>();
       // What the running execution recorded before we subscribed is not "from now on".

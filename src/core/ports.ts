@@ -71,7 +71,11 @@ export interface SessionStore {
    * many. Their last_activity_at becomes that of their latest execution (a live
    * session keeps it in memory, so the row may be behind).
    */
-  closeOrphans(lastError: string, now: number): Promise<number>;
+  closeOrphans(lastError: string, now: number, statuses?: SessionStatus[]): Promise<number>;
+  /** Ids of sessions whose rows say they are live (READY or RESTORING): to be restored, their process being gone. */
+  listRestorable(): Promise<string[]>;
+  /** The template as it was when the session started. */
+  template(id: string): Promise<TemplateSnapshot | undefined>;
 }
 
 export interface ExecutionFinish {
@@ -80,6 +84,29 @@ export interface ExecutionFinish {
   result: ValueDescription | null;
   error: ExecutionError | null;
   metrics: ExecutionMetrics;
+  /** What the execution received from outside its isolate, serialized (core/recordings.ts); null: not replayable. */
+  recording?: Uint8Array | null;
+  /** Files it ran or imported, by SHA-256 of their text: stored once per distinct content. */
+  sources?: RecordedSource[];
+}
+
+export interface RecordedSource {
+  hash: string;
+  text: string;
+}
+
+/** A finished execution as a restore replays it. */
+export interface RecordedExecution {
+  number: number;
+  kind: Execution["kind"];
+  input: string;
+  path: string;
+  args: string[];
+  env: Record<string, string>;
+  status: ExecutionStatus;
+  result: ValueDescription | null;
+  error: ExecutionError | null;
+  recording: Uint8Array | null;
 }
 
 export interface ExecutionStore {
@@ -98,6 +125,10 @@ export interface ExecutionStore {
   appendEvents(events: ExecutionEvent[], insertFirst?: Execution): Promise<void>;
   /** Events with seq > afterSeq, ascending, at most `limit`. */
   listEvents(executionId: string, afterSeq: number, limit: number): Promise<ExecutionEvent[]>;
+  /** The session's executions numbered up to `upTo` (all without it), ascending, with their recordings. */
+  listRecorded(sessionId: string, upTo?: number): Promise<RecordedExecution[]>;
+  /** Texts of recorded sources by hash (a hash that is not stored is absent). */
+  loadSources(hashes: string[]): Promise<Map<string, string>>;
   /** Marks RUNNING executions CANCELLED (their process is gone); returns how many. */
   cancelOrphans(message: string, now: number): Promise<number>;
 }

@@ -18,6 +18,11 @@ export class LiveSession {
   runtime: SessionRuntimePort | undefined;
   status: SessionStatus = "STARTING";
   restartCount = 0;
+  restoreCount = 0;
+  /** Settles when a restore in progress has ended (READY, CRASHED or CLOSED): calls wait for it. */
+  restoring: Promise<void> | undefined;
+  /** A SYSTEM note for the next execution (the session was restored). */
+  notice: string | undefined;
   /** The next execution number (1, 2, 3… per session). */
   nextNumber = 1;
   executionsRun = 0;

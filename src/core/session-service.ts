@@ -3,7 +3,7 @@ import { formatDuration } from "../config";
 import type { Logger } from "../log";
 import type { EventBus } from "./event-bus";
 import { checkWithinCeilings, type Ceilings } from "./ceilings";
-import { DomainError, notFound } from "./errors";
+import { DomainError, invalidField, notFound } from "./errors";
 import type { ExecutionPipeline } from "./execution-pipeline";
 import type { Page, Session, SessionStatus } from "./model";
 import { decodeCursor, encodeCursor, pageSize, type PageRequest } from "./pagination";
@@ -62,10 +62,19 @@ export class SessionService {
    */
   async recoverFromRestart(): Promise<void> {
     const now = this.now();
+    const restoring = this.deps.pipeline.restorer.enabled;
     // Sessions first: their last activity is read from executions as the previous process left them.
-    const closed = await this.deps.sessions.closeOrphans("the server restarted: the session's runtime was lost", now);
+    // READY ones come back by replay (restorer.adopt) unless restore is off; one that was still starting cannot.
+    const closed = restoring
+      ? await this.deps.sessions.closeOrphans("the server restarted while the session was starting: the session's runtime was lost", now, ["STARTING"])
+      : await this.deps.sessions.closeOrphans("the server restarted: the session's runtime was lost", now);
     const cancelled = await this.deps.executions.cancelOrphans("the server restarted while the execution was running", now);
     if (closed || cancelled) this.deps.log.info({ closedSessions: closed, cancelledExecutions: cancelled }, "recovered from a previous run");
+  }
+
+  /** --session-restore eager: restores, in the background, every session a previous process left live. */
+  restoreAll(): Promise<void> {
+    return this.deps.pipeline.restorer.adoptAll();
   }
 
   async create(input: CreateSessionInput): Promise<Session> {
@@ -126,8 +135,64 @@ export class SessionService {
    * execution `atExecutionNumber`, built by replay; the source is untouched.
    */
   async fork(input: ForkSessionInput): Promise<Session> {
-    requireId("session_id", input.sessionId);
-    throw new DomainError("INTERNAL", "ForkSession is not built yet");
+    const sourceId = requireId("session_id", input.sessionId);
+    const source = await this.deps.sessions.get(sourceId);
+    if (!source) throw notFound("SESSION_NOT_FOUND", sourceId);
+    const worktreePath = input.worktreePath === undefined ? source.worktreePath : requireText("worktree_path", input.worktreePath, 4096);
+    const worktree = await checkWorktree(worktreePath, this.deps.worktreeRoots);
+    const at = await this.forkPoint(sourceId, input.atExecutionNumber ?? 0);
+    const snapshot = await this.deps.sessions.template(sourceId);
+    if (!snapshot) throw new DomainError("INTERNAL", `session ${sourceId} has no template snapshot`);
+    checkWithinCeilings(snapshot.settings.limits, this.deps.ceilings.limits, "the source session's settings.limits");
+    this.reserveSlot();
+    const now = this.now();
+    const session: Session = {
+      id: randomUUID(),
+      templateId: source.templateId,
+      workspaceId: source.workspaceId,
+      baseCommitOid: source.baseCommitOid,
+      worktreePath,
+      status: "RESTORING",
+      lastError: "",
+      restartCount: 0,
+      restoreCount: 0,
+      forkedFromSessionId: sourceId,
+      forkedFromExecutionNumber: at,
+      createdAt: now,
+      closedAt: null,
+      lastActivityAt: now,
+    };
+    const live = new LiveSession(session.id, worktree, snapshot);
+    live.status = "RESTORING";
+    try {
+      await this.deps.sessions.insert(session, snapshot);
+      this.deps.registry.add(live);
+    } finally {
+      this.creating--;
+    }
+    live.lock();
+    try {
+      await this.deps.pipeline.restorer.restore(live, `forked from session ${sourceId} at execution ${at}`, true);
+    } finally {
+      live.unlock();
+    }
+    return this.get(session.id);
+  }
+
+  /** The source's execution a fork starts after: the one named (finished in its process), or the latest such (0). */
+  private async forkPoint(sourceId: string, requested: number): Promise<number> {
+    const rows = await this.deps.executions.listRecorded(sourceId, requested > 0 ? requested : undefined);
+    // 0: the latest finished one; none yet: the state its template starts with.
+    if (requested === 0) return [...rows].reverse().find((r) => r.recording !== null)?.number ?? 0;
+    const row = rows.find((r) => r.number === requested);
+    if (!row) throw invalidField("at_execution_number", `session ${sourceId} has no execution ${requested}`);
+    if (row.recording === null) {
+      throw invalidField(
+        "at_execution_number",
+        `execution ${requested} of session ${sourceId} has no recording to fork from (it is running, never ran code, or was cut short)`,
+      );
+    }
+    return requested;
   }
 
   /** Counts a create against --max-sessions until its session is in the registry (checked and taken in one turn). */

@@ -14,7 +14,7 @@
 import type { Recording } from "./types";
 
 /** About 8 MiB of recorded values per execution. */
-export const RECORDING_CAP = 8 * 1024 * 1024;
+const RECORDING_CAP = 8 * 1024 * 1024;
 
 type Callback = NonNullable<Recording["callbacks"]>[number];
 

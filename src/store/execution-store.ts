@@ -1,6 +1,6 @@
 import { DataSource, LessThan } from "typeorm";
-import type { Execution, ExecutionEvent } from "../core/model";
-import type { ExecutionFinish, ExecutionStore } from "../core/ports";
+import type { Execution, ExecutionEvent, ExecutionKind, ExecutionStatus } from "../core/model";
+import type { ExecutionFinish, ExecutionStore, RecordedExecution, RecordedSource } from "../core/ports";
 import { ExecutionEntity } from "./entities/execution.entity";
 import { eventPageStatements, readEvents } from "./event-pages";
 import { GroupCommit } from "./group-commit";
@@ -24,7 +24,7 @@ export class TypeormExecutionStore implements ExecutionStore {
   private insertStatement(e: Execution, f?: ExecutionFinish): Statement {
     const m = f?.metrics ?? e.metrics;
     return [
-      `INSERT INTO ${this.sql.table("executions")} (id, session_id, number, kind, input, path, args, env, status, request_id, started_at, ended_at, result, error_code, error_message, duration_ms, cpu_ms, event_count, output_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO ${this.sql.table("executions")} (id, session_id, number, kind, input, path, args, env, status, request_id, started_at, ended_at, result, error_code, error_message, duration_ms, cpu_ms, event_count, output_bytes, recording) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       [
         e.id,
         e.sessionId,
@@ -45,6 +45,7 @@ export class TypeormExecutionStore implements ExecutionStore {
         m.cpuMs,
         m.eventCount,
         m.outputBytes,
+        f?.recording ?? null,
       ],
     ];
   }
@@ -73,7 +74,7 @@ export class TypeormExecutionStore implements ExecutionStore {
     const row: Statement = insert
       ? this.insertStatement(execution, f)
       : [
-          `UPDATE ${this.sql.table("executions")} SET status = ?, ended_at = ?, result = ?, error_code = ?, error_message = ?, duration_ms = ?, cpu_ms = ?, event_count = ?, output_bytes = ? WHERE id = ?`,
+          `UPDATE ${this.sql.table("executions")} SET status = ?, ended_at = ?, result = ?, error_code = ?, error_message = ?, duration_ms = ?, cpu_ms = ?, event_count = ?, output_bytes = ?, recording = ? WHERE id = ?`,
           [
             f.status,
             f.endedAt,
@@ -84,6 +85,7 @@ export class TypeormExecutionStore implements ExecutionStore {
             m.cpuMs,
             m.eventCount,
             m.outputBytes,
+            f.recording ?? null,
             execution.id,
           ],
         ];
@@ -91,9 +93,50 @@ export class TypeormExecutionStore implements ExecutionStore {
     // The session's last_activity_at is not written here: the live session
     // holds it (see SessionService), which spares every execution a write to
     // the sessions row (on PostgreSQL that row lock cost ~0.15 ms a call).
-    const statements = insert ? [row, ...eventPageStatements(this.sql, remaining)] : [...eventPageStatements(this.sql, remaining), row];
+    const middle = [...this.sourceStatements(f.sources), ...eventPageStatements(this.sql, remaining)];
+    const statements = insert ? [row, ...middle] : [...middle, row];
     const counts = await this.commits.run(statements);
     if (counts[insert ? 0 : statements.length - 1] === 0) throw new Error(`execution ${execution.id} vanished from the store`);
+  }
+
+  /** A source already stored (same hash, same text) is left as it is. */
+  private sourceStatements(sources: RecordedSource[] | undefined): Statement[] {
+    if (!sources?.length) return [];
+    const insert = `INSERT INTO ${this.sql.table("recorded_sources")} (hash, source) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING`;
+    return sources.map((s) => [insert, [s.hash, s.text]]);
+  }
+
+  async listRecorded(sessionId: string, upTo?: number): Promise<RecordedExecution[]> {
+    const rows = await this.sql.query<RecordedRow>(
+      `SELECT number, kind, input, path, args, env, status, result, error_code, error_message, recording FROM ${this.sql.table("executions")} WHERE session_id = ? AND number <= ? ORDER BY number`,
+      [sessionId, upTo ?? 0x7fffffff],
+    );
+    return rows.map((r) => ({
+      number: Number(r.number),
+      kind: r.kind,
+      input: r.input,
+      path: r.path,
+      args: JSON.parse(r.args) as string[],
+      env: JSON.parse(r.env) as Record<string, string>,
+      status: r.status,
+      result: r.result ? (JSON.parse(r.result) as RecordedExecution["result"]) : null,
+      error: r.error_code ? { code: r.error_code, message: r.error_message ?? "" } : null,
+      recording: r.recording,
+    }));
+  }
+
+  async loadSources(hashes: string[]): Promise<Map<string, string>> {
+    const found = new Map<string, string>();
+    const unique = [...new Set(hashes)];
+    for (let i = 0; i < unique.length; i += 500) {
+      const part = unique.slice(i, i + 500);
+      const rows = await this.sql.query<{ hash: string; source: string }>(
+        `SELECT hash, source FROM ${this.sql.table("recorded_sources")} WHERE hash IN (${part.map(() => "?").join(", ")})`,
+        part,
+      );
+      for (const r of rows) found.set(r.hash, r.source);
+    }
+    return found;
   }
 
   async appendEvents(events: ExecutionEvent[], insertFirst?: Execution): Promise<void> {
@@ -119,6 +162,20 @@ export class TypeormExecutionStore implements ExecutionStore {
     ]);
     return count;
   }
+}
+
+interface RecordedRow {
+  number: number | string;
+  kind: ExecutionKind;
+  input: string;
+  path: string;
+  args: string;
+  env: string;
+  status: ExecutionStatus;
+  result: string | null;
+  error_code: string | null;
+  error_message: string | null;
+  recording: Uint8Array | null;
 }
 
 function toExecution(e: ExecutionEntity): Execution {

@@ -72,18 +72,32 @@ export class TypeormSessionStore implements SessionStore {
     if (changed === 0) throw new Error(`session ${id} vanished from the store`);
   }
 
-  async closeOrphans(lastError: string, now: number): Promise<number> {
+  async closeOrphans(lastError: string, now: number, statuses: SessionStatus[] = ["STARTING", "READY", "RESTORING"]): Promise<number> {
+    if (statuses.some((s) => !/^[A-Z]+$/.test(s))) throw new Error("bad status");
     const sessions = this.sql.table("sessions");
     const [count] = await this.sql.transaction([
       [
         `UPDATE ${sessions} AS s SET status = 'CLOSED', last_error = ?, closed_at = ?, last_activity_at = COALESCE(
            (SELECT MAX(COALESCE(e.ended_at, e.started_at)) FROM ${this.sql.table("executions")} e WHERE e.session_id = s.id AND COALESCE(e.ended_at, e.started_at) > s.last_activity_at),
            s.last_activity_at)
-         WHERE s.status IN ('STARTING', 'READY')`,
+         WHERE s.status IN (${statuses.map((s) => `'${s}'`).join(", ")})`,
         [lastError, now],
       ],
     ]);
     return count;
+  }
+
+  async listRestorable(): Promise<string[]> {
+    const rows = await this.sql.query<{ id: string }>(
+      `SELECT id FROM ${this.sql.table("sessions")} WHERE status IN ('READY', 'RESTORING') ORDER BY created_at`,
+      [],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  async template(id: string): Promise<TemplateSnapshot | undefined> {
+    const row = await this.repo.findOne({ where: { id }, select: { id: true, templateSnapshot: true } });
+    return row?.templateSnapshot;
   }
 }
 
