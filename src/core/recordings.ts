@@ -112,6 +112,10 @@ export async function planReplay(
       : { steps: [], labels: [], partial: false, lastNumber: 0 };
   const plan: ReplayPlan = { ...prefix, steps: [...prefix.steps], labels: [...prefix.labels], lastNumber: rows.length ? rows[rows.length - 1].number : 0 };
   if (plan.notRestorable) return plan;
+  // Code ran and left its mark, but nothing was recorded (a server with --session-restore off, or one older
+  // than recordings): replaying around it would build another state, silently.
+  const gap = decoded.slice(start).find(({ row, stored }) => !stored && ranCode(row));
+  if (gap) return { ...plan, notRestorable: `execution ${gap.row.number} ran without a recording (a server that recorded nothing ran it)` };
   const own = decoded.slice(start).filter((d): d is { row: RecordedExecution; stored: StoredRecording } => d.stored !== undefined);
   const overflow = own.find(({ stored }) => stored.r?.overflow);
   if (overflow) return { ...plan, notRestorable: `execution ${overflow.row.number}'s recording passed its cap (${overflow.stored.r!.overflow})` };
@@ -141,6 +145,11 @@ export async function planReplay(
     if (row.status === "TIMEOUT" || row.status === "CANCELLED" || row.error?.code === "OUTPUT_LIMIT_EXCEEDED") plan.partial = true;
   }
   return plan;
+}
+
+/** Whether a finished execution ran code to its end (a cancelled one's effects went with its isolate, or were recorded). */
+function ranCode(row: RecordedExecution): boolean {
+  return row.status === "OK" || row.status === "TIMEOUT" || row.error?.code === "EXCEPTION" || row.error?.code === "OUTPUT_LIMIT_EXCEEDED";
 }
 
 function expected(row: RecordedExecution): ExpectedOutcome {

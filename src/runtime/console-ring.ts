@@ -18,7 +18,7 @@
  * notified, or is drained now). The sandbox only writes while a run is
  * active; its data is untrusted all the same, so every record is bounds-checked.
  */
-import { CTL_HOST_IDLE, CTL_RING_READ, CTL_RING_WRITE, RING_HEADER, RING_OFFSET, RING_UNITS, RING_WRAP } from "./sandbox/constants";
+import { CLOCK_OFFSET, CLOCK_SHARED, CTL_HOST_IDLE, CTL_RING_READ, CTL_RING_WRITE, RING_HEADER, RING_OFFSET, RING_UNITS, RING_WRAP } from "./sandbox/constants";
 
 export type RingLine = (gen: number, meta: number, text: string) => void;
 
@@ -27,7 +27,8 @@ export class ConsoleRing {
   private readonly ring: Uint16Array;
 
   constructor(slots: number) {
-    const buffer = new SharedArrayBuffer(RING_OFFSET + RING_UNITS * 2);
+    // The clock region after the ring belongs to sandbox/src/record.js (SessionRuntime reads it).
+    const buffer = new SharedArrayBuffer(CLOCK_OFFSET + CLOCK_SHARED * 8);
     if (slots * 4 > RING_OFFSET) throw new Error("control slots overlap the console ring");
     this.ctl = new Int32Array(buffer, 0, slots);
     this.ring = new Uint16Array(buffer, RING_OFFSET, RING_UNITS);

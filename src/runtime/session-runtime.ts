@@ -31,7 +31,7 @@ import { prepareReplSource } from "./repl-source";
 import { CTL_CONSOLE_PAUSED, CTL_GEN, CTL_SLOTS, CTL_STOP, RunDriver, SandboxException, type DriverHost } from "./run-driver";
 import { MIN_MEMORY_MB, preludeSetup, type PreludeCode } from "./prelude-code";
 import { OP_BEGIN, OP_FIRE_TIMER, OP_REPLAY, OP_RUN, OP_SETTLE_FETCH, OP_SETTLE_MODULE, OP_TAKE_RECORDING, type PreludeConfig } from "./sandbox/prelude";
-import { CTL_DIVERGED, CTL_RECORDED, CTL_SEED, RECORDED_CLOCK, RECORDED_SEED } from "./sandbox/constants";
+import { CLOCK_OFFSET, CLOCK_SHARED, CTL_CLOCK_LENGTH, CTL_DIVERGED, CTL_RECORDED, CTL_SEED, RECORDED_CLOCK, RECORDED_SEED } from "./sandbox/constants";
 import { replaySteps } from "./replay";
 import { RunTape } from "./run-tape";
 import { holdingThread } from "./thread-holder";
@@ -344,6 +344,7 @@ export class SessionRuntime {
     Atomics.store(ctl, CTL_SEED, seed);
     Atomics.store(ctl, CTL_RECORDED, 0);
     Atomics.store(ctl, CTL_DIVERGED, 0);
+    Atomics.store(ctl, CTL_CLOCK_LENGTH, 0);
     this.consoleRing.reset();
     driver.start();
     let settled: string | undefined;
@@ -519,8 +520,12 @@ export class SessionRuntime {
     const bits = Atomics.exchange(ctl, CTL_RECORDED, 0);
     const disposed = this.isolate.isDisposed;
     // Served no readings, it read the clock itself (sandbox/src/record.js records them then).
+    const clockLength = Atomics.load(ctl, CTL_CLOCK_LENGTH);
     if (tape.replay && !tape.replay.clock && bits & RECORDED_CLOCK) tape.diverge("it read the clock, which it did not the first time");
-    else if ((bits & RECORDED_CLOCK || tape.replay?.clock) && !disposed) {
+    else if (!tape.replay && bits & RECORDED_CLOCK && clockLength <= CLOCK_SHARED) {
+      // A few readings: in shared memory (sandbox/src/record.js), no call into the isolate.
+      tape.clock(Array.from(new Float64Array(this.consoleRing.buffer, CLOCK_OFFSET, clockLength)));
+    } else if ((bits & RECORDED_CLOCK || tape.replay?.clock) && !disposed) {
       try {
         const answer = (await this.control.apply(undefined, [OP_TAKE_RECORDING], { timeout: 1000 })) as string;
         const [runs, unserved] = JSON.parse(answer) as [number[], number];

@@ -64,6 +64,22 @@ describe("replay", () => {
     }
   });
 
+  it("a long busy-wait's readings (more than shared memory holds) are taken from the isolate and replayed exactly", async () => {
+    const opts = options();
+    const { steps, results } = await record(opts, ["var s = Date.now(), reads = 0; while (Date.now() - s < 400) reads++; [s, reads]"]);
+    const runs = steps[0].recording.clock!;
+    expect(runs.length).toBeGreaterThan(512);
+    // Millions of readings in a few hundred runs of equal values.
+    expect(runs.filter((_, i) => i % 2 === 1).reduce((a, b) => a + b, 0)).toBeGreaterThan(runs.length);
+    const fresh = await runtimes.create(opts);
+    try {
+      expect(await fresh.replay(steps)).toEqual({ replayed: 1 });
+      expect(value(await fresh.runRepl("[s, reads]", LIMITS, { onConsole: () => true }))).toBe(value(results[0]));
+    } finally {
+      fresh.dispose();
+    }
+  });
+
   it("a snippet that reads nothing from outside records nothing", async () => {
     const { results } = await record(options(), ["var a = 1; function g() { return a + 1 }; g()"]);
     expect(results[0].recording).toBeUndefined();

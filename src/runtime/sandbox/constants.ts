@@ -34,7 +34,9 @@ export const CTL_RECORDED = 8;
 export const CTL_SEED = 9;
 /** Set by a replayed run that asked for a clock reading its recording does not have. */
 export const CTL_DIVERGED = 10;
-export const CTL_SLOTS = 11;
+/** How many numbers of this run's clock runs are in the shared clock region (see CLOCK_OFFSET). */
+export const CTL_CLOCK_LENGTH = 11;
+export const CTL_SLOTS = 12;
 /** Bytes before the console ring: the control slots (rounded up). */
 export const RING_OFFSET = 48;
 export const RECORDED_SEED = 1;
@@ -45,6 +47,13 @@ export const RECORDED_CLOCK = 2;
  * synchronous path; 32K to 128K units measured the same lines/s.
  */
 export const RING_UNITS = 1 << 16;
+/**
+ * After the ring: a run's first clock runs ([value, count, …], Float64), so
+ * the host reads a few clock readings without a call into the isolate
+ * (OP_TAKE_RECORDING is for longer ones).
+ */
+export const CLOCK_OFFSET = RING_OFFSET + RING_UNITS * 2;
+export const CLOCK_SHARED = 512;
 /** A ring record: [meta lo, meta hi, gen lo, gen hi, length lo, length hi, ...text]. */
 export const RING_HEADER = 6;
 /** A unit that says "the next record starts at 0". */

@@ -28,8 +28,9 @@ const reflectConstruct = Reflect.construct;
 const AtomicsOr = /** @type {(a: Int32Array, i: number, v: number) => number} */ (Atomics.or);
 const imul = Math.imul;
 
-/** This run's readings: [value, count, …] in a prototype-less array (see list()). */
+/** This run's readings: [value, count, …] in a prototype-less array (see list()); the first CLOCK_SHARED numbers also in shared memory. */
 let clockRuns = list();
+const clockShared = new Float64Array(ctlBuffer, CLOCK_OFFSET, CLOCK_SHARED);
 /** A replay's readings, and where serving them has got to. */
 let replayRuns = /** @type {number[] | null} */ (null);
 let replayAt = 0;
@@ -51,10 +52,17 @@ function readClock() {
   const v = dateNow();
   if (AtomicsLoad(ctl, CTL_GEN) === 0) return v;
   const n = clockRuns.length;
-  if (n > 0 && clockRuns[n - 2] === v) clockRuns[n - 1]++;
-  else {
+  if (n > 0 && clockRuns[n - 2] === v) {
+    clockRuns[n - 1]++;
+    if (n <= CLOCK_SHARED) clockShared[n - 1] = clockRuns[n - 1];
+  } else {
     add(clockRuns, v);
     add(clockRuns, 1);
+    if (n + 2 <= CLOCK_SHARED) {
+      clockShared[n] = v;
+      clockShared[n + 1] = 1;
+    }
+    AtomicsStore(ctl, CTL_CLOCK_LENGTH, n + 2);
     if (n === 0) AtomicsOr(ctl, CTL_RECORDED, RECORDED_CLOCK);
   }
   return v;
