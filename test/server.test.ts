@@ -76,7 +76,7 @@ describe("vmsystem serve as a process", { timeout: 90_000 }, () => {
     }
   });
 
-  it("after a kill -9 (one session STARTING, others READY, some running), nothing looks live: sessions CLOSED, executions CANCELLED, new sessions work", async () => {
+  it("with --session-restore off, after a kill -9 (one session STARTING, others READY, some running), nothing looks live: sessions CLOSED, executions CANCELLED, new sessions work", async () => {
     const db = testDatabase();
     // boot.js keeps its session STARTING for ten minutes: the kill comes first.
     const worktree = makeWorktree({ "boot.js": "console.log('booting'); await new Promise((r) => setTimeout(r, 600_000))" }, "vmsystem-kill-");
@@ -115,7 +115,8 @@ describe("vmsystem serve as a process", { timeout: 90_000 }, () => {
       const leftRunning = [startup.id, (await running(looping.id))!.id, (await running(awaiting.id))!.id];
       expect(await first.stop("SIGKILL")).toBe(null);
 
-      const second = await spawnServer(db);
+      // Restore off: orphans are closed as before durable sessions (the default restores them: durable-sessions tests).
+      const second = await spawnServer(db, ["--session-restore", "off"]);
       const c2 = connect(second.address);
       clients.push(c2);
       const summary = await unary<GetRuntimeSummaryResponse>((cb) => c2.sessions.getRuntimeSummary({}, cb));

@@ -209,7 +209,7 @@ describe("a host that goes down", () => {
     );
   });
 
-  it("kill -9 of a host from outside: its running execution ends, its idle session restarts, the other host's session keeps state and finishes", async () => {
+  it("kill -9 of a host from outside: its running execution ends, its sessions are restored by replay, the other host's session keeps state and finishes", async () => {
     const { api, server } = s!;
     const before = endedCount(server);
     const [a, b] = [await api.ready({ name: "a" }), await api.ready({ name: "b" })];
@@ -227,16 +227,18 @@ describe("a host that goes down", () => {
     const lost = result.findIndex((e) => e.status === ExecutionStatus.EXECUTION_STATUS_CANCELLED);
     const [lostRunner, keptRunner] = lost === 0 ? [a, b] : [b, a];
     expect(okValue(result[1 - lost]).json).toBe(keptRunner.id);
-    // The session whose run was cancelled was restarted by that run's end.
-    expect(okValue(await api.repl(lostRunner.id, "typeof name")).json).toBe("undefined");
-    expect((await api.getSession(lostRunner.id)).restartCount).toBe(1);
-    // Of the idle sessions, the one on the killed host restarts on its next execution, saying why.
-    const idle = [await api.repl(c.id, "typeof name"), await api.repl(d.id, "typeof name")];
-    const values = idle.map((e) => okValue(e).json).sort();
-    expect(values).toEqual(["string", "undefined"]);
-    const restarted = idle.find((e) => okValue(e).json === "undefined")!;
-    expect(restarted.events.map((e) => e.system?.message).filter(Boolean)).toEqual([expect.stringMatching(/lost while the session was idle/)]);
-    expect((await api.getSession(restarted.sessionId)).restartCount).toBe(1);
+    // The session whose run was cancelled was restored by replay at that run's end, as it was before it (Durable sessions).
+    expect(okValue(await api.repl(lostRunner.id, "name")).json).toBe(lostRunner.id);
+    expect(await api.getSession(lostRunner.id)).toMatchObject({ restartCount: 0, restoreCount: 1 });
+    // Of the idle sessions, the one on the killed host is restored on its next execution, which says so.
+    const idle = [await api.repl(c.id, "name"), await api.repl(d.id, "name")];
+    expect(idle.map((e) => okValue(e).json)).toEqual([c.id, d.id]);
+    const notes = idle.map((e) => e.events.map((ev) => ev.system?.message).filter(Boolean));
+    expect(notes.filter((n) => n.length > 0)).toEqual([
+      [expect.stringMatching(/restored from 1 executions \(its session host was lost while the session was idle\)/)],
+    ]);
+    const restored = idle[notes.findIndex((n) => n.length > 0)];
+    expect(await api.getSession(restored.sessionId)).toMatchObject({ restartCount: 0, restoreCount: 1 });
     expect(server.proc.exitCode).toBeNull();
     expect(endedCount(server)).toBe(before + 1);
     await until("two hosts again", () => livePids(server).length === 2);
