@@ -291,16 +291,28 @@ export class ExecutionPipeline {
    * The execution's recording as its row keeps it, or null when a restore
    * must not replay it: it never ran code, ended its session, or was cut
    * short by its session host's loss (the session is restored from what
-   * came before it). A run that disposed the isolate marks a restart.
+   * came before it). A run that disposed the isolate marks a restart, if
+   * one follows (not while the session closes or the server stops: then
+   * a restore starts from what came before it).
    */
   private recordingOf(
+    live: LiveSession,
     result: RunResult | Failure,
     ending: { then: string },
     spec: ExecutionSpec,
     file: WorktreeFile | undefined,
   ): { recording: Uint8Array | null; sources: RecordedSource[] } {
-    if (!this.restorer.enabled || !("outcome" in result) || ending.then === "crash" || hostLoss(result)) return { recording: null, sources: [] };
-    const { bytes, sources } = this.recordings.encode(result.recording, file, spec.kind === "STARTUP" ? spec.mode : undefined, ending.then === "restart");
+    const restarting = ending.then === "restart" && spec.kind !== "STARTUP";
+    if (
+      !this.restorer.enabled ||
+      !("outcome" in result) ||
+      ending.then === "crash" ||
+      hostLoss(result) ||
+      (restarting && (live.closing || this.shuttingDown))
+    ) {
+      return { recording: null, sources: [] };
+    }
+    const { bytes, sources } = this.recordings.encode(result.recording, file, spec.kind === "STARTUP" ? spec.mode : undefined, restarting);
     return { recording: bytes, sources };
   }
 
@@ -318,7 +330,7 @@ export class ExecutionPipeline {
     const limitEvent = recorder.events[recorder.events.length - 1]?.payload;
     const ending = endingOf(outcome, limits, limitEvent?.type === "SYSTEM" ? limitEvent.message : undefined);
     for (const payload of ending.events) recorder.record(payload);
-    const { recording, sources } = this.recordingOf(result, ending, spec, file);
+    const { recording, sources } = this.recordingOf(live, result, ending, spec, file);
     const overflow = "outcome" in result ? result.recording?.overflow : undefined;
     if (overflow) {
       recorder.record({

@@ -147,9 +147,13 @@ export async function planReplay(
   return plan;
 }
 
-/** Whether a finished execution ran code to its end (a cancelled one's effects went with its isolate, or were recorded). */
+/**
+ * Whether a finished execution ran its code to an end that a recording
+ * would have kept. Not the stopped ones: a timeout or cancel that took the
+ * isolate with it, or a lost host, leaves no recording and nothing to replay.
+ */
 function ranCode(row: RecordedExecution): boolean {
-  return row.status === "OK" || row.status === "TIMEOUT" || row.error?.code === "EXCEPTION" || row.error?.code === "OUTPUT_LIMIT_EXCEEDED";
+  return row.status === "OK" || row.error?.code === "EXCEPTION" || row.error?.code === "OUTPUT_LIMIT_EXCEEDED";
 }
 
 function expected(row: RecordedExecution): ExpectedOutcome {

@@ -80,6 +80,37 @@ describe("replay", () => {
     }
   });
 
+  it("an ES module run replays its imports from the recorded sources, whatever the worktree holds now", async () => {
+    const dir = options().worktreePath;
+    const opts = options({ worktreePath: dir, runtime: { esm: true, strict: false, console: true } });
+    writeFileSync(join(dir, "main.mjs"), "import { v } from './lib.mjs'; globalThis.seen = v; export const out = v;");
+    writeFileSync(join(dir, "lib.mjs"), "export const v = 'first';");
+    const rt = await runtimes.create(opts);
+    const file = { abs: join(dir, "main.mjs"), rel: "main.mjs", source: "import { v } from './lib.mjs'; globalThis.seen = v; export const out = v;" };
+    let recorded: RunResult;
+    try {
+      recorded = await rt.runFile(file, LIMITS, { onConsole: () => true, record: true });
+    } finally {
+      rt.dispose();
+    }
+    expect(recorded.recording?.imports).toEqual([["main.mjs", "./lib.mjs", "lib.mjs", "export const v = 'first';"]]);
+    writeFileSync(join(dir, "lib.mjs"), "export const v = 'edited';");
+    const fresh = await runtimes.create(opts);
+    try {
+      const step: ReplayStep = {
+        number: 1,
+        request: { kind: "file", file },
+        limits: LIMITS,
+        recording: recorded.recording!,
+        expect: { kind: "value", type: "object", preview: (recorded.outcome as { value: { preview: string } }).value.preview },
+      };
+      expect(await fresh.replay([step])).toEqual({ replayed: 1 });
+      expect(value(await fresh.runRepl("seen", LIMITS, { onConsole: () => true }))).toBe("'first'");
+    } finally {
+      fresh.dispose();
+    }
+  });
+
   it("a snippet that reads nothing from outside records nothing", async () => {
     const { results } = await record(options(), ["var a = 1; function g() { return a + 1 }; g()"]);
     expect(results[0].recording).toBeUndefined();
