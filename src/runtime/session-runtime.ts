@@ -359,7 +359,7 @@ export class SessionRuntime {
       if (tape?.replay?.clock) await driver.guard((t) => this.control.apply(undefined, [OP_REPLAY, JSON.stringify(tape.replay!.clock)], { timeout: t }));
       Atomics.store(ctl, CTL_GEN, driver.gen);
       const running = body(driver);
-      if (tape?.replaying) void this.replayCallbacks(driver, tape, running, hooks.replayStop);
+      if (tape?.replay?.callbacks || hooks.replayStop) void this.replayCallbacks(driver, tape!, running, hooks.replayStop);
       settled = await running;
     } catch (error) {
       failure = { error };
