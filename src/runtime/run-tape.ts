@@ -47,12 +47,8 @@ export class RunTape {
       this.keep("calls", [name, value], value);
       return value;
     }
-    const next = this.replay.calls?.[this.callAt++];
-    if (!next || next[0] !== name) {
-      this.diverge(`it called ${name} where the recording has ${next ? next[0] : "no further call"}`);
-      return live();
-    }
-    return forReal ? live() : (next[1] as T);
+    const next = this.nextCall(name);
+    return !next || forReal ? live() : (next[1] as T);
   }
 
   async callAsync<T>(name: string, live: () => Promise<T>): Promise<T> {
@@ -61,12 +57,16 @@ export class RunTape {
       this.keep("calls", [name, value], value);
       return value;
     }
-    const next = this.replay.calls?.[this.callAt++];
-    if (!next || next[0] !== name) {
-      this.diverge(`it called ${name} where the recording has ${next ? next[0] : "no further call"}`);
-      return live();
-    }
-    return next[1] as T;
+    const next = this.nextCall(name);
+    return next ? (next[1] as T) : live();
+  }
+
+  /** The replay's next host call, when it is one to `name`; else a divergence (and the call goes to the world). */
+  private nextCall(name: string): [string, unknown] | undefined {
+    const next = this.replay?.calls?.[this.callAt++];
+    if (next && next[0] === name) return next;
+    this.diverge(`it called ${name} where the recording has ${next ? next[0] : "no further call"}`);
+    return undefined;
   }
 
   /** A call into the isolate on the host's initiative, as it is made. */
