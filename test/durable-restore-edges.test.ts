@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { openDatabase } from "../src/store/data-source";
 import { qualifiedTable } from "../src/store/sql";
-import { Api, describeExecution, ExecutionStatus, makeWorktree, removeDir, SessionStatus, valueOf, type Session } from "./support/fixtures";
+import { Api, describeExecution, ExecutionStatus, makeWorktree, removeDir, SessionStatus, valueOf, type Session, type TemplateSpec } from "./support/fixtures";
 import { TEST_DB, testDatabase, type TestDatabase } from "./support/database";
 import { startTestServer, type TestServer } from "./support/server";
 
@@ -34,7 +34,7 @@ async function restart(): Promise<Api> {
   return new Api(server);
 }
 
-async function first(modules: string[] = [], settings?: Parameters<Api["template"]>[0]["settings"]): Promise<{ api: Api; session: Session; dir: string }> {
+async function first(modules: string[] = [], settings?: TemplateSpec["settings"]): Promise<{ api: Api; session: Session; dir: string }> {
   db = testDatabase();
   server = await startTestServer({}, db);
   const api = new Api(server);
