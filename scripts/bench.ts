@@ -20,6 +20,7 @@ import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "pg";
 import { benchSessionHosts } from "./bench-hosts";
+import { benchDurableSessions } from "./bench-restore";
 import { FLIGHT_WINDOW, IN_FLIGHT, inFlight } from "./bench-flight";
 import {
   postgresCommitFloor,
@@ -407,6 +408,7 @@ async function main() {
     await runtime.close();
   }
   await benchSessionHosts();
+  ok.push(...(await benchDurableSessions()));
   const failed = ok.filter((x) => !x).length;
   if (failed > 0) {
     console.error(`\n${failed} backend section(s) failed (errors above)`);
