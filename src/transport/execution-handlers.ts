@@ -6,7 +6,7 @@ import type { LiveEvents } from "../core/live-events";
 import type { Rpc } from "./call";
 import { eventToProto, executionToProto } from "./codec-execution";
 import { EventBatches } from "./event-batches";
-import { batchResponse, oneEventResponse, STREAM_FIELDS, TAIL_FIELDS, type EventFields } from "./event-wire";
+import { batchResponse, executionResponse, oneEventResponse, STREAM_FIELDS, TAIL_FIELDS, type EventFields } from "./event-wire";
 import { requireId } from "../core/validate";
 
 /** ExecutionService over gRPC: decode, call core, encode. */
@@ -14,15 +14,15 @@ export function executionHandlers(service: ExecutionService, live: LiveEvents, r
   return {
     executeRepl: rpc.unary(ExecutionServiceService.executeRepl, async (req, ctx) => {
       const { execution, events } = await service.executeRepl(req, { signal: ctx.signal });
-      return executionToProto(execution, events);
+      return executionResponse(execution, events);
     }),
     executeRunFile: rpc.unary(ExecutionServiceService.executeRunFile, async (req, ctx) => {
       const { execution, events } = await service.executeRunFile(req, { signal: ctx.signal });
-      return executionToProto(execution, events);
+      return executionResponse(execution, events);
     }),
     getExecution: rpc.unary(ExecutionServiceService.getExecution, async (req) => {
       const { execution, events } = await service.get(req.executionId);
-      return executionToProto(execution, events);
+      return executionResponse(execution, events);
     }),
     listExecutions: rpc.unary(ExecutionServiceService.listExecutions, async (req) => {
       const page = await service.list({ sessionId: req.sessionId, pageSize: req.pageSize, pageToken: req.pageToken });
@@ -33,7 +33,7 @@ export function executionHandlers(service: ExecutionService, live: LiveEvents, r
     })),
     cancelExecution: rpc.unary(ExecutionServiceService.cancelExecution, async (req) => {
       const { execution, events } = await service.cancel(req.executionId);
-      return executionToProto(execution, events);
+      return executionResponse(execution, events);
     }),
     tailEvents: rpc.stream(ExecutionServiceService.tailEvents, (req, send, ctx) =>
       flushedAfter(eventSender(req.maxBatch, send, TAIL_FIELDS), (events) => live.tail(req, ctx.signal, events)),
