@@ -8,7 +8,8 @@ export interface EventSource {
   ended(executionId: string): Promise<boolean>;
 }
 
-export type Send = (event: ExecutionEvent) => Promise<void>;
+/** Hands an event on; a promise when the reader must wait before the next (backpressure). */
+export type Send = (event: ExecutionEvent) => Promise<void> | void;
 
 const PAGE = 1000;
 const RETRY_MS = 5;
@@ -27,12 +28,19 @@ export class ExecutionCursor {
     private readonly send: Send,
   ) {}
 
-  async deliver(event: ExecutionEvent): Promise<void> {
+  /** A promise only when the caller must wait (a gap to read back, or the reader's backpressure). */
+  deliver(event: ExecutionEvent): Promise<void> | void {
     if (event.seq <= this.last) return;
-    if (event.seq > this.last + 1) await this.catchUp(event.seq - 1);
-    if (event.seq !== this.last + 1) return;
-    await this.send(event);
+    if (event.seq > this.last + 1) return this.deliverAfterGap(event);
     this.last = event.seq;
+    return this.send(event);
+  }
+
+  private async deliverAfterGap(event: ExecutionEvent): Promise<void> {
+    await this.catchUp(event.seq - 1);
+    if (event.seq !== this.last + 1) return;
+    this.last = event.seq;
+    await this.send(event);
   }
 
   /** Delivers every event up to `seq` (Infinity: all there are). */

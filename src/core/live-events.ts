@@ -56,10 +56,12 @@ export class LiveEvents implements EventSource {
       if (!unsubscribe || (await this.ended(executionId))) return await cursor.catchUp();
       await cursor.catchUp(this.registry.running(executionId)?.events.length ?? 0);
       for (;;) {
-        const message = await feed.next();
+        const message = feed.take() ?? (await feed.next());
         if (!message) return;
-        if (message.kind === "event" && message.event.executionId === executionId) await cursor.deliver(message.event);
-        else if (message.kind === "end" && message.executionId === executionId) return await cursor.catchUp(message.lastSeq);
+        if (message.kind === "event" && message.event.executionId === executionId) {
+          const wait = cursor.deliver(message.event);
+          if (wait) await wait;
+        } else if (message.kind === "end" && message.executionId === executionId) return await cursor.catchUp(message.lastSeq);
         else if (message.kind === "closed") return await cursor.catchUp();
       }
     } finally {
@@ -86,10 +88,13 @@ export class LiveEvents implements EventSource {
         return cursor;
       };
       for (;;) {
-        const message: BusMessage | undefined = await feed.next();
+        const message: BusMessage | undefined = feed.take() ?? (await feed.next());
         if (!message || message.kind === "closed") return;
-        if (message.kind === "event") await cursorOf(message.event.executionId).deliver(message.event);
-        else {
+        if (message.kind === "event") {
+          // Awaited only when it must be: `await undefined` costs a turn, and a flood is 100k events.
+          const wait = cursorOf(message.event.executionId).deliver(message.event);
+          if (wait) await wait;
+        } else {
           await cursorOf(message.executionId).catchUp(message.lastSeq);
           cursors.delete(message.executionId);
         }
@@ -117,12 +122,14 @@ export class LiveEvents implements EventSource {
       // Deliver live events until the execution's end message (or the run fails before starting).
       const pump = (async () => {
         for (;;) {
-          const message = await feed.next();
+          const message = feed.take() ?? (await feed.next());
           if (!message || message.kind === "closed") return;
           if (!cursor) continue;
           await started;
-          if (message.kind === "event" && message.event.executionId === cursor.executionId) await cursor.deliver(message.event);
-          else if (message.kind === "end" && message.executionId === cursor.executionId) return cursor.catchUp(message.lastSeq);
+          if (message.kind === "event" && message.event.executionId === cursor.executionId) {
+            const wait = cursor.deliver(message.event);
+            if (wait) await wait;
+          } else if (message.kind === "end" && message.executionId === cursor.executionId) return cursor.catchUp(message.lastSeq);
         }
       })();
       const { execution, events } = await run.catch(async (err: unknown) => {

@@ -29,7 +29,7 @@ export class EventBatches {
   readonly send: Send = (event: ExecutionEvent) => {
     this.waiting.push(event);
     this.writing ??= this.pump();
-    if (this.waiting.length < this.size) return Promise.resolve();
+    if (this.waiting.length < this.size) return;
     this.room ??= withResolve();
     return this.room.promise;
   };
