@@ -438,6 +438,8 @@ beforeAll(async () => {
     ["ListSessions", encode(ss("ListSessions"), { status: SessionStatus.SESSION_STATUS_READY, pageSize: 3, pageToken: "" })],
     ["CloseSession", encode(ss("CloseSession"), { sessionId: victimS.id })],
     ["GetRuntimeSummary", encode(ss("GetRuntimeSummary"), {})],
+    // Into a worktree outside the roots: a fork the fuzzing makes must not start (INVALID_PATH).
+    ["ForkSession", encode(ss("ForkSession"), { sessionId: S.id, atExecutionNumber: 0, worktreePath: outside })],
     ["ExecuteRepl", encode(x("ExecuteRepl"), { sessionId: S.id, input: "1 + 1", requestId: "" })],
     ["ExecuteRunFile", encode(x("ExecuteRunFile"), { sessionId: S.id, path: "main.js", args: ["a", "b"], env: { K: "v" }, requestId: "" })],
     ["GetExecution", encode(x("GetExecution"), { executionId: E.id })],
@@ -467,7 +469,7 @@ afterAll(async () => {
 });
 
 describe("fuzzing every method", { timeout: 60_000 }, () => {
-  it("raw random bytes as the request of every method (33 methods × 40)", async () => {
+  it("raw random bytes as the request of every method (34 methods × 40)", async () => {
     const rnd = prng(0xf022);
     const findings = new Findings();
     const cases: Case[] = [];
@@ -674,7 +676,7 @@ describe("fuzzing every method", { timeout: 60_000 }, () => {
         check,
       );
 
-    for (const v of [5, 99, 2147483647, -1, -2147483648]) raw("ListSessions", `status ${v}`, varintField(1, v), invalid);
+    for (const v of [6, 99, 2147483647, -1, -2147483648]) raw("ListSessions", `status ${v}`, varintField(1, v), invalid);
     for (const size of [-1, -50, -2147483648]) {
       raw("ListTemplates", `page_size ${size}`, varintField(1, size), invalid);
       raw("ListSessions", `page_size ${size}`, varintField(2, size), invalid);
