@@ -14,7 +14,7 @@ import { openDatabase } from "../src/store/data-source";
 import { qualifiedTable } from "../src/store/sql";
 import { Api, describeExecution, ExecutionStatus, makeWorktree, removeDir, SessionStatus, valueOf, type Session, type TemplateSpec } from "./support/fixtures";
 import { TEST_DB, testDatabase, type TestDatabase } from "./support/database";
-import { startTestServer, type TestServer } from "./support/server";
+import { startTestServer, unary, type TestServer } from "./support/server";
 
 const dirs: string[] = [];
 let server: TestServer | undefined;
@@ -102,6 +102,22 @@ describe("restore edges", () => {
     const api2 = await restart();
     await expect(api2.repl(session.id, "1")).rejects.toMatchObject({ details: expect.stringContaining("CLOSED") });
     expect((await api2.getSession(session.id)).lastError).toMatch(/recording passed its cap/);
+  });
+
+  it("a fork is a use of its source: a source a previous process left live is restored by it (lazy)", async () => {
+    const { api, session } = await first();
+    await api.repl(session.id, "var z = 41");
+    const api2 = await restart();
+    expect((await api2.getSession(session.id)).restoreCount).toBe(0);
+    const fork = await unary<Session>((cb) => server!.sessions.forkSession({ sessionId: session.id, atExecutionNumber: 0 }, cb));
+    expect(valueOf(await api2.repl(fork.id, "z + 1"))?.preview).toBe("42");
+    let restored = 0;
+    for (let i = 0; i < 200 && restored === 0; i++) {
+      restored = (await api2.getSession(session.id)).restoreCount;
+      if (restored === 0) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(restored).toBe(1);
+    expect((await api2.getSession(session.id)).status).toBe(SessionStatus.SESSION_STATUS_READY);
   });
 
   it("an execution ended by its output limit is replayed to the same line", async () => {

@@ -141,6 +141,8 @@ export class SessionService {
     const worktreePath = input.worktreePath === undefined ? source.worktreePath : requireText("worktree_path", input.worktreePath, 4096);
     const worktree = await checkWorktree(worktreePath, this.deps.worktreeRoots);
     const at = await this.forkPoint(sourceId, input.atExecutionNumber ?? 0);
+    // A fork is a use of its source (SPEC): one its previous process left live starts coming back now (--session-restore lazy).
+    if (!this.deps.registry.get(sourceId)) void this.deps.pipeline.restorer.adopt(sourceId).catch(() => undefined);
     const snapshot = await this.deps.sessions.template(sourceId);
     if (!snapshot) throw new DomainError("INTERNAL", `session ${sourceId} has no template snapshot`);
     checkWithinCeilings(snapshot.settings.limits, this.deps.ceilings.limits, "the source session's settings.limits");
