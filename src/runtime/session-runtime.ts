@@ -495,7 +495,11 @@ export class SessionRuntime {
         if ((await Promise.race([woken.then(() => "woken"), idle().catch(() => "idle")])) === "idle" && !ready()) break;
       }
       if (!ready() || driver.stopped) {
-        if (!driver.stopped) tape.diverge(`it never asked for the ${kind === "t" ? `timer ${id}` : `fetch ${id}`} answered the first time`);
+        if (!driver.stopped) {
+          tape.diverge(`it never asked for the ${kind === "t" ? `timer ${id}` : `fetch ${id}`} answered the first time`);
+          // Whatever it waits for now will not come: no need to wait for its wall time to say so.
+          if (!ended) driver.stop({ kind: "cancelled" });
+        }
         return;
       }
       tape.consumeCallback();

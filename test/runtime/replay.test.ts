@@ -151,6 +151,21 @@ describe("replay", () => {
     }
   });
 
+  it("a replayed run waiting for a timer it no longer asks for is reported at once, not at its wall time", async () => {
+    const opts = options();
+    const { steps } = await record(opts, ["await new Promise((r) => setTimeout(r, 50)); 1"]);
+    const altered: ReplayStep[] = [{ ...steps[0], request: { kind: "repl", code: "await new Promise(() => {}); 1" } }];
+    const fresh = await runtimes.create(opts);
+    try {
+      const started = performance.now();
+      const result = await fresh.replay(altered);
+      expect(result.divergence?.reason).toMatch(/never asked for the timer 1/);
+      expect(performance.now() - started).toBeLessThan(LIMITS.wallMs / 2);
+    } finally {
+      fresh.dispose();
+    }
+  });
+
   it("reports a run that asks for more than its recording holds", async () => {
     const opts = options();
     const { steps } = await record(opts, ["var x = 1; x"]);
