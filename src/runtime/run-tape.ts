@@ -11,6 +11,7 @@
  * keeps only why it overflowed, and the session that made it can no longer
  * be restored (SPEC: an unbounded log is not kept).
  */
+import type { Envelope } from "./modules/errors";
 import type { Recording } from "./types";
 
 /** About 8 MiB of recorded values per execution. */
@@ -41,32 +42,41 @@ export class RunTape {
    * it again in a replay too (state that lived only in the host's memory,
    * e.g. an in-memory database), keeping its place in the recording.
    */
-  call<T>(name: string, live: () => T, forReal = false): T {
+  call(name: string, live: () => Envelope, forReal = false): Envelope {
     if (!this.replay) {
       const value = live();
       this.keep("calls", [name, value], value);
       return value;
     }
     const next = this.nextCall(name);
-    return !next || forReal ? live() : (next[1] as T);
+    return next && forReal ? live() : next ? (next[1] as Envelope) : this.divergent(name);
   }
 
-  async callAsync<T>(name: string, live: () => Promise<T>): Promise<T> {
+  async callAsync(name: string, live: () => Promise<Envelope>): Promise<Envelope> {
     if (!this.replay) {
       const value = await live();
       this.keep("calls", [name, value], value);
       return value;
     }
     const next = this.nextCall(name);
-    return next ? (next[1] as T) : live();
+    return next ? (next[1] as Envelope) : this.divergent(name);
   }
 
-  /** The replay's next host call, when it is one to `name`; else a divergence (and the call goes to the world). */
+  /** The replay's next host call, when it is one to `name`; else a divergence. */
   private nextCall(name: string): [string, unknown] | undefined {
     const next = this.replay?.calls?.[this.callAt++];
     if (next && next[0] === name) return next;
     this.diverge(`it called ${name} where the recording has ${next ? next[0] : "no further call"}`);
     return undefined;
+  }
+
+  /**
+   * A replayed call the recording does not hold fails in the sandbox and goes
+   * nowhere else: a restore must not write a file, run a program or touch a
+   * database that the first run did not (the restore is lost anyway).
+   */
+  private divergent(name: string): Envelope {
+    return { ok: false, error: { name: "Error", message: `${name}: not in the session's recording (the restore diverged)` } };
   }
 
   /** A call into the isolate on the host's initiative, as it is made. */
@@ -97,15 +107,11 @@ export class RunTape {
   }
 
   /** Adds to a list of the recording, unless the cap is passed. */
-  keep<T>(part: "calls" | "callbacks" | "imports", entry: T, value: unknown): T {
-    if (this.recording.overflow !== undefined) return entry;
+  private keep<T>(part: "calls" | "callbacks" | "imports", entry: T, value: unknown): void {
+    if (this.recording.overflow !== undefined) return;
     this.size += approxSize(value) + 16;
-    if (this.size > RECORDING_CAP) {
-      this.overflow(`what the execution received from outside its isolate passed ${RECORDING_CAP / (1024 * 1024)} MiB`);
-      return entry;
-    }
+    if (this.size > RECORDING_CAP) return this.overflow(`what the execution received from outside its isolate passed ${RECORDING_CAP / (1024 * 1024)} MiB`);
     ((this.recording[part] ??= []) as T[]).push(entry);
-    return entry;
   }
 
   /** Clock readings taken from the isolate at the end of the run. */

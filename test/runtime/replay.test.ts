@@ -4,7 +4,7 @@
  * from outside is served again to a fresh runtime, which then holds the
  * same state; asking for something else is reported as a divergence.
  */
-import { writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { ReplayStep, RunResult, RuntimeOptions } from "../../src/runtime";
@@ -161,6 +161,22 @@ describe("replay", () => {
       const result = await fresh.replay(altered);
       expect(result.divergence?.reason).toMatch(/never asked for the timer 1/);
       expect(performance.now() - started).toBeLessThan(LIMITS.wallMs / 2);
+    } finally {
+      fresh.dispose();
+    }
+  });
+
+  it("a replayed host call the recording does not hold fails in the sandbox and never reaches the world", async () => {
+    const dir = options().worktreePath;
+    const opts = options({ worktreePath: dir, modules: ["fs"] });
+    const { steps } = await record(opts, ["require('fs').appendFile('a.txt', 'x'); 1"]);
+    const altered: ReplayStep[] = [{ ...steps[0], request: { kind: "repl", code: "require('fs').writeFile('b.txt', 'y'); 1" } }];
+    const fresh = await runtimes.create(opts);
+    try {
+      const result = await fresh.replay(altered);
+      expect(result.divergence?.reason).toMatch(/it called fs.writeFile where the recording has fs.appendFile/);
+      expect(existsSync(join(dir, "b.txt"))).toBe(false);
+      expect(readFileSync(join(dir, "a.txt"), "utf8")).toBe("x");
     } finally {
       fresh.dispose();
     }
