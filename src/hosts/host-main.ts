@@ -9,7 +9,6 @@ import { writeSync } from "node:fs";
 import { LocalRuntimes } from "../runtime/local-runtimes";
 import { protectServerPaths } from "../runtime/paths";
 import type { SessionRuntime } from "../runtime/session-runtime";
-import { replaySteps } from "../runtime/replay";
 import { RuntimeError, type ConsoleLevel, type ReplayResult, type RunHooks, type RunResult } from "../runtime/types";
 import { watchThread } from "./thread-watch";
 import { CATASTROPHE, CATCH_UP_MAX_MS, ConsoleBatch, HEARTBEAT_MS, MAX_UNACKED, type Budget, type ToHost, type ToMain, type WireError } from "./protocol";
@@ -140,45 +139,43 @@ async function create(id: number, message: Extract<ToHost, { t: "create" }>): Pr
 }
 
 async function run(message: Extract<ToHost, { t: "run" }>): Promise<void> {
-  const runtime = live.get(message.id);
   const hostRun = new HostRun(message.run, message.budget, message.record);
-  runs.set(message.run, hostRun);
-  let result: RunResult | undefined;
-  let error: WireError | undefined;
-  try {
-    if (!runtime) throw new RuntimeError("DISPOSED", "the runtime's isolate is gone");
-    const { request, limits } = message;
-    result =
+  const { request, limits } = message;
+  await answer(message.id, hostRun, async (runtime) => ({
+    result:
       request.kind === "repl"
         ? await runtime.runRepl(request.code, limits, hostRun.hooks)
-        : await runtime.runFile(request.file, limits, hostRun.hooks, request.options);
-  } catch (err) {
-    error = wireError(err);
-  }
-  runs.delete(message.run);
-  hostRun.flush();
-  const disposed = !runtime || runtime.disposed;
-  if (runtime && disposed) live.delete(message.id);
-  send({ t: "done", run: message.run, result, error, disposed, heap: disposed ? 0 : runtime.knownHeapUsedBytes() });
+        : await runtime.runFile(request.file, limits, hostRun.hooks, request.options),
+  }));
 }
 
 /** Recorded executions run again in one runtime (runtime/replay.ts): nothing goes to the main process but the answer. */
 async function replay(message: Extract<ToHost, { t: "replay" }>): Promise<void> {
-  const runtime = live.get(message.id);
   const hostRun = new HostRun(message.run, { events: 0, bytes: 0 });
-  runs.set(message.run, hostRun);
-  let replayed: ReplayResult | undefined;
+  await answer(message.id, hostRun, async (runtime) => ({ replayed: await runtime.replay(message.steps, hostRun.abort.signal) }));
+}
+
+/** Does a run's work in runtime `id` (cancellable through `hostRun`) and sends its "done": after its console lines, with the runtime's state. */
+async function answer(
+  id: number,
+  hostRun: HostRun,
+  work: (runtime: SessionRuntime) => Promise<{ result?: RunResult; replayed?: ReplayResult }>,
+): Promise<void> {
+  const runtime = live.get(id);
+  runs.set(hostRun.run, hostRun);
+  let done: { result?: RunResult; replayed?: ReplayResult } = {};
   let error: WireError | undefined;
   try {
     if (!runtime) throw new RuntimeError("DISPOSED", "the runtime's isolate is gone");
-    replayed = await replaySteps(runtime, message.steps, hostRun.abort.signal);
+    done = await work(runtime);
   } catch (err) {
     error = wireError(err);
   }
-  runs.delete(message.run);
+  runs.delete(hostRun.run);
+  hostRun.flush();
   const disposed = !runtime || runtime.disposed;
-  if (runtime && disposed) live.delete(message.id);
-  send({ t: "done", run: message.run, replayed, error, disposed, heap: disposed ? 0 : runtime.knownHeapUsedBytes() });
+  if (runtime && disposed) live.delete(id);
+  send({ t: "done", run: hostRun.run, ...done, error, disposed, heap: disposed ? 0 : runtime.knownHeapUsedBytes() });
 }
 
 process.on("message", (message: ToHost) => {

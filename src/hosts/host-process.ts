@@ -191,33 +191,34 @@ export class HostProcess {
   }
 
   run(runtime: RemoteSessionRuntime, request: RunRequest, limits: RunLimits, hooks: RunHooks): Promise<RunResult> {
-    const run = this.nextId++;
     // Without a budget hook every line is taken here and refused by hooks.onConsole on arrival.
     const budget = hooks.consoleBudget?.() ?? { events: Number.MAX_SAFE_INTEGER, bytes: Number.MAX_SAFE_INTEGER };
-    return new Promise<RunResult>((resolve, reject) => {
-      const onAbort = () => this.send({ t: "cancel", run });
-      const stuckTimer = setTimeout(() => this.kill(run), limits.wallMs + STUCK_GRACE_MS);
-      this.runs.set(run, { runtime, hooks, refused: false, resolve: resolve as PendingRun["resolve"], reject, stuckTimer, onAbort });
-      this.send({ t: "run", id: runtime.id, run, request, limits, budget, record: hooks.record });
-      this.watchMemory();
-      if (hooks.signal?.aborted) onAbort();
-      else hooks.signal?.addEventListener("abort", onAbort, { once: true });
-    });
+    return this.start(runtime, hooks, limits.wallMs, false, (run) => ({ t: "run", id: runtime.id, run, request, limits, budget, record: hooks.record }));
   }
 
   /** Replays recorded executions in the runtime (one message for them all). */
   replay(runtime: RemoteSessionRuntime, steps: ReplayStep[], signal?: AbortSignal): Promise<ReplayResult> {
-    const run = this.nextId++;
     const wallMs = steps.reduce((sum, step) => sum + step.limits.wallMs, 0);
-    return new Promise<ReplayResult>((resolve, reject) => {
+    return this.start(runtime, { onConsole: () => true, signal }, wallMs, true, (run) => ({ t: "replay", id: runtime.id, run, steps }));
+  }
+
+  /** Sends a run (or a replay) and answers with its "done": cancelled with the hooks' signal, killed past its wall time by the grace. */
+  private start<T extends RunResult | ReplayResult>(
+    runtime: RemoteSessionRuntime,
+    hooks: RunHooks,
+    wallMs: number,
+    replay: boolean,
+    message: (run: number) => ToHost,
+  ): Promise<T> {
+    const run = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
       const onAbort = () => this.send({ t: "cancel", run });
       const stuckTimer = setTimeout(() => this.kill(run), wallMs + STUCK_GRACE_MS);
-      const hooks: RunHooks = { onConsole: () => true, signal };
-      this.runs.set(run, { runtime, hooks, refused: false, replay: true, resolve: resolve as PendingRun["resolve"], reject, stuckTimer, onAbort });
-      this.send({ t: "replay", id: runtime.id, run, steps });
+      this.runs.set(run, { runtime, hooks, refused: false, replay, resolve: resolve as PendingRun["resolve"], reject, stuckTimer, onAbort });
+      this.send(message(run));
       this.watchMemory();
-      if (signal?.aborted) onAbort();
-      else signal?.addEventListener("abort", onAbort, { once: true });
+      if (hooks.signal?.aborted) onAbort();
+      else hooks.signal?.addEventListener("abort", onAbort, { once: true });
     });
   }
 
