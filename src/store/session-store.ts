@@ -73,15 +73,14 @@ export class TypeormSessionStore implements SessionStore {
   }
 
   async closeOrphans(lastError: string, now: number, statuses: SessionStatus[] = ["STARTING", "READY", "RESTORING"]): Promise<number> {
-    if (statuses.some((s) => !/^[A-Z]+$/.test(s))) throw new Error("bad status");
     const sessions = this.sql.table("sessions");
     const [count] = await this.sql.transaction([
       [
         `UPDATE ${sessions} AS s SET status = 'CLOSED', last_error = ?, closed_at = ?, last_activity_at = COALESCE(
            (SELECT MAX(COALESCE(e.ended_at, e.started_at)) FROM ${this.sql.table("executions")} e WHERE e.session_id = s.id AND COALESCE(e.ended_at, e.started_at) > s.last_activity_at),
            s.last_activity_at)
-         WHERE s.status IN (${statuses.map((s) => `'${s}'`).join(", ")})`,
-        [lastError, now],
+         WHERE s.status IN (${statuses.map(() => "?").join(", ")})`,
+        [lastError, now, ...statuses],
       ],
     ]);
     return count;
