@@ -65,7 +65,7 @@ export class ExecutionPipeline {
 
   constructor(private readonly deps: PipelineDeps) {
     this.now = deps.now ?? Date.now;
-    this.restorer = new SessionRestorer({ ...deps, mode: deps.restore ?? "lazy", crash: (live, message) => this.crash(live, message) });
+    this.restorer = new SessionRestorer({ ...deps, mode: deps.restore ?? "lazy", end: (live, status, message) => this.end(live, status, message) });
   }
 
   /** Runs a client's REPL snippet or file. */
@@ -138,11 +138,17 @@ export class ExecutionPipeline {
   }
 
   /** Marks a live session CRASHED and frees its isolate. */
-  async crash(live: LiveSession, message: string): Promise<void> {
-    live.status = "CRASHED";
+  crash(live: LiveSession, message: string): Promise<void> {
+    return this.end(live, "CRASHED", message);
+  }
+
+  /** Ends a live session (CRASHED, or CLOSED by the server) saying why, frees its isolate and ends its streams. */
+  async end(live: LiveSession, status: "CRASHED" | "CLOSED", message: string): Promise<void> {
+    live.status = status;
     this.deps.registry.remove(live.id);
+    const now = this.now();
     try {
-      await this.saveSession(live, { status: "CRASHED", lastError: message, lastActivityAt: this.now() });
+      await this.saveSession(live, { status, lastError: message, lastActivityAt: now, ...(status === "CLOSED" ? { closedAt: now } : {}) });
     } finally {
       this.deps.bus.publish(live.id, { kind: "closed" });
     }
@@ -196,9 +202,7 @@ export class ExecutionPipeline {
     if (this.restorer.enabled) {
       await this.restorer.restore(live, "its session host was lost while the session was idle");
       if (live.status !== "READY") throw new DomainError("SESSION_NOT_READY", `session ${live.id} is ${live.status}`, { status: live.status });
-      const notice = live.notice;
-      live.notice = undefined;
-      return notice;
+      return live.notice;
     }
     await this.restart(live);
     if (live.status !== "READY") throw new DomainError("SESSION_NOT_READY", `session ${live.id} is ${live.status}`, { status: live.status });
@@ -288,31 +292,40 @@ export class ExecutionPipeline {
   }
 
   /**
+   * What the session does once the execution is stored. A run that disposed
+   * its isolate is followed by a restart (a startup file's: by its failure),
+   * by a restore when its session host was lost under it, and by nothing
+   * while the session closes or the server stops (its state is simply gone).
+   */
+  private followUp(
+    live: LiveSession,
+    kind: ExecutionKind,
+    ending: { then: string },
+    result: RunResult | Failure,
+  ): "nothing" | "crash" | "restart" | "restore" | "gone" {
+    if (ending.then === "crash") return "crash";
+    if (ending.then !== "restart" || kind === "STARTUP") return "nothing";
+    if (live.closing || this.shuttingDown) return "gone";
+    return hostLoss(result) && this.restorer.enabled ? "restore" : "restart";
+  }
+
+  /**
    * The execution's recording as its row keeps it, or null when a restore
-   * must not replay it: it never ran code, ended its session, or was cut
-   * short by its session host's loss (the session is restored from what
-   * came before it). A run that disposed the isolate marks a restart, if
-   * one follows (not while the session closes or the server stops: then
-   * a restore starts from what came before it).
+   * must not replay it: it never ran code, ended its session, was cut short
+   * by its session host's loss, or took its isolate with it when no restart
+   * followed (a restore starts from what came before it). One followed by a
+   * restart marks it: a restore starts after it.
    */
   private recordingOf(
-    live: LiveSession,
     result: RunResult | Failure,
-    ending: { then: string },
+    follow: ReturnType<ExecutionPipeline["followUp"]>,
     spec: ExecutionSpec,
     file: WorktreeFile | undefined,
   ): { recording: Uint8Array | null; sources: RecordedSource[] } {
-    const restarting = ending.then === "restart" && spec.kind !== "STARTUP";
-    if (
-      !this.restorer.enabled ||
-      !("outcome" in result) ||
-      ending.then === "crash" ||
-      hostLoss(result) ||
-      (restarting && (live.closing || this.shuttingDown))
-    ) {
+    if (!this.restorer.enabled || !("outcome" in result) || hostLoss(result) || follow === "crash" || follow === "gone") {
       return { recording: null, sources: [] };
     }
-    const { bytes, sources } = this.recordings.encode(result.recording, file, spec.kind === "STARTUP" ? spec.mode : undefined, restarting);
+    const { bytes, sources } = this.recordings.encode(result.recording, file, spec.kind === "STARTUP" ? spec.mode : undefined, follow === "restart");
     return { recording: bytes, sources };
   }
 
@@ -330,7 +343,8 @@ export class ExecutionPipeline {
     const limitEvent = recorder.events[recorder.events.length - 1]?.payload;
     const ending = endingOf(outcome, limits, limitEvent?.type === "SYSTEM" ? limitEvent.message : undefined);
     for (const payload of ending.events) recorder.record(payload);
-    const { recording, sources } = this.recordingOf(live, result, ending, spec, file);
+    const follow = this.followUp(live, execution.kind, ending, result);
+    const { recording, sources } = this.recordingOf(result, follow, spec, file);
     const overflow = "outcome" in result ? result.recording?.overflow : undefined;
     if (overflow) {
       recorder.record({
@@ -383,12 +397,12 @@ export class ExecutionPipeline {
     }
     live.executionsRun += 1;
     live.lastActivityAt = endedAt;
-    const then = execution.kind === "STARTUP" && ending.then === "restart" ? "nothing" : ending.then;
-    if (then === "crash") await this.crash(live, error?.message ?? "crashed");
-    else if (then === "restart" && !live.closing && !this.shuttingDown) {
+    if (follow === "crash") await this.crash(live, error?.message ?? "crashed");
+    // Not when the session closed or the server began stopping during the write.
+    else if (!live.closing && !this.shuttingDown) {
       // Its session host was lost (not its own code): the session comes back by replay, as it was before this execution.
-      if (hostLoss(result) && this.restorer.enabled && execution.kind !== "STARTUP") await this.restorer.restore(live, "its session host was lost");
-      else await this.restart(live);
+      if (follow === "restore") await this.restorer.restore(live, "its session host was lost");
+      else if (follow === "restart") await this.restart(live);
     }
     return stored;
   }

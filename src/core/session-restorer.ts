@@ -10,7 +10,6 @@ import { realpath } from "node:fs/promises";
 import type { SessionRestoreMode } from "../config";
 import type { Logger } from "../log";
 import { DomainError, notFound } from "./errors";
-import type { EventBus } from "./event-bus";
 import type { Session } from "./model";
 import type { ExecutionStore, Runtimes, SessionStore } from "./ports";
 import { planReplay } from "./recordings";
@@ -23,11 +22,10 @@ export interface RestorerDeps {
   executions: ExecutionStore;
   runtimes: Runtimes;
   grants: HostGrants;
-  bus: EventBus;
   log: Logger;
   mode: SessionRestoreMode;
-  /** The pipeline's: marks the session CRASHED and frees its isolate. */
-  crash(live: LiveSession, message: string): Promise<void>;
+  /** The pipeline's: marks the session CRASHED or CLOSED saying why, frees its isolate, ends its streams. */
+  end(live: LiveSession, status: "CRASHED" | "CLOSED", message: string): Promise<void>;
 }
 
 export class SessionRestorer {
@@ -51,12 +49,7 @@ export class SessionRestorer {
     const restorable = this.enabled && (row.status === "READY" || row.status === "RESTORING");
     if (!restorable) throw notReady(row);
     const template = await this.deps.sessions.template(sessionId);
-    let worktree: string | undefined;
-    try {
-      worktree = await realpath(row.worktreePath);
-    } catch {
-      worktree = undefined;
-    }
+    const worktree = await realpath(row.worktreePath).catch(() => undefined);
     const again = this.deps.registry.get(sessionId);
     if (again) return again;
     const live = new LiveSession(sessionId, worktree ?? row.worktreePath, template!);
@@ -118,7 +111,11 @@ export class SessionRestorer {
     const result = await runtime.replay(plan.steps);
     if (this.deps.registry.get(live.id) !== live) return;
     if (result.divergence) {
-      return this.deps.crash(live, `the session could not be restored: ${plan.labels[result.replayed]} did not run as recorded (${result.divergence.reason})`);
+      return this.deps.end(
+        live,
+        "CRASHED",
+        `the session could not be restored: ${plan.labels[result.replayed]} did not run as recorded (${result.divergence.reason})`,
+      );
     }
     live.status = "READY";
     live.executionsRun = 0;
@@ -135,26 +132,14 @@ export class SessionRestorer {
   }
 
   /** A history that cannot be replayed: the session is closed, saying why. */
-  private async giveUp(live: LiveSession, why: string): Promise<void> {
-    this.deps.registry.remove(live.id);
-    live.status = "CLOSED";
-    const now = Date.now();
-    try {
-      await this.deps.sessions.update(live.id, {
-        status: "CLOSED",
-        closedAt: now,
-        lastActivityAt: now,
-        lastError: `the session could not be restored: ${why}`,
-      });
-    } finally {
-      this.deps.bus.publish(live.id, { kind: "closed" });
-    }
+  private giveUp(live: LiveSession, why: string): Promise<void> {
+    return this.deps.end(live, "CLOSED", `the session could not be restored: ${why}`);
   }
 
   private async failed(live: LiveSession, err: unknown): Promise<void> {
     this.deps.log.error({ err, sessionId: live.id }, "restoring a session failed");
     if (this.deps.registry.get(live.id) !== live) return;
-    await this.deps.crash(live, `the session could not be restored: ${err instanceof Error ? err.message : String(err)}`).catch(() => undefined);
+    await this.deps.end(live, "CRASHED", `the session could not be restored: ${err instanceof Error ? err.message : String(err)}`).catch(() => undefined);
   }
 }
 

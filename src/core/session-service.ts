@@ -88,23 +88,7 @@ export class SessionService {
     // Templates outlive server flags: one written under higher ceilings does not start.
     checkWithinCeilings(snapshot.settings.limits, this.deps.ceilings.limits, "the template's settings.limits");
     this.reserveSlot();
-    const now = this.now();
-    const session: Session = {
-      id: randomUUID(),
-      templateId,
-      workspaceId,
-      baseCommitOid,
-      worktreePath,
-      status: "STARTING",
-      lastError: "",
-      restartCount: 0,
-      restoreCount: 0,
-      forkedFromSessionId: "",
-      forkedFromExecutionNumber: 0,
-      createdAt: now,
-      closedAt: null,
-      lastActivityAt: now,
-    };
+    const session = this.newRow({ templateId, workspaceId, baseCommitOid, worktreePath, status: "STARTING" });
     const live = new LiveSession(session.id, worktree, snapshot);
     // Startup executions reference the session row, so it must exist first;
     // without them the row is written once, READY or CRASHED.
@@ -147,23 +131,16 @@ export class SessionService {
     if (!snapshot) throw new DomainError("INTERNAL", `session ${sourceId} has no template snapshot`);
     checkWithinCeilings(snapshot.settings.limits, this.deps.ceilings.limits, "the source session's settings.limits");
     this.reserveSlot();
-    const now = this.now();
-    const session: Session = {
-      id: randomUUID(),
-      templateId: source.templateId,
-      workspaceId: source.workspaceId,
-      baseCommitOid: source.baseCommitOid,
+    const { templateId, workspaceId, baseCommitOid } = source;
+    const session = this.newRow({
+      templateId,
+      workspaceId,
+      baseCommitOid,
       worktreePath,
       status: "RESTORING",
-      lastError: "",
-      restartCount: 0,
-      restoreCount: 0,
       forkedFromSessionId: sourceId,
       forkedFromExecutionNumber: at,
-      createdAt: now,
-      closedAt: null,
-      lastActivityAt: now,
-    };
+    });
     const live = new LiveSession(session.id, worktree, snapshot);
     live.status = "RESTORING";
     try {
@@ -195,6 +172,26 @@ export class SessionService {
       );
     }
     return requested;
+  }
+
+  /** A new session's row: a fresh id, no restarts or restores yet, created now. */
+  private newRow(
+    fields: Pick<Session, "templateId" | "workspaceId" | "baseCommitOid" | "worktreePath" | "status"> &
+      Partial<Pick<Session, "forkedFromSessionId" | "forkedFromExecutionNumber">>,
+  ): Session {
+    const now = this.now();
+    return {
+      id: randomUUID(),
+      lastError: "",
+      restartCount: 0,
+      restoreCount: 0,
+      forkedFromSessionId: "",
+      forkedFromExecutionNumber: 0,
+      createdAt: now,
+      closedAt: null,
+      lastActivityAt: now,
+      ...fields,
+    };
   }
 
   /** Counts a create against --max-sessions until its session is in the registry (checked and taken in one turn). */
