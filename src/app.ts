@@ -18,6 +18,7 @@ import { describeDatabase, openDatabase, warnIfReadableByOthers } from "./store/
 import { TypeormExecutionStore } from "./store/execution-store";
 import { TypeormSessionStore } from "./store/session-store";
 import { TypeormTemplateStore } from "./store/template-store";
+import { eventEncoding } from "./transport/event-wire";
 import { startGrpcServer, type GrpcServer } from "./transport/server";
 
 export interface RunningApp {
@@ -71,7 +72,7 @@ export async function startApp(config: ServeConfig, log: Logger): Promise<Runnin
   const bus = new EventBus();
   try {
     const sessionStore = new TypeormSessionStore(db);
-    const executionStore = new TypeormExecutionStore(db);
+    const executionStore = new TypeormExecutionStore(db, eventEncoding);
     const registry = new SessionRegistry();
     const ceilings = ceilingsFrom(config.ceilings, config.maxSessions);
     const templates = new TemplateService(new TypeormTemplateStore(db), ceilings.limits);

@@ -50,8 +50,10 @@ export class ExecutionCursor {
       for (const event of page) {
         if (event.seq > seq) return;
         if (event.seq !== this.last + 1) break;
-        await this.send(event);
         this.last = event.seq;
+        // Awaited only when the reader must wait: a replay is 100k events, and `await undefined` costs a turn each.
+        const wait = this.send(event);
+        if (wait) await wait;
       }
       if (page.length === PAGE) continue;
       if (

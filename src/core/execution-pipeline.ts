@@ -414,8 +414,11 @@ export class ExecutionPipeline {
    * Returns what was stored, or undefined (then retried in the background).
    */
   private async storeFallback(execution: Execution, finish: ExecutionFinish, remaining: ExecutionEvent[]): Promise<ExecutionWithEvents | undefined> {
+    // Made afresh, not spread: a copy would carry what the transport attached to the original (its encoded bytes).
     const placeholders = remaining.map((e): ExecutionEvent => ({
-      ...e,
+      executionId: e.executionId,
+      seq: e.seq,
+      ts: e.ts,
       payload: { type: "SYSTEM", level: "error", message: "this event could not be stored" },
     }));
     const attempt = async (): Promise<ExecutionEvent[] | undefined> => {

@@ -109,6 +109,23 @@ export interface RecordedExecution {
   recording: Uint8Array | null;
 }
 
+/**
+ * The bytes the transport sends events as, kept with each stored page of
+ * events so that a replay hands the stored bytes on instead of parsing and
+ * encoding every event again. Opaque to core and store: they keep what
+ * `pack` made and give it back to `attach`.
+ */
+export interface EventEncoding {
+  /** One blob for a run of consecutive events of one execution. */
+  pack(events: ExecutionEvent[]): Uint8Array;
+  /**
+   * Gives each of `events` its bytes from a blob `pack` made of a run whose
+   * entry `from` is events[0]. False when the blob does not hold them
+   * (nothing is attached; the caller reads them from elsewhere).
+   */
+  attach(events: ExecutionEvent[], packed: Uint8Array, from: number): boolean;
+}
+
 export interface ExecutionStore {
   get(id: string): Promise<Execution | undefined>;
   findByRequestId(sessionId: string, requestId: string): Promise<Execution | undefined>;

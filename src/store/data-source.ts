@@ -15,6 +15,7 @@ import { InitialSchema1764100000000 } from "./migrations/1764100000000-InitialSc
 import { EventPages1764200000000 } from "./migrations/1764200000000-EventPages";
 import { PartialExecutionIndexes1764300000000 } from "./migrations/1764300000000-PartialExecutionIndexes";
 import { DurableSessions1764400000000 } from "./migrations/1764400000000-DurableSessions";
+import { EncodedEventPages1764500000000 } from "./migrations/1764500000000-EncodedEventPages";
 import { keepOwn, lockDataDir, type DataDirLock } from "./data-dir-lock";
 import { startWalCheckpointer } from "./wal-checkpointer";
 
@@ -28,7 +29,13 @@ const ENTITIES = [
   ExecutionEntity,
   EventPageEntity,
 ];
-export const MIGRATIONS = [InitialSchema1764100000000, EventPages1764200000000, PartialExecutionIndexes1764300000000, DurableSessions1764400000000];
+export const MIGRATIONS = [
+  InitialSchema1764100000000,
+  EventPages1764200000000,
+  PartialExecutionIndexes1764300000000,
+  DurableSessions1764400000000,
+  EncodedEventPages1764500000000,
+];
 
 export interface DatabaseConfig {
   /** postgres://… to use PostgreSQL; otherwise the embedded SQLite file under dataDir. */

@@ -1,6 +1,6 @@
 import { DataSource, LessThan } from "typeorm";
 import type { Execution, ExecutionEvent, ExecutionKind, ExecutionStatus } from "../core/model";
-import type { ExecutionFinish, ExecutionStore, RecordedExecution, RecordedSource } from "../core/ports";
+import type { EventEncoding, ExecutionFinish, ExecutionStore, RecordedExecution, RecordedSource } from "../core/ports";
 import { ExecutionEntity } from "./entities/execution.entity";
 import { eventPageStatements, readEvents } from "./event-pages";
 import { GroupCommit } from "./group-commit";
@@ -12,7 +12,11 @@ export class TypeormExecutionStore implements ExecutionStore {
   /** Finishing writes of executions that end together share one transaction. */
   private readonly commits: GroupCommit;
 
-  constructor(private readonly db: DataSource) {
+  constructor(
+    private readonly db: DataSource,
+    /** Kept with each page of events for replays (see event-pages.ts); without it, pages hold their JSON only. */
+    private readonly encoding?: EventEncoding,
+  ) {
     this.sql = openHotSql(db);
     this.commits = new GroupCommit(this.sql);
   }
@@ -93,7 +97,7 @@ export class TypeormExecutionStore implements ExecutionStore {
     // The session's last_activity_at is not written here: the live session
     // holds it (see SessionService), which spares every execution a write to
     // the sessions row (on PostgreSQL that row lock cost ~0.15 ms a call).
-    const middle = [...this.sourceStatements(f.sources), ...eventPageStatements(this.sql, remaining)];
+    const middle = [...this.sourceStatements(f.sources), ...eventPageStatements(this.sql, remaining, this.encoding)];
     const statements = insert ? [row, ...middle] : [...middle, row];
     const counts = await this.commits.run(statements);
     if (counts[insert ? 0 : statements.length - 1] === 0) throw new Error(`execution ${execution.id} vanished from the store`);
@@ -145,11 +149,13 @@ export class TypeormExecutionStore implements ExecutionStore {
     // up to its commit flushes every earlier batch with it (the WAL is one
     // sequence). A crash before that loses an unfinished execution's tail,
     // which the next start reports CANCELLED anyway.
-    await this.sql.transaction([...(insertFirst ? [this.insertStatement(insertFirst)] : []), ...eventPageStatements(this.sql, events)], { durable: false });
+    await this.sql.transaction([...(insertFirst ? [this.insertStatement(insertFirst)] : []), ...eventPageStatements(this.sql, events, this.encoding)], {
+      durable: false,
+    });
   }
 
   async listEvents(executionId: string, afterSeq: number, limit: number): Promise<ExecutionEvent[]> {
-    return readEvents(this.sql, executionId, afterSeq, limit);
+    return readEvents(this.sql, executionId, afterSeq, limit, this.encoding);
   }
 
   async cancelOrphans(message: string, now: number): Promise<number> {

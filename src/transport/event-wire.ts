@@ -16,6 +16,7 @@ import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import type { ServiceDefinition } from "@grpc/grpc-js";
 import { Execution as WireExecution, ExecutionEvent as WireEvent } from "../../gen/vmsystem/v1/execution";
 import type { Execution, ExecutionEvent } from "../core/model";
+import type { EventEncoding } from "../core/ports";
 import { eventToProto, executionToProto } from "./codec-execution";
 
 /**
@@ -68,6 +69,85 @@ function encodeTextEvent(event: ExecutionEvent): Uint8Array | undefined {
   at = writeString(out, at, 1, first, a);
   writeString(out, at, 2, second, b);
   return out;
+}
+
+/**
+ * Stored pages of events keep their bytes (store/event-pages.ts): each
+ * event as a varint length and its bytes without field 1, the execution
+ * id, which is the page's and would be a third of it. A replay puts the id
+ * back in front; it parses and encodes nothing.
+ */
+export const eventEncoding: EventEncoding = {
+  pack(events) {
+    let total = 0;
+    for (const e of events) {
+      const bytes = bytesOf(e);
+      const length = bytes.length - idFieldSize(e.executionId, bytes);
+      total += varintSize(length) + length;
+    }
+    const out = Buffer.allocUnsafe(total);
+    let at = 0;
+    for (const e of events) {
+      const bytes = bytesOf(e);
+      const skip = idFieldSize(e.executionId, bytes);
+      at = writeVarint(out, at, bytes.length - skip);
+      // No subarray per event: a flood is 100k of them.
+      at += Buffer.prototype.copy.call(bytes, out, at, skip);
+    }
+    return out;
+  },
+
+  attach(events, packed, from) {
+    if (events.length === 0) return true;
+    const id = events[0].executionId;
+    const idLength = Buffer.byteLength(id);
+    const head = stringSize(idLength);
+    // The entries: skip `from`, then each event's length and where it starts.
+    const starts = new Array<number>(events.length);
+    const lengths = new Array<number>(events.length);
+    let at = 0;
+    let total = 0;
+    for (let i = 0; i < from + events.length; i++) {
+      if (at >= packed.length) return false;
+      const [length, next] = readVarint(packed, at);
+      if (next + length > packed.length) return false;
+      if (i >= from) {
+        // Each entry must be its event's: it starts with field 2, seq.
+        if (packed[next] !== ((2 << 3) | 0) || readVarint(packed, next + 1)[0] !== events[i - from].seq) return false;
+        starts[i - from] = next;
+        lengths[i - from] = length;
+        total += head + length;
+      }
+      at = next + length;
+    }
+    const out = Buffer.allocUnsafe(total);
+    at = 0;
+    for (let i = 0; i < events.length; i++) {
+      const start = at;
+      at = writeString(out, at, 1, id, idLength);
+      out.set(packed.subarray(starts[i], starts[i] + lengths[i]), at);
+      at += lengths[i];
+      (events[i] as WithBytes)[BYTES] = out.subarray(start, at);
+    }
+    return true;
+  },
+};
+
+/** How many bytes field 1 (execution_id) takes at the start of an event's bytes; 0 if it is not there. */
+function idFieldSize(executionId: string, bytes: Uint8Array): number {
+  const size = stringSize(Buffer.byteLength(executionId));
+  return size > 0 && bytes[0] === ((1 << 3) | 2) ? size : 0;
+}
+
+function readVarint(bytes: Uint8Array, at: number): [value: number, next: number] {
+  let value = 0;
+  let scale = 1;
+  for (;;) {
+    const b = bytes[at++];
+    value += (b & 0x7f) * scale;
+    if (b < 0x80 || at >= bytes.length) return [value, at];
+    scale *= 0x80;
+  }
 }
 
 const EVENTS_FIELD = 15;

@@ -7,7 +7,9 @@ import { Column, Entity, PrimaryColumn } from "typeorm";
  * A row per event cost ~2 µs of B-tree work each on SQLite and ~10 µs on
  * PostgreSQL, the limit on persisted events/s; a page costs about one row.
  * The key (execution_id, last_seq) finds the page holding any `after_seq + 1`
- * with one index seek. Written and read by event-pages.ts.
+ * with one index seek. Written and read by event-pages.ts, as is the
+ * `encoded` column (the same events as the transport sends them; migration
+ * 1764500000000), which only raw SQL touches.
  */
 @Entity({ name: "event_pages" })
 export class EventPageEntity {
