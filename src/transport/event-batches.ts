@@ -7,10 +7,12 @@ export const MAX_BATCH = 1000;
 /**
  * A batched stream's events (max_batch N > 0): a batch is whatever is
  * already waiting when the stream can take a message, up to N. The first
- * event goes out at once; while a batch is being flushed to the connection,
- * the events that come meanwhile wait for the next one. Nothing is held back
+ * event goes out at once; while two batches are being flushed to the
+ * connection, the events that come meanwhile wait for the next one (one
+ * batch at a time left the connection idle between them). Nothing is held back
  * to fill a batch. Past N waiting events the producer waits too, so a slow
- * client holds no more than a batch here.
+ * client holds no more than three batches here (two being written, one
+ * waiting).
  */
 export class EventBatches {
   private waiting: ExecutionEvent[] = [];
@@ -40,11 +42,20 @@ export class EventBatches {
   }
 
   private async pump(): Promise<void> {
-    while (this.waiting.length > 0) {
+    let previous: Promise<void> | undefined;
+    for (;;) {
+      if (this.waiting.length === 0) {
+        if (!previous) break;
+        await previous;
+        previous = undefined;
+        continue;
+      }
       const batch = this.waiting.splice(0, this.size);
       this.room?.resolve();
       this.room = undefined;
-      await this.write(batch);
+      const written = this.write(batch);
+      if (previous) await previous;
+      previous = written;
     }
     this.writing = undefined;
   }
