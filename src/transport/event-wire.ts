@@ -43,32 +43,56 @@ const TEXT_PAYLOADS = { INPUT_ECHO: { field: 5, type: 1 }, CONSOLE: { field: 6, 
  */
 function encodeTextEvent(event: ExecutionEvent): Uint8Array | undefined {
   const p = event.payload;
+  // The first string recurs (a console level) but for INPUT_ECHO (the input).
   let first: string;
   let second: string;
-  if (p.type === "CONSOLE") [first, second] = [p.level, p.text];
-  else if (p.type === "SYSTEM") [first, second] = [p.level, p.message];
-  else if (p.type === "INPUT_ECHO") [first, second] = [p.text, ""];
-  else return undefined;
+  if (p.type === "CONSOLE") {
+    first = p.level;
+    second = p.text;
+  } else if (p.type === "SYSTEM") {
+    first = p.level;
+    second = p.message;
+  } else if (p.type === "INPUT_ECHO") {
+    first = p.text;
+    second = "";
+  } else return undefined;
   const { field, type } = TEXT_PAYLOADS[p.type];
-  const id = Buffer.byteLength(event.executionId);
-  const a = Buffer.byteLength(first);
+  const id = recurringUtf8(event.executionId);
+  const level = p.type === "INPUT_ECHO" ? undefined : recurringUtf8(first);
+  const a = level ? level.length : Buffer.byteLength(first);
   const b = Buffer.byteLength(second);
   const payload = stringSize(a) + stringSize(b);
   const seconds = Math.floor(event.ts / 1000);
   const nanos = (event.ts - seconds * 1000) * 1_000_000;
   const ts = (seconds !== 0 ? 1 + varintSize(seconds) : 0) + (nanos !== 0 ? 1 + varintSize(nanos) : 0);
-  const total = stringSize(id) + (event.seq !== 0 ? 1 + varintSize(event.seq) : 0) + fieldSize(ts) + 2 + fieldSize(payload);
+  const total = stringSize(id.length) + (event.seq !== 0 ? 1 + varintSize(event.seq) : 0) + fieldSize(ts) + 2 + fieldSize(payload);
   const out = Buffer.allocUnsafe(total);
-  let at = writeString(out, 0, 1, event.executionId, id);
+  let at = id.length === 0 ? 0 : writeField(out, 0, 1, id);
   if (event.seq !== 0) at = writeVarint(out, writeTag(out, at, 2, 0), event.seq);
   at = writeHeader(out, at, 3, ts);
   if (seconds !== 0) at = writeVarint(out, writeTag(out, at, 1, 0), seconds);
   if (nanos !== 0) at = writeVarint(out, writeTag(out, at, 2, 0), nanos);
   at = writeVarint(out, writeTag(out, at, 4, 0), type);
   at = writeHeader(out, at, field, payload);
-  at = writeString(out, at, 1, first, a);
+  at = level ? (level.length === 0 ? at : writeField(out, at, 1, level)) : writeString(out, at, 1, first, a);
   writeString(out, at, 2, second, b);
   return out;
+}
+
+/**
+ * UTF-8 of the strings every event of a flood repeats (its execution id,
+ * its console level), made once: writing them again each time was a third
+ * of the encoding. Bounded: emptied when it reaches 256 strings.
+ */
+const recurring = new Map<string, Buffer>();
+
+function recurringUtf8(text: string): Buffer {
+  let bytes = recurring.get(text);
+  if (!bytes) {
+    if (recurring.size >= 256) recurring.clear();
+    recurring.set(text, (bytes = Buffer.from(text, "utf8")));
+  }
+  return bytes;
 }
 
 /**
@@ -99,9 +123,8 @@ export const eventEncoding: EventEncoding = {
 
   attach(events, packed, from) {
     if (events.length === 0) return true;
-    const id = events[0].executionId;
-    const idLength = Buffer.byteLength(id);
-    const head = stringSize(idLength);
+    const id = recurringUtf8(events[0].executionId);
+    const head = stringSize(id.length);
     // The entries: skip `from`, then each event's length and where it starts.
     const starts = new Array<number>(events.length);
     const lengths = new Array<number>(events.length);
@@ -124,7 +147,7 @@ export const eventEncoding: EventEncoding = {
     at = 0;
     for (let i = 0; i < events.length; i++) {
       const start = at;
-      at = writeString(out, at, 1, id, idLength);
+      if (id.length > 0) at = writeField(out, at, 1, id);
       out.set(packed.subarray(starts[i], starts[i] + lengths[i]), at);
       at += lengths[i];
       (events[i] as WithBytes)[BYTES] = out.subarray(start, at);
@@ -135,7 +158,7 @@ export const eventEncoding: EventEncoding = {
 
 /** How many bytes field 1 (execution_id) takes at the start of an event's bytes; 0 if it is not there. */
 function idFieldSize(executionId: string, bytes: Uint8Array): number {
-  const size = stringSize(Buffer.byteLength(executionId));
+  const size = stringSize(recurringUtf8(executionId).length);
   return size > 0 && bytes[0] === ((1 << 3) | 2) ? size : 0;
 }
 
@@ -247,9 +270,17 @@ function writeHeader(out: Buffer, at: number, field: number, length: number): nu
   return writeVarint(out, writeTag(out, at, field, 2), length);
 }
 
+/** Short ASCII text (most console lines) is copied a character at a time: Buffer.write costs a call into C++ each. */
+const SHORT_TEXT = 64;
+
 function writeString(out: Buffer, at: number, field: number, text: string, length: number): number {
   if (length === 0) return at;
   at = writeHeader(out, at, field, length);
+  // As many bytes as characters: every character is ASCII.
+  if (length === text.length && length <= SHORT_TEXT) {
+    for (let i = 0; i < length; i++) out[at + i] = text.charCodeAt(i);
+    return at + length;
+  }
   return at + out.write(text, at, length, "utf8");
 }
 

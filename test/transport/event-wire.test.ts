@@ -34,6 +34,11 @@ const payloads: EventPayload[] = [
   { type: "CONSOLE", level: "log", text: "héllo 🌍 \u0000 end" },
   { type: "CONSOLE", level: "warn", text: "" },
   { type: "CONSOLE", level: "log", text: "x".repeat(70_000) },
+  // Short ASCII text is copied a character at a time, up to 64.
+  { type: "CONSOLE", level: "error", text: "12345" },
+  { type: "CONSOLE", level: "log", text: "a".repeat(64) },
+  { type: "CONSOLE", level: "log", text: "b".repeat(65) },
+  { type: "CONSOLE", level: "log", text: "lone \ud800 surrogate" },
   { type: "SYSTEM", level: "warn", message: "the session was restored" },
   { type: "SYSTEM", level: "", message: "" },
   { type: "VALUE", value: { type: "number", preview: "1", json: 1 } },
