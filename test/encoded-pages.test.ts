@@ -1,17 +1,20 @@
 /**
- * Stored pages keep their events' encoded bytes (event_pages.encoded, issue
- * #17) and replays send those bytes. What a reader gets must not depend on
- * it: the same executions read the same through every reading RPC when the
- * column is there, when it is NULL (a page stored before it), and when it
- * does not hold the page's events (then the page's JSON is used).
+ * Stored pages hold their events encoded as the transport sends them
+ * (event_pages.encoded, issue #17), and replays send those bytes. What a
+ * reader gets must not depend on it: the same executions read the same
+ * through every reading RPC from encoded pages and from pages stored before
+ * (JSON); a damaged page fails only the reads that need it.
  */
+import { status } from "@grpc/grpc-js";
+import type { DataSource } from "typeorm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ExecutionEvent, TailEventsResponse } from "../gen/vmsystem/v1/execution";
 import { openDatabase } from "../src/store/data-source";
 import { qualifiedTable } from "../src/store/sql";
 import { testDatabase, TEST_DB, type TestDatabase } from "./support/database";
 import { Api, type Execution } from "./support/fixtures";
-import { startTestServer, type TestServer } from "./support/server";
+import { eventEncoding } from "../src/transport/event-wire";
+import { rpcError, startTestServer, type TestServer } from "./support/server";
 import { collect } from "./support/streams";
 
 let db: TestDatabase;
@@ -59,33 +62,79 @@ afterAll(async () => {
 });
 
 describe("encoded event pages", () => {
-  it("every reading RPC returns what the execution's own response had, from encoded pages, from pages without them, and from pages whose encoded bytes do not fit", async () => {
-    const expected = runs.map((run) => ({ get: run.events, list: run.events, one: run.events, batched: run.events, fromMiddle: run.events.slice(1999) }));
-    expect(runs[2].events.length).toBe(4502);
-    expect(await withServer(async (s, api) => Promise.all(runs.map((run) => readBack(s, api, run))))).toEqual(expected);
+  const expected = () => runs.map((run) => ({ get: run.events, list: run.events, one: run.events, batched: run.events, fromMiddle: run.events.slice(1999) }));
 
-    const d = await openDatabase({ dataDir: db.dataDir, databaseUrl: db.databaseUrl });
-    try {
-      const pages = qualifiedTable(d, "event_pages");
+  it("every reading RPC returns what the execution's own response had; pages hold no JSON", async () => {
+    expect(runs[2].events.length).toBe(4502);
+    expect(await withServer(async (s, api) => Promise.all(runs.map((run) => readBack(s, api, run))))).toEqual(expected());
+    await withDatabase(async (d, pages) => {
+      const rows: { events: string; encoded: Uint8Array | null }[] = await d.query(`SELECT events, encoded FROM ${pages}`);
+      expect(rows.length).toBeGreaterThan(3);
+      for (const row of rows) expect([row.events, row.encoded === null]).toEqual(["", false]);
+    });
+  });
+
+  it("pages from before the encoded form (JSON, encoded NULL) read the same: undoing the migration writes their JSON back", async () => {
+    await withDatabase(async (d, pages) => {
+      await d.undoLastMigration({ transaction: "each" });
+      const [{ n }]: { n: string | number }[] = await d.query(`SELECT count(*) AS n FROM ${pages} WHERE events = ''`);
+      expect(Number(n)).toBe(0);
+      await d.runMigrations({ transaction: "each" });
+      const rows: { encoded: Uint8Array | null }[] = await d.query(`SELECT encoded FROM ${pages}`);
+      expect(rows.every((r) => r.encoded === null)).toBe(true);
+    });
+    expect(await withServer(async (s, api) => Promise.all(runs.map((run) => readBack(s, api, run))))).toEqual(expected());
+  });
+
+  it("a damaged page fails the reads that need it with INTERNAL; the rest of the execution and other executions read as before", async () => {
+    const [damaged, shuffled, intact] = await withServer(async (_, api) => {
+      const session = await api.ready({ name: "damaged", settings: { limits: { maxEvents: 10_000 } } });
+      return [
+        await api.repl(session.id, "console.log('one'); 1"),
+        await api.repl(session.id, "for (let i = 0; i < 4500; i++) console.log(i); 2"),
+        await api.repl(session.id, "console.log('three'); 3"),
+      ];
+    });
+    let shuffledPage = 0;
+    await withDatabase(async (d, pages) => {
       const p = (n: number) => (TEST_DB === "postgres" ? `$${n}` : "?");
-      const [{ n }]: { n: string | number }[] = await d.query(`SELECT count(*) AS n FROM ${pages} WHERE encoded IS NULL`);
-      expect(Number(n), "every page written by this server has its encoded form").toBe(0);
-      // As a page stored before the column; one cut short.
-      await d.query(`UPDATE ${pages} SET encoded = NULL WHERE execution_id = ${p(1)}`, [runs[0].id]);
       const cut = TEST_DB === "postgres" ? "substring(encoded from 1 for 20)" : "substr(encoded, 1, 20)";
-      await d.query(`UPDATE ${pages} SET encoded = ${cut} WHERE execution_id = ${p(1)}`, [runs[1].id]);
+      await d.query(`UPDATE ${pages} SET encoded = ${cut} WHERE execution_id = ${p(1)}`, [damaged.id]);
       // Another page's bytes, with at least as many events (the largest page's): each entry's seq is not its event's.
-      const third: { last_seq: number }[] = await d.query(`SELECT last_seq FROM ${pages} WHERE execution_id = ${p(1)} ORDER BY length(encoded) DESC`, [
-        runs[2].id,
-      ]);
-      expect(third.length).toBeGreaterThan(1);
+      const rows: { last_seq: number; first_seq: number }[] = await d.query(
+        `SELECT first_seq, last_seq FROM ${pages} WHERE execution_id = ${p(1)} ORDER BY length(encoded) DESC`,
+        [shuffled.id],
+      );
+      expect(rows.length).toBeGreaterThan(1);
+      shuffledPage = Number(rows[1].first_seq);
       await d.query(
         `UPDATE ${pages} SET encoded = (SELECT encoded FROM ${pages} WHERE execution_id = ${p(1)} AND last_seq = ${p(2)}) WHERE execution_id = ${p(3)} AND last_seq = ${p(4)}`,
-        [runs[2].id, third[0].last_seq, runs[2].id, third[1].last_seq],
+        [shuffled.id, rows[0].last_seq, shuffled.id, rows[1].last_seq],
       );
-    } finally {
-      await d.destroy();
-    }
-    expect(await withServer(async (s, api) => Promise.all(runs.map((run) => readBack(s, api, run))))).toEqual(expected);
+    });
+    await withServer(async (s, api) => {
+      const reads = [
+        () => api.getExecution(damaged.id),
+        () => api.listEvents(damaged.id),
+        () => api.getExecution(shuffled.id),
+        () => api.listEvents(shuffled.id, shuffledPage - 1, 1),
+      ];
+      for (const read of reads) expect((await rpcError(read())).code).toBe(status.INTERNAL);
+      const tail = collect<TailEventsResponse>(s.executions.tailEvents({ executionId: damaged.id, afterSeq: 0, follow: false, maxBatch: 100 }));
+      expect((await tail.done).ok).toBe(false);
+      if (shuffledPage > 1) expect(await api.listEvents(shuffled.id, 0, shuffledPage - 1)).toEqual(shuffled.events.slice(0, shuffledPage - 1));
+      expect((await api.getExecution(intact.id)).events).toEqual(intact.events);
+      expect((await readBack(s, api, runs[2])).batched).toEqual(runs[2].events);
+    });
   });
 });
+
+/** Opens the test database with no server on it. */
+async function withDatabase(body: (d: DataSource, pages: string) => Promise<void>): Promise<void> {
+  const d = await openDatabase({ dataDir: db.dataDir, databaseUrl: db.databaseUrl, encoding: eventEncoding });
+  try {
+    await body(d, qualifiedTable(d, "event_pages"));
+  } finally {
+    await d.destroy();
+  }
+}

@@ -4,7 +4,8 @@
  * again (rows into pages), and read back unchanged through the API.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MIGRATIONS, openDatabase } from "../src/store/data-source";
+import { migrations, openDatabase } from "../src/store/data-source";
+import { eventEncoding } from "../src/transport/event-wire";
 import { qualifiedTable } from "../src/store/sql";
 import { testDatabase, TEST_DB, type TestDatabase } from "./support/database";
 import { Api, EventType, type Execution } from "./support/fixtures";
@@ -40,10 +41,10 @@ afterAll(async () => {
 
 describe("EventPages migration", () => {
   it("down turns pages into one row per event, up turns first-schema rows back into pages", async () => {
-    const d = await openDatabase({ dataDir: db.dataDir, databaseUrl: db.databaseUrl });
+    const d = await openDatabase({ dataDir: db.dataDir, databaseUrl: db.databaseUrl, encoding: eventEncoding });
     try {
       // Back to the first schema.
-      for (let i = 1; i < MIGRATIONS.length; i++) await d.undoLastMigration({ transaction: "each" });
+      for (let i = 1; i < migrations().length; i++) await d.undoLastMigration({ transaction: "each" });
       const rows: { execution_id: string; seq: number; ts: string | number; type: string; payload: string }[] = await d.query(
         `SELECT execution_id, seq, ts, type, payload FROM ${qualifiedTable(d, "events")} WHERE execution_id = ${TEST_DB === "postgres" ? "$1" : "?"} ORDER BY seq`,
         [runs[0].id],

@@ -2,7 +2,8 @@
  * An execution's side effects have happened once its code ran, so the
  * execution is stored whatever it produced. Here the database itself
  * refuses the finishing write for what it holds (a trigger rejects any
- * event page containing a marker the code printed): the call still answers
+ * event page containing a marker the code printed, in its JSON or its
+ * encoded bytes): the call still answers
  * with the execution, stored as ERROR/INTERNAL, its unstorable events
  * replaced by SYSTEM notes with the same seq, and nothing is left RUNNING.
  */
@@ -24,7 +25,7 @@ describe("an execution whose events the database refuses", () => {
     if (TEST_DB === "sqlite") {
       const db = new Database(join(s.db.dataDir, "vmsystem.db"));
       db.exec(
-        `CREATE TRIGGER refuse_marker BEFORE INSERT ON event_pages WHEN NEW.events LIKE '%${MARKER}%' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`,
+        `CREATE TRIGGER refuse_marker BEFORE INSERT ON event_pages WHEN NEW.events LIKE '%${MARKER}%' OR instr(NEW.encoded, CAST('${MARKER}' AS BLOB)) > 0 BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`,
       );
       dropTrigger = async () => {
         db.exec("DROP TRIGGER IF EXISTS refuse_marker");
@@ -35,7 +36,7 @@ describe("an execution whose events the database refuses", () => {
       const client = new Client({ connectionString: PG_URL });
       await client.connect();
       await client.query(
-        `CREATE FUNCTION "${schema}".refuse_marker() RETURNS trigger AS $$ BEGIN IF NEW.events LIKE '%${MARKER}%' THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql`,
+        `CREATE FUNCTION "${schema}".refuse_marker() RETURNS trigger AS $$ BEGIN IF NEW.events LIKE '%${MARKER}%' OR position(convert_to('${MARKER}', 'UTF8') in NEW.encoded) > 0 THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql`,
       );
       await client.query(`CREATE TRIGGER refuse_marker BEFORE INSERT ON "${schema}".event_pages FOR EACH ROW EXECUTE FUNCTION "${schema}".refuse_marker()`);
       dropTrigger = async () => {

@@ -110,10 +110,11 @@ export interface RecordedExecution {
 }
 
 /**
- * The bytes the transport sends events as, kept with each stored page of
- * events so that a replay hands the stored bytes on instead of parsing and
- * encoding every event again. Opaque to core and store: they keep what
- * `pack` made and give it back to `attach`.
+ * The bytes the transport sends events as, in which the store keeps each
+ * page of events: written once for the live readers and the store, and a
+ * replay hands the stored bytes on instead of parsing and encoding every
+ * event again. Opaque to core and store: they keep what `pack` made and
+ * give it back to `attach`.
  */
 export interface EventEncoding {
   /** One blob for a run of consecutive events of one execution. */
@@ -124,6 +125,8 @@ export interface EventEncoding {
    * (nothing is attached; the caller reads them from elsewhere).
    */
   attach(events: ExecutionEvent[], packed: Uint8Array, from: number): boolean;
+  /** The ts and payload of an event `attach` gave its bytes, read from them. */
+  read(event: ExecutionEvent): Pick<ExecutionEvent, "ts" | "payload">;
 }
 
 export interface ExecutionStore {

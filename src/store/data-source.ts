@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Client } from "pg";
 import { DataSource } from "typeorm";
+import type { EventEncoding } from "../core/ports";
 import { CapabilityEntity } from "./entities/capability.entity";
 import { EventPageEntity } from "./entities/event-page.entity";
 import { ExecutionEntity } from "./entities/execution.entity";
@@ -15,7 +16,7 @@ import { InitialSchema1764100000000 } from "./migrations/1764100000000-InitialSc
 import { EventPages1764200000000 } from "./migrations/1764200000000-EventPages";
 import { PartialExecutionIndexes1764300000000 } from "./migrations/1764300000000-PartialExecutionIndexes";
 import { DurableSessions1764400000000 } from "./migrations/1764400000000-DurableSessions";
-import { EncodedEventPages1764500000000 } from "./migrations/1764500000000-EncodedEventPages";
+import { encodedEventPages } from "./migrations/1764500000000-EncodedEventPages";
 import { keepOwn, lockDataDir, type DataDirLock } from "./data-dir-lock";
 import { startWalCheckpointer } from "./wal-checkpointer";
 
@@ -29,13 +30,10 @@ const ENTITIES = [
   ExecutionEntity,
   EventPageEntity,
 ];
-export const MIGRATIONS = [
-  InitialSchema1764100000000,
-  EventPages1764200000000,
-  PartialExecutionIndexes1764300000000,
-  DurableSessions1764400000000,
-  EncodedEventPages1764500000000,
-];
+/** The migrations, in order; the event encoding is what undoing EncodedEventPages reads pages with. */
+export function migrations(encoding?: EventEncoding) {
+  return [InitialSchema1764100000000, EventPages1764200000000, PartialExecutionIndexes1764300000000, DurableSessions1764400000000, encodedEventPages(encoding)];
+}
 
 export interface DatabaseConfig {
   /** postgres://… to use PostgreSQL; otherwise the embedded SQLite file under dataDir. */
@@ -43,6 +41,8 @@ export interface DatabaseConfig {
   dataDir: string;
   /** Told of a failure of the embedded database's background checkpoints (see wal-checkpointer.ts). */
   onCheckpointError?: (message: string) => void;
+  /** How event pages are encoded (core/ports.ts): needed only to undo the migration that brought it in. */
+  encoding?: EventEncoding;
 }
 
 export function describeDatabase(config: DatabaseConfig): string {
@@ -58,7 +58,7 @@ export function describeDatabase(config: DatabaseConfig): string {
  * in that schema (created if missing), e.g. to give each test run its own.
  */
 export async function openDatabase(config: DatabaseConfig): Promise<DataSource> {
-  const common = { entities: ENTITIES, migrations: MIGRATIONS, migrationsRun: false, synchronize: false, logging: false } as const;
+  const common = { entities: ENTITIES, migrations: migrations(config.encoding), migrationsRun: false, synchronize: false, logging: false } as const;
   let dataSource: DataSource;
   let lock: DataDirLock | undefined;
   if (config.databaseUrl) {

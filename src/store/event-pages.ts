@@ -3,40 +3,57 @@ import type { EventEncoding } from "../core/ports";
 import type { HotSql, Statement } from "./sql";
 
 /**
- * A page ends past this many characters of JSON, whatever its event count:
- * output can reach 1 GiB (max_output_kb), and one row must stay well under
- * the databases' 1 GB per value.
+ * A page ends past about this many characters of event text, whatever its
+ * event count: output can reach 1 GiB (max_output_kb), and one row must
+ * stay well under the databases' 1 GB per value.
  */
 const PAGE_MAX_CHARS = 1024 * 1024;
 
 /**
  * The statements that store a batch of events: one page row per run of
- * consecutive seq (a recorder batch is one run, unless it is very large),
- * with the run's encoded form when there is an encoding.
+ * consecutive seq (a recorder batch is one run, unless it is very large).
+ * With an encoding, a page holds its events in the encoded form only
+ * (`events` is empty): writing them as JSON too cost a flood a sixth of the
+ * server's thread. Without one, as JSON.
  */
 export function eventPageStatements(sql: HotSql, events: ExecutionEvent[], encoding?: EventEncoding): Statement[] {
   const statements: Statement[] = [];
   const insert = `INSERT INTO ${sql.table("event_pages")} (execution_id, last_seq, first_seq, events, encoded) VALUES (?, ?, ?, ?, ?)`;
   let first = 0;
   let json = "";
+  let chars = 0;
   for (let i = 0; i < events.length; i++) {
     const e = events[i];
     // Built as one string: no array of pairs to collect.
-    json += (i > first ? ",[" : "[[") + e.ts + "," + payloadJson(e.payload) + "]";
+    if (encoding) chars += payloadChars(e.payload);
+    else json += (i > first ? ",[" : "[[") + e.ts + "," + JSON.stringify(e.payload) + "]";
     const next = events[i + 1];
-    if (next && next.seq === e.seq + 1 && next.executionId === e.executionId && json.length < PAGE_MAX_CHARS) continue;
+    if (next && next.seq === e.seq + 1 && next.executionId === e.executionId && (encoding ? chars : json.length) < PAGE_MAX_CHARS) continue;
     const encoded = encoding?.pack(first === 0 && i === events.length - 1 ? events : events.slice(first, i + 1)) ?? null;
-    statements.push([insert, [events[first].executionId, e.seq, events[first].seq, json + "]", encoded]]);
+    statements.push([insert, [events[first].executionId, e.seq, events[first].seq, encoded ? "" : json + "]", encoded]]);
     first = i + 1;
     json = "";
+    chars = 0;
   }
   return statements;
 }
 
-/** JSON.stringify(payload), with a console line's written by hand: half the time of the generic path, and a flood is 100k of them. */
-function payloadJson(p: EventPayload): string {
-  return p.type === "CONSOLE" ? `{"type":"CONSOLE","level":${JSON.stringify(p.level)},"text":${JSON.stringify(p.text)}}` : JSON.stringify(p);
+/** About how many characters an event's payload holds. */
+function payloadChars(p: EventPayload): number {
+  switch (p.type) {
+    case "CONSOLE":
+      return p.level.length + p.text.length;
+    case "INPUT_ECHO":
+      return p.text.length;
+    case "SYSTEM":
+      return p.level.length + p.message.length;
+    default:
+      return JSON.stringify(p).length;
+  }
 }
+
+/** Seqs are `integer` columns. */
+const MAX_SEQ = 2_147_483_647;
 
 interface PageRow {
   first_seq: number;
@@ -47,9 +64,10 @@ interface PageRow {
 
 /**
  * Up to `limit` events of one execution with seq > afterSeq, ascending.
- * Only the pages that hold them are read. Events of a page with an encoded
- * form get their bytes from it and parse the page's JSON only if something
- * reads their ts or payload: a replay reads neither.
+ * Only the pages that hold them are read. Events of an encoded page get
+ * their bytes from it, and read their ts and payload from those bytes only
+ * if something asks: a replay does not. Pages stored before the encoded
+ * form (`encoded` NULL) are read from their JSON.
  */
 export async function readEvents(sql: HotSql, executionId: string, afterSeq: number, limit: number, encoding?: EventEncoding): Promise<ExecutionEvent[]> {
   const select = `SELECT first_seq, last_seq, events, encoded FROM ${sql.table("event_pages")} WHERE execution_id = ? AND last_seq > ? AND first_seq <= ? ORDER BY last_seq`;
@@ -57,17 +75,15 @@ export async function readEvents(sql: HotSql, executionId: string, afterSeq: num
   let after = afterSeq;
   while (out.length < limit) {
     // Seqs are consecutive, so one read finds them all; a gap means another read.
-    const pages = await sql.query<PageRow>(select, [executionId, after, after + limit - out.length]);
+    // Capped at the largest seq a column holds: PostgreSQL refuses a larger integer parameter.
+    const pages = await sql.query<PageRow>(select, [executionId, after, Math.min(after + limit - out.length, MAX_SEQ)]);
     if (pages.length === 0) break;
     for (const row of pages) {
       const firstSeq = Number(row.first_seq);
       const from = Math.max(0, after + 1 - firstSeq);
       const count = Math.min(Number(row.last_seq) - firstSeq + 1 - from, limit - out.length);
       if (count <= 0) continue;
-      const page = new StoredPage(row.events);
-      const events = Array.from({ length: count }, (_, i): ExecutionEvent => new StoredEvent(executionId, firstSeq + from + i, page, from + i));
-      const attached = row.encoded !== null && encoding !== undefined && encoding.attach(events, row.encoded, from);
-      for (const e of events) out.push(attached ? e : { executionId, seq: e.seq, ts: e.ts, payload: e.payload });
+      for (const e of pageEvents(row, executionId, firstSeq, from, count, encoding)) out.push(e);
       after = firstSeq + from + count - 1;
       if (out.length >= limit) break;
     }
@@ -75,34 +91,39 @@ export async function readEvents(sql: HotSql, executionId: string, afterSeq: num
   return out;
 }
 
-/** A page's `[ts, payload]` pairs, parsed once, on first need. */
-class StoredPage {
-  private entries?: [number, EventPayload][];
-  constructor(private readonly json: string) {}
-
-  parse(): [number, EventPayload][] {
-    return (this.entries ??= JSON.parse(this.json) as [number, EventPayload][]);
+/** `count` events of a page from its entry `from`. */
+function pageEvents(row: PageRow, executionId: string, firstSeq: number, from: number, count: number, encoding?: EventEncoding): ExecutionEvent[] {
+  if (row.encoded !== null && encoding) {
+    const events = Array.from({ length: count }, (_, i): ExecutionEvent => new StoredEvent(executionId, firstSeq + from + i, encoding));
+    if (encoding.attach(events, row.encoded, from)) return events;
   }
+  if (!row.events) {
+    const last = Number(row.last_seq);
+    throw new Error(`the stored events ${firstSeq}-${last} of execution ${executionId} cannot be read: their page does not hold them as written`);
+  }
+  const entries = JSON.parse(row.events) as [number, EventPayload][];
+  return Array.from({ length: count }, (_, i) => ({ executionId, seq: firstSeq + from + i, ts: Number(entries[from + i][0]), payload: entries[from + i][1] }));
 }
 
 /**
- * A stored event with its bytes attached; its ts and payload come from its
- * page's JSON when first read. (Getters: a spread copy would not have them;
- * nothing copies events so.)
+ * An event of an encoded page: its bytes are attached, its ts and payload
+ * read from them when first asked for. (Getters: a spread copy would not
+ * have them; nothing copies events so.)
  */
 class StoredEvent implements ExecutionEvent {
+  private contents?: Pick<ExecutionEvent, "ts" | "payload">;
+
   constructor(
     readonly executionId: string,
     readonly seq: number,
-    private readonly page: StoredPage,
-    private readonly index: number,
+    private readonly encoding: EventEncoding,
   ) {}
 
   get ts(): number {
-    return Number(this.page.parse()[this.index][0]);
+    return (this.contents ??= this.encoding.read(this)).ts;
   }
 
   get payload(): EventPayload {
-    return this.page.parse()[this.index][1];
+    return (this.contents ??= this.encoding.read(this)).payload;
   }
 }

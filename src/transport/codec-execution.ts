@@ -90,6 +90,21 @@ export function eventToProto(e: ExecutionEvent): pb.ExecutionEvent {
   return out;
 }
 
+/** An event's ts and payload as eventToProto wrote them. */
+export function eventFromProto(e: pb.ExecutionEvent): Pick<ExecutionEvent, "ts" | "payload"> {
+  const ts = e.ts ? e.ts.getTime() : 0;
+  if (e.inputEcho) return { ts, payload: { type: "INPUT_ECHO", text: e.inputEcho.text } };
+  if (e.console) return { ts, payload: { type: "CONSOLE", level: e.console.level, text: e.console.text } };
+  if (e.value) return { ts, payload: { type: "VALUE", value: valueFromProto(e.value) } };
+  if (e.exception) return { ts, payload: { type: "EXCEPTION", name: e.exception.name, message: e.exception.message, stack: e.exception.stack } };
+  if (e.system) return { ts, payload: { type: "SYSTEM", level: e.system.level, message: e.system.message } };
+  throw new Error(`event ${e.executionId}#${e.seq} has no payload`);
+}
+
+function valueFromProto(v: pb.Value): ValueDescription {
+  return v.json === undefined ? { type: v.type, preview: v.preview } : { type: v.type, preview: v.preview, json: v.json as unknown };
+}
+
 export function executionToProto(e: Execution, events: ExecutionEvent[] = []): pb.Execution {
   return {
     id: e.id,

@@ -17,7 +17,7 @@ import type { ServiceDefinition } from "@grpc/grpc-js";
 import { Execution as WireExecution, ExecutionEvent as WireEvent } from "../../gen/vmsystem/v1/execution";
 import type { Execution, ExecutionEvent } from "../core/model";
 import type { EventEncoding } from "../core/ports";
-import { eventToProto, executionToProto } from "./codec-execution";
+import { eventFromProto, eventToProto, executionToProto } from "./codec-execution";
 
 /**
  * An event's bytes ride on the event object under a symbol (no other layer
@@ -153,6 +153,12 @@ export const eventEncoding: EventEncoding = {
       (events[i] as WithBytes)[BYTES] = out.subarray(start, at);
     }
     return true;
+  },
+
+  read(event) {
+    const bytes = (event as WithBytes)[BYTES];
+    if (!bytes) throw new Error(`event ${event.executionId}#${event.seq} has no encoded bytes to read`);
+    return eventFromProto(WireEvent.decode(bytes));
   },
 };
 
