@@ -130,4 +130,29 @@ describe("batched streams (max_batch > 0)", () => {
     expect(events.length).toBe(last.finished!.metrics!.eventCount);
     expect(events[events.length - 1].value?.preview).toBe("'done'");
   });
+  it("many batched readers of one session, alike and not (same and other max_batch, WatchSession and StreamExecution): each gets every event in order within its own cap", async () => {
+    const session = await api.ready({ settings: { limits } });
+    const watchers = [1000, 1000, 1000, 7].map((maxBatch) => ({
+      maxBatch,
+      c: collect<WatchSessionResponse>(s.executions.watchSession({ sessionId: session.id, maxBatch })),
+    }));
+    await new Promise((r) => setTimeout(r, 100));
+    const stream = collect<StreamExecutionResponse>(
+      s.executions.streamExecution({ sessionId: session.id, repl: { input: `${FLOOD}; 'done'` }, requestId: "", maxBatch: 1000 }),
+    );
+    expect(await stream.done).toEqual({ ok: true });
+    const run = stream.messages[stream.messages.length - 1].finished!;
+    const total = run.metrics!.eventCount;
+    const streamed = stream.messages.flatMap((m) => m.events?.events ?? []);
+    await until(() => watchers.every((w) => w.c.messages.reduce((n, m) => n + m.events.length, 0) >= total), 30_000);
+    for (const w of watchers) {
+      const { events, sizes } = unbatch(w.c.messages);
+      expect(events.map((e) => e.seq)).toEqual(streamed.map((e) => e.seq));
+      expect(events.map((e) => e.console?.text ?? e.value?.preview)).toEqual(streamed.map((e) => e.console?.text ?? e.value?.preview));
+      expect(Math.max(...sizes)).toBeLessThanOrEqual(w.maxBatch);
+      w.c.call.cancel();
+    }
+    expect(contiguous(streamed.map((e) => e.seq))).toBe(true);
+    expect(streamed.length).toBe(total);
+  });
 });

@@ -19,12 +19,22 @@ export class EventFeed {
   private items: BusMessage[] = [];
   private head = 0;
   private wake: (() => void) | undefined;
+  /** The signal's state, kept here: reading `signal.aborted` for each of a flood's events cost more than taking it. */
+  private aborted: boolean;
 
   constructor(
-    private readonly signal: AbortSignal,
+    signal: AbortSignal,
     private readonly capacity = FEED_CAPACITY,
   ) {
-    signal.addEventListener("abort", () => this.wake?.(), { once: true });
+    this.aborted = signal.aborted;
+    signal.addEventListener(
+      "abort",
+      () => {
+        this.aborted = true;
+        this.wake?.();
+      },
+      { once: true },
+    );
   }
 
   readonly push = (message: BusMessage): void => {
@@ -39,7 +49,7 @@ export class EventFeed {
    * per event cost the server's thread more than handing the event on.
    */
   take(): BusMessage | undefined {
-    if (this.head >= this.items.length || this.signal.aborted) return undefined;
+    if (this.head >= this.items.length || this.aborted) return undefined;
     const message = this.items[this.head++];
     if (this.head > 1024 && this.head * 2 > this.items.length) {
       this.items = this.items.slice(this.head);
@@ -51,7 +61,7 @@ export class EventFeed {
   /** The next message, waiting for one; undefined once the signal aborts. */
   async next(): Promise<BusMessage | undefined> {
     while (this.head >= this.items.length) {
-      if (this.signal.aborted) return undefined;
+      if (this.aborted) return undefined;
       await new Promise<void>((resolve) => (this.wake = resolve));
       this.wake = undefined;
     }
