@@ -14,7 +14,7 @@ export class TypeormExecutionStore implements ExecutionStore {
 
   constructor(
     private readonly db: DataSource,
-    /** Kept with each page of events for replays (see event-pages.ts); without it, pages hold their JSON only. */
+    /** The form pages hold their events in (see event-pages.ts); without it, JSON. */
     private readonly encoding?: EventEncoding,
   ) {
     this.sql = openHotSql(db);
