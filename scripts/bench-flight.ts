@@ -55,15 +55,21 @@ async function callsPerSec(target: Target, warmUpMs: number, timedMs: number): P
   }
 }
 
-/** calls/s per round: [0] the floor, then one array per server, in the order given. */
-export async function inFlight(floor: FloorServer, servers: Served[], rounds: number): Promise<number[][]> {
-  const targets: Target[] = [{ label: "floor", client: floor.executions, sessionIds: Array.from({ length: IN_FLIGHT }, (_, k) => String(k)) }];
+/** calls/s per round: [0] the floor, then one array per server, then one per other floor, in the order given. */
+export async function inFlight(floor: FloorServer, servers: Served[], rounds: number, otherFloors: FloorServer[] = []): Promise<number[][]> {
+  const floorTarget = (f: FloorServer, label: string): Target => ({
+    label,
+    client: f.executions,
+    sessionIds: Array.from({ length: IN_FLIGHT }, (_, k) => String(k)),
+  });
+  const targets: Target[] = [floorTarget(floor, "floor")];
   try {
     for (const s of servers) {
       const ids: string[] = [];
       targets.push({ label: s.label, client: s.executions, sessionIds: ids });
       for (let k = 0; k < IN_FLIGHT; k++) ids.push(await s.newSession());
     }
+    otherFloors.forEach((f, i) => targets.push(floorTarget(f, `floor variant ${i + 1}`)));
     for (const target of targets) await callsPerSec(target, FIRST_WARM_UP_MS, 0);
     const rates = targets.map(() => [] as number[]);
     await alternate(targets, rounds, async (target, i) => void rates[i].push(await callsPerSec(target, WARM_UP_MS, TIMED_MS)));

@@ -11,8 +11,19 @@
  *   TailEvents   streams REPLAY_EVENTS console events held in memory (no
  *                database), one a response with max_batch 0, else batches of
  *                max_batch, each written as the connection takes it.
+ *
+ * Two variants, for scripts/bench-hop-floor.ts (what the service's session
+ * hosts and its store cost by themselves): `--hop` evaluates in HOSTS child
+ * processes of this one (ISOLATES / HOSTS isolates each, the service's IPC:
+ * fork with "advanced" serialization, a message each way per call);
+ * `--commit DIR` stores a row per call in SQLite under DIR before it
+ * answers (WAL, synchronous NORMAL, the rows of calls that end in the same
+ * turn in one transaction, as the service does).
  */
+import { fork, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { join } from "node:path";
+import Database from "better-sqlite3";
 import { Server, ServerCredentials, type ServerUnaryCall, type ServerWritableStream, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import ivm from "isolated-vm";
 import {
@@ -29,19 +40,94 @@ import {
 
 export const ISOLATES = 32;
 export const REPLAY_EVENTS = 100_002;
+/** With --hop: as many as the service's default session hosts on this machine. */
+const HOSTS = 2;
 
 /** What the parent gets once the server listens. */
 export interface FloorReady {
   port: number;
 }
 
-async function main(): Promise<void> {
-  const contexts = await Promise.all(
-    Array.from({ length: ISOLATES }, async () => {
+const makeContexts = (count: number) =>
+  Promise.all(
+    Array.from({ length: count }, async () => {
       const isolate = new ivm.Isolate({ memoryLimit: 128 });
       return isolate.createContext();
     }),
   );
+
+/** How a call's input is evaluated: here, or in a child process over IPC (--hop). */
+async function evaluator(hop: boolean): Promise<(session: number, input: string) => Promise<unknown>> {
+  if (!hop) {
+    const contexts = await makeContexts(ISOLATES);
+    return (session, input) => contexts[session % ISOLATES].eval(input);
+  }
+  const waiting = new Map<number, (value: unknown) => void>();
+  let next = 0;
+  const hosts = await Promise.all(
+    Array.from(
+      { length: HOSTS },
+      () =>
+        new Promise<ChildProcess>((resolve, reject) => {
+          const child = fork(__filename, ["--host"], { execArgv: ["--no-node-snapshot"], serialization: "advanced" });
+          child.once("message", () => {
+            child.on("message", (m: { id: number; value: unknown }) => {
+              waiting.get(m.id)?.(m.value);
+              waiting.delete(m.id);
+            });
+            resolve(child);
+          });
+          child.once("exit", (code) => reject(new Error(`a floor host exited ${code}`)));
+        }),
+    ),
+  );
+  process.on("exit", () => hosts.forEach((h) => h.kill()));
+  return (session, input) =>
+    new Promise((resolve) => {
+      const id = next++;
+      waiting.set(id, resolve);
+      hosts[session % HOSTS].send({ id, session: Math.floor(session / HOSTS), input });
+    });
+}
+
+/** A --hop child: evaluates what its parent sends. */
+async function host(): Promise<void> {
+  const contexts = await makeContexts(ISOLATES / HOSTS);
+  process.on("message", (m: { id: number; session: number; input: string }) => {
+    void contexts[m.session % contexts.length].eval(m.input).then((value: unknown) => process.send!({ id: m.id, value }));
+  });
+  process.on("disconnect", () => process.exit(0));
+  process.send!({ ready: true });
+}
+
+/** With --commit: a row per call, the rows of a turn in one transaction. */
+function committer(dir: string | undefined): ((row: unknown[]) => Promise<void>) | undefined {
+  if (!dir) return undefined;
+  const db = new Database(join(dir, "floor.db"));
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = NORMAL");
+  db.exec(
+    "CREATE TABLE IF NOT EXISTS executions (id TEXT PRIMARY KEY, session_id TEXT, number INTEGER, input TEXT, result TEXT, started_at INTEGER, ended_at INTEGER)",
+  );
+  const insert = db.prepare("INSERT INTO executions VALUES (?, ?, ?, ?, ?, ?, ?)");
+  const insertAll = db.transaction((rows: unknown[][]) => rows.forEach((row) => insert.run(...row)));
+  let turn: { row: unknown[]; done(): void }[] = [];
+  return (row) =>
+    new Promise((done) => {
+      if (turn.push({ row, done }) > 1) return;
+      setImmediate(() => {
+        const rows = turn;
+        turn = [];
+        insertAll(rows.map((r) => r.row));
+        rows.forEach((r) => r.done());
+      });
+    });
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const evaluate = await evaluator(args.includes("--hop"));
+  const commit = committer(args.includes("--commit") ? args[args.indexOf("--commit") + 1] : undefined);
   const executionId = randomUUID();
   const ts = new Date();
   const replay: ExecutionEvent[] = Array.from({ length: REPLAY_EVENTS }, (_, i) => ({
@@ -55,16 +141,17 @@ async function main(): Promise<void> {
 
   const executeRepl = (call: ServerUnaryCall<ExecuteReplRequest, Execution>, done: (err: Error | null, res?: Execution) => void) => {
     const { sessionId, input } = call.request;
-    const context = contexts[Number(sessionId) % ISOLATES];
     const startedAt = new Date();
-    context.eval(input).then(
-      (value: unknown) => {
+    evaluate(Number(sessionId), input).then(
+      async (value: unknown) => {
         const id = randomUUID();
         const endedAt = new Date();
         const result = { type: typeof value, preview: String(value), json: value };
+        const n = ++number;
+        await commit?.([id, sessionId, n, input, JSON.stringify(result), startedAt.getTime(), endedAt.getTime()]);
         done(null, {
           id,
-          number: ++number,
+          number: n,
           sessionId,
           kind: ExecutionKind.EXECUTION_KIND_REPL,
           input,
@@ -114,7 +201,7 @@ async function main(): Promise<void> {
 }
 
 if (require.main === module) {
-  main().catch((err) => {
+  (process.argv.includes("--host") ? host() : main()).catch((err) => {
     console.error(err);
     process.exit(1);
   });

@@ -148,8 +148,9 @@ export interface FloorServer {
   stop(): void;
 }
 
-export async function startFloorServer(): Promise<FloorServer> {
-  const child = fork(join(__dirname, "bench-floor-server.js"), [], { execArgv: ["--no-node-snapshot"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+/** `args`: a variant of the floor (bench-floor-server.ts: --hop, --commit DIR); none for the floor itself. */
+export async function startFloorServer(args: string[] = []): Promise<FloorServer> {
+  const child = fork(join(__dirname, "bench-floor-server.js"), args, { execArgv: ["--no-node-snapshot"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
   const { port } = await new Promise<FloorReady>((resolve, reject) => {
     child.once("message", (m) => resolve(m as FloorReady));
     child.once("exit", (code) => reject(new Error(`the floor server exited ${code} before listening`)));

@@ -1,0 +1,62 @@
+/**
+ * What the service's shape costs by itself under issue #17's concurrent
+ * load (32 ExecuteRepl('1+1') in flight on 32 sessions), beside the
+ * service: the bench's floor (a bare grpc-js server evaluating in its own
+ * process), that floor with a session-host hop (two child processes,
+ * the service's IPC), with a SQLite commit per call (grouped per turn, as
+ * the service's), and with both; the service on SQLite with its default
+ * session hosts and with --session-hosts 0. Alternating rounds, each read
+ * as a ratio to the floor. Not part of `npm run bench` (about a minute):
+ *
+ *   npm run build && node --no-node-snapshot dist/scripts/bench-hop-floor.js
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { FLIGHT_WINDOW, inFlight, IN_FLIGHT } from "./bench-flight";
+import { startFloorServer, type FloorServer } from "./bench-floors";
+import { startServed, type Served } from "./bench-served";
+import { median } from "./timing";
+
+const ROUNDS = 5;
+
+async function main() {
+  console.log(`load average at the start: ${loadavg()[0].toFixed(2)} (${availableParallelism()} cores; other work moves the figures)`);
+  const dirs = Array.from({ length: 4 }, () => mkdtempSync(join(tmpdir(), "vmsystem-hop-floor-")));
+  const floors: FloorServer[] = [];
+  const served: Served[] = [];
+  try {
+    const floor = await startFloorServer();
+    floors.push(floor);
+    const variants = [
+      { label: "floor + host hop", args: ["--hop"] },
+      { label: "floor + commit", args: ["--commit", dirs[0]] },
+      { label: "floor + host hop + commit", args: ["--hop", "--commit", dirs[1]] },
+    ];
+    for (const v of variants) floors.push(await startFloorServer(v.args));
+    served.push(await startServed("service, default hosts", ["--data-dir", dirs[2]]));
+    served.push(await startServed("service, --session-hosts 0", ["--data-dir", dirs[3], "--session-hosts", "0"]));
+    const [floorRates, ...rest] = await inFlight(floor, served, ROUNDS, floors.slice(1));
+    const labels = [...served.map((s) => s.label), ...variants.map((v) => v.label)];
+    const base = median(floorRates);
+    console.log(
+      `${IN_FLIGHT} ExecuteRepl('1+1') in flight, ${FLIGHT_WINDOW.warmUpMs / 1000} s warm-up + ${FLIGHT_WINDOW.timedMs / 1000} s timed, median of ${ROUNDS} rounds, alternating`,
+    );
+    console.log(`  ${"floor".padEnd(28)} ${Math.round(base).toLocaleString("en-US").padStart(6)} calls/s  (${floorRates.map(Math.round).join(", ")})`);
+    for (const [i, rates] of rest.entries()) {
+      const m = median(rates);
+      console.log(
+        `  ${labels[i].padEnd(28)} ${Math.round(m).toLocaleString("en-US").padStart(6)} calls/s → ${(m / base).toFixed(2)}× floor  (${rates.map(Math.round).join(", ")})`,
+      );
+    }
+  } finally {
+    for (const s of served) await s.stop();
+    for (const f of floors) f.stop();
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
