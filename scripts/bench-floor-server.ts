@@ -143,32 +143,35 @@ async function main(): Promise<void> {
     const { sessionId, input } = call.request;
     const startedAt = new Date();
     evaluate(Number(sessionId), input).then(
-      async (value: unknown) => {
+      (value: unknown) => {
         const id = randomUUID();
         const endedAt = new Date();
         const result = { type: typeof value, preview: String(value), json: value };
         const n = ++number;
-        await commit?.([id, sessionId, n, input, JSON.stringify(result), startedAt.getTime(), endedAt.getTime()]);
-        done(null, {
-          id,
-          number: n,
-          sessionId,
-          kind: ExecutionKind.EXECUTION_KIND_REPL,
-          input,
-          path: "",
-          args: [],
-          env: {},
-          status: ExecutionStatus.EXECUTION_STATUS_OK,
-          requestId: "",
-          startedAt,
-          endedAt,
-          result,
-          metrics: { durationMs: endedAt.getTime() - startedAt.getTime(), cpuMs: 0, eventCount: 2, outputBytes: 0 },
-          events: [
-            { executionId: id, seq: 1, ts: startedAt, type: EventType.EVENT_TYPE_INPUT_ECHO, inputEcho: { text: input } },
-            { executionId: id, seq: 2, ts: endedAt, type: EventType.EVENT_TYPE_VALUE, value: result },
-          ],
-        });
+        // Answered in the same turn unless there is a commit to wait for: the floor itself stays as it was.
+        const answer = () =>
+          done(null, {
+            id,
+            number: n,
+            sessionId,
+            kind: ExecutionKind.EXECUTION_KIND_REPL,
+            input,
+            path: "",
+            args: [],
+            env: {},
+            status: ExecutionStatus.EXECUTION_STATUS_OK,
+            requestId: "",
+            startedAt,
+            endedAt,
+            result,
+            metrics: { durationMs: endedAt.getTime() - startedAt.getTime(), cpuMs: 0, eventCount: 2, outputBytes: 0 },
+            events: [
+              { executionId: id, seq: 1, ts: startedAt, type: EventType.EVENT_TYPE_INPUT_ECHO, inputEcho: { text: input } },
+              { executionId: id, seq: 2, ts: endedAt, type: EventType.EVENT_TYPE_VALUE, value: result },
+            ],
+          });
+        if (commit) void commit([id, sessionId, n, input, JSON.stringify(result), startedAt.getTime(), endedAt.getTime()]).then(answer);
+        else answer();
       },
       (err: Error) => done(err),
     );
