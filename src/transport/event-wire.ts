@@ -254,6 +254,13 @@ export function batchResponse<R>(events: ExecutionEvent[], fields: EventFields):
   return response as R;
 }
 
+/** ListEvents' response (`repeated ExecutionEvent events = 1`) from the events' bytes: stored events are sent as stored. */
+export function eventListResponse<R>(events: ExecutionEvent[]): R {
+  return buildBatch(events, LIST_FIELDS) as R;
+}
+
+const LIST_FIELDS: EventFields = { one: 1, batch: 1, nested: false };
+
 function sameEvents(a: ExecutionEvent[], b: ExecutionEvent[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;

@@ -4,9 +4,9 @@ import { invalidField } from "../core/errors";
 import { replSpec, runFileSpec, type ExecutionService } from "../core/execution-service";
 import type { LiveEvents } from "../core/live-events";
 import type { Rpc } from "./call";
-import { eventToProto, executionToProto } from "./codec-execution";
+import { executionToProto } from "./codec-execution";
 import { EventBatches } from "./event-batches";
-import { batchResponse, executionResponse, oneEventResponse, STREAM_FIELDS, TAIL_FIELDS, type EventFields } from "./event-wire";
+import { batchResponse, eventListResponse, executionResponse, oneEventResponse, STREAM_FIELDS, TAIL_FIELDS, type EventFields } from "./event-wire";
 import { requireId } from "../core/validate";
 
 /** ExecutionService over gRPC: decode, call core, encode. */
@@ -28,9 +28,9 @@ export function executionHandlers(service: ExecutionService, live: LiveEvents, r
       const page = await service.list({ sessionId: req.sessionId, pageSize: req.pageSize, pageToken: req.pageToken });
       return { executions: page.items.map((e) => executionToProto(e)), nextPageToken: page.nextPageToken };
     }),
-    listEvents: rpc.unary(ExecutionServiceService.listEvents, async (req) => ({
-      events: (await service.listEvents({ executionId: req.executionId, afterSeq: req.afterSeq, limit: req.limit })).map(eventToProto),
-    })),
+    listEvents: rpc.unary(ExecutionServiceService.listEvents, async (req) =>
+      eventListResponse(await service.listEvents({ executionId: req.executionId, afterSeq: req.afterSeq, limit: req.limit })),
+    ),
     cancelExecution: rpc.unary(ExecutionServiceService.cancelExecution, async (req) => {
       const { execution, events } = await service.cancel(req.executionId);
       return executionResponse(execution, events);
