@@ -11,28 +11,23 @@ const PAGE_MAX_CHARS = 1024 * 1024;
 
 /**
  * The statements that store a batch of events: one page row per run of
- * consecutive seq (a recorder batch is one run, unless it is very large).
- * With an encoding, a page holds its events in the encoded form only
- * (`events` is empty): writing them as JSON too cost a flood a sixth of the
- * server's thread. Without one, as JSON.
+ * consecutive seq (a recorder batch is one run, unless it is very large),
+ * its events in the encoded form only (`events` is left empty): writing
+ * them as JSON too cost a flood a sixth of the server's thread.
  */
-export function eventPageStatements(sql: HotSql, events: ExecutionEvent[], encoding?: EventEncoding): Statement[] {
+export function eventPageStatements(sql: HotSql, events: ExecutionEvent[], encoding: EventEncoding): Statement[] {
   const statements: Statement[] = [];
   const insert = `INSERT INTO ${sql.table("event_pages")} (execution_id, last_seq, first_seq, events, encoded) VALUES (?, ?, ?, ?, ?)`;
   let first = 0;
-  let json = "";
   let chars = 0;
   for (let i = 0; i < events.length; i++) {
     const e = events[i];
-    // Built as one string: no array of pairs to collect.
-    if (encoding) chars += payloadChars(e.payload);
-    else json += (i > first ? ",[" : "[[") + e.ts + "," + JSON.stringify(e.payload) + "]";
+    chars += payloadChars(e.payload);
     const next = events[i + 1];
-    if (next && next.seq === e.seq + 1 && next.executionId === e.executionId && (encoding ? chars : json.length) < PAGE_MAX_CHARS) continue;
-    const encoded = encoding?.pack(first === 0 && i === events.length - 1 ? events : events.slice(first, i + 1)) ?? null;
-    statements.push([insert, [events[first].executionId, e.seq, events[first].seq, encoded ? "" : json + "]", encoded]]);
+    if (next && next.seq === e.seq + 1 && next.executionId === e.executionId && chars < PAGE_MAX_CHARS) continue;
+    const encoded = encoding.pack(first === 0 && i === events.length - 1 ? events : events.slice(first, i + 1));
+    statements.push([insert, [events[first].executionId, e.seq, events[first].seq, "", encoded]]);
     first = i + 1;
-    json = "";
     chars = 0;
   }
   return statements;
@@ -69,7 +64,7 @@ interface PageRow {
  * if something asks: a replay does not. Pages stored before the encoded
  * form (`encoded` NULL) are read from their JSON.
  */
-export async function readEvents(sql: HotSql, executionId: string, afterSeq: number, limit: number, encoding?: EventEncoding): Promise<ExecutionEvent[]> {
+export async function readEvents(sql: HotSql, executionId: string, afterSeq: number, limit: number, encoding: EventEncoding): Promise<ExecutionEvent[]> {
   const select = `SELECT first_seq, last_seq, events, encoded FROM ${sql.table("event_pages")} WHERE execution_id = ? AND last_seq > ? AND first_seq <= ? ORDER BY last_seq`;
   const out: ExecutionEvent[] = [];
   let after = afterSeq;
@@ -92,8 +87,8 @@ export async function readEvents(sql: HotSql, executionId: string, afterSeq: num
 }
 
 /** `count` events of a page from its entry `from`. */
-function pageEvents(row: PageRow, executionId: string, firstSeq: number, from: number, count: number, encoding?: EventEncoding): ExecutionEvent[] {
-  if (row.encoded !== null && encoding) {
+function pageEvents(row: PageRow, executionId: string, firstSeq: number, from: number, count: number, encoding: EventEncoding): ExecutionEvent[] {
+  if (row.encoded !== null) {
     const events = Array.from({ length: count }, (_, i): ExecutionEvent => new StoredEvent(executionId, firstSeq + from + i, encoding));
     if (encoding.attach(events, row.encoded, from)) return events;
   }

@@ -14,8 +14,8 @@ export class TypeormExecutionStore implements ExecutionStore {
 
   constructor(
     private readonly db: DataSource,
-    /** The form pages hold their events in (see event-pages.ts); without it, JSON. */
-    private readonly encoding?: EventEncoding,
+    /** The form pages hold their events in (see event-pages.ts). */
+    private readonly encoding: EventEncoding,
   ) {
     this.sql = openHotSql(db);
     this.commits = new GroupCommit(this.sql);
