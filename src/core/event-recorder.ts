@@ -5,6 +5,15 @@ import type { ExecutionStore } from "./ports";
 /** Events written per batch, and how long a partial batch may wait. */
 const BATCH_SIZE = 2000;
 const FLUSH_DELAY_MS = 10;
+/**
+ * How long the first batch (and with it the RUNNING row) may wait. Readers
+ * of this process see a running execution from memory meanwhile (GetExecution,
+ * ListExecutions, ListEvents, TailEvents); the row is for other processes and
+ * for a crash. Most executions end sooner and are written once, finished:
+ * with 32 calls in flight each takes ~20 ms, and at 10 ms every one of them
+ * cost a second transaction (measured: 24% fewer calls/s on SQLite).
+ */
+const FIRST_FLUSH_DELAY_MS = 100;
 
 /**
  * The one event recorder: contiguous seq from 1, the execution's event and
@@ -13,8 +22,8 @@ const FLUSH_DELAY_MS = 10;
  * missing.
  *
  * The execution's RUNNING row goes out with the first batch (within
- * FLUSH_DELAY_MS of the start) or when `storeRecord()` asks for it: an
- * execution that ends sooner is written once, finished, in one transaction.
+ * FIRST_FLUSH_DELAY_MS of the start) or when `storeRecord()` asks for it:
+ * an execution that ends sooner is written once, finished, in one transaction.
  */
 export class EventRecorder {
   readonly events: ExecutionEvent[] = [];
@@ -25,6 +34,8 @@ export class EventRecorder {
   private timer: NodeJS.Timeout | undefined;
   private writing: Promise<void> = Promise.resolve();
   private writeError: unknown;
+  /** Set by settle(): from then on the finalizer writes the row and the rest. */
+  private final: { promise: Promise<void>; resolve(): void } | undefined;
 
   /** Whether the execution's row is (being) written. */
   recordStored = false;
@@ -76,11 +87,21 @@ export class EventRecorder {
     this.add(payload);
   }
 
-  /** Writes the RUNNING row now (before a client learns the execution's id). */
+  /**
+   * Writes the RUNNING row and the events so far now (before a client learns
+   * the execution's id, or reads it). Once the finalizer has the rest, waits
+   * for its write instead.
+   */
   async storeRecord(): Promise<void> {
+    if (this.final) return this.final.promise;
     this.startWrite(true);
     await this.writing;
     if (this.writeError) throw this.writeError;
+  }
+
+  /** The finalizer's write is over (stored or not): storeRecord() callers go on. */
+  finished(): void {
+    this.final?.resolve();
   }
 
   /**
@@ -91,6 +112,8 @@ export class EventRecorder {
   async settle(): Promise<ExecutionEvent[]> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    let resolve!: () => void;
+    this.final = { promise: new Promise<void>((r) => (resolve = r)), resolve };
     await this.writing;
     if (this.writeError) throw this.writeError;
     const rest = this.pending;
@@ -109,7 +132,7 @@ export class EventRecorder {
     this.pending.push(event);
     this.bus.publishEvent(this.execution.sessionId, event);
     if (this.pending.length >= BATCH_SIZE) this.startWrite();
-    else this.timer ??= setTimeout(() => this.startWrite(), FLUSH_DELAY_MS);
+    else this.timer ??= setTimeout(() => this.startWrite(), this.recordStored ? FLUSH_DELAY_MS : FIRST_FLUSH_DELAY_MS);
   }
 
   /** Chains the pending batch (and the row, first time) behind earlier writes, keeping seq order. */

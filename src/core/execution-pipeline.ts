@@ -10,7 +10,7 @@ import type { Execution, ExecutionEvent, ExecutionKind, ExecutionWithEvents, Sta
 import type { ExecutionFinish, ExecutionStore, RecordedSource, Runtimes, SessionPatch, SessionRuntimePort, SessionStore } from "./ports";
 import { RecordingWriter } from "./recordings";
 import { runtimeOptionsFor, type HostGrants } from "./runtime-options";
-import type { LiveSession, SessionRegistry } from "./session-registry";
+import { storeIfRunning, type LiveSession, type SessionRegistry } from "./session-registry";
 import { SessionRestorer } from "./session-restorer";
 import { checkRelativePath, readRunFile, type WorktreeFile } from "./worktree";
 
@@ -180,8 +180,13 @@ export class ExecutionPipeline {
     return this.load(first.id);
   }
 
-  /** A stored execution with all its events. */
+  /** An execution with all its events, as stored (a running one is stored first). */
   async load(executionId: string): Promise<ExecutionWithEvents> {
+    await storeIfRunning(this.deps.registry.running(executionId));
+    return this.loadStored(executionId);
+  }
+
+  private async loadStored(executionId: string): Promise<ExecutionWithEvents> {
     const execution = await this.deps.executions.get(executionId);
     if (!execution) throw notFound("EXECUTION_NOT_FOUND", executionId);
     const events: ExecutionEvent[] = [];
@@ -225,6 +230,7 @@ export class ExecutionPipeline {
       abort,
       done: new Promise<void>((r) => (settle = r)),
       events: recorder.events,
+      store: () => recorder.storeRecord(),
     };
     try {
       if (options.onStarted) {
@@ -393,6 +399,7 @@ export class ExecutionPipeline {
       if (!repaired) throw err;
       stored = repaired;
     } finally {
+      recorder.finished();
       this.deps.bus.publish(live.id, { kind: "end", executionId: execution.id, lastSeq: recorder.events.length });
     }
     live.executionsRun += 1;
@@ -438,7 +445,7 @@ export class ExecutionPipeline {
     const stored = await attempt();
     if (stored) {
       this.deps.log.warn({ executionId: execution.id }, "stored the execution as ERROR/INTERNAL after its finishing write failed");
-      return this.load(execution.id).catch(() => ({ execution: { ...execution, ...finish }, events: stored }));
+      return this.loadStored(execution.id).catch(() => ({ execution: { ...execution, ...finish }, events: stored }));
     }
     this.repairLater(execution, attempt);
     return undefined;

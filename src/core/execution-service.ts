@@ -3,7 +3,7 @@ import type { ExecuteOptions, ExecutionPipeline, ExecutionSpec } from "./executi
 import type { Execution, ExecutionEvent, ExecutionWithEvents, Page } from "./model";
 import { pageSize, type PageRequest } from "./pagination";
 import type { ExecutionStore, SessionStore } from "./ports";
-import type { SessionRegistry } from "./session-registry";
+import { storeIfRunning, type SessionRegistry } from "./session-registry";
 import { clampSeq, rejectNul, requireId } from "./validate";
 
 const MAX_INPUT_BYTES = 1024 * 1024;
@@ -81,6 +81,7 @@ export class ExecutionService {
     if (!(await this.sessions.get(sessionId))) throw notFound("SESSION_NOT_FOUND", sessionId);
     const size = pageSize(req.pageSize);
     const before = decodeNumberToken(req.pageToken);
+    await storeIfRunning(this.registry.get(sessionId)?.current);
     const rows = await this.executions.listBySession(sessionId, size + 1, before);
     const items = rows.slice(0, size);
     const last = items[items.length - 1];
@@ -89,6 +90,7 @@ export class ExecutionService {
 
   async listEvents(req: { executionId?: string; afterSeq?: number; limit?: number }): Promise<ExecutionEvent[]> {
     const executionId = requireId("execution_id", req.executionId);
+    await storeIfRunning(this.registry.running(executionId));
     if (!(await this.executions.get(executionId))) throw notFound("EXECUTION_NOT_FOUND", executionId);
     const limit = req.limit ? Math.min(req.limit, MAX_EVENT_LIMIT) : DEFAULT_EVENT_LIMIT;
     return this.executions.listEvents(executionId, clampSeq(req.afterSeq), limit);

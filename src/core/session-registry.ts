@@ -11,6 +11,21 @@ export interface RunningExecution {
   done: Promise<unknown>;
   /** Every event recorded so far, in seq order (seq = index + 1). */
   events: ExecutionEvent[];
+  /**
+   * Stores its RUNNING row and its events so far, if not yet (EventRecorder
+   * writes them late): a read RPC calls it first, so that what a client has
+   * read of an execution is stored, and so survives a crash as CANCELLED.
+   */
+  store(): Promise<void>;
+}
+
+/**
+ * Before a read of the store: a running execution's row and events so far
+ * are written, if not yet. A failed write is the execution's own to report
+ * (it ends ERROR); the read goes on with what is stored.
+ */
+export async function storeIfRunning(running: RunningExecution | undefined): Promise<void> {
+  await running?.store().catch(() => undefined);
 }
 
 /** A session that lives in this process: its runtime, lock and counters. */
