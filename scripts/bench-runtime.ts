@@ -46,6 +46,29 @@ async function linesPerSecond(rt: SessionRuntime, code: string, hooks: (count: (
   return rates;
 }
 
+/** Sessions running at once in one process (a session host holds many). */
+const AT_ONCE = 16;
+
+/** `run(i)` back to back in AT_ONCE loops for a while: runs per second, and the process's CPU per run. */
+async function atOnce(run: (i: number) => Promise<unknown>): Promise<{ perSec: number; cpuUs: number }> {
+  let done = 0;
+  let going = true;
+  const loops = Array.from({ length: AT_ONCE }, async (_, i) => {
+    while (going) {
+      await run(i);
+      done++;
+    }
+  });
+  await new Promise((r) => setTimeout(r, 500));
+  const [n0, c0, t0] = [done, process.cpuUsage(), performance.now()];
+  await new Promise((r) => setTimeout(r, 2000));
+  const [cpu, s] = [process.cpuUsage(c0), (performance.now() - t0) / 1000];
+  const runs = done - n0;
+  going = false;
+  await Promise.all(loops);
+  return { perSec: runs / s, cpuUs: (cpu.user + cpu.system) / runs };
+}
+
 async function main(): Promise<void> {
   const runtimes = new LocalRuntimes();
   const worktree = realpathSync(mkdtempSync(join(tmpdir(), "bench-runtime-")));
@@ -88,6 +111,15 @@ async function main(): Promise<void> {
     await timeEach(500, () => context.eval("1 + 1"));
     const rawEval = await timeEach(3000, () => context.eval("1 + 1"));
     isolate.dispose();
+    // Many sessions at once: the runtime's calls pass the process's isolate
+    // gate (isolate-gate.ts); raw evals go to isolated-vm's pool ungated.
+    const many = await Promise.all(Array.from({ length: AT_ONCE }, () => runtimes.create(options)));
+    const manyRuns = await atOnce((i) => many[i].runRepl("1 + 1", LIMITS, hooks));
+    many.forEach((r) => r.dispose());
+    const rawIsolates = Array.from({ length: AT_ONCE }, () => new ivm.Isolate({ memoryLimit: 128 }));
+    const rawContexts = await Promise.all(rawIsolates.map((i) => i.createContext()));
+    const manyRaw = await atOnce((i) => rawContexts[i].eval("1 + 1"));
+    rawIsolates.forEach((i) => i.dispose());
 
     const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
     const ms = (n: number) => `${n.toFixed(3)} ms`;
@@ -99,6 +131,9 @@ async function main(): Promise<void> {
     console.log(`console.log('row', {i, sq}) x${LINES}: median ${fmt(median(objects))} lines/s`);
     console.log(`console.log(i), no budget (all sync):   median ${fmt(median(sync))} lines/s`);
     console.log(`runRepl('1 + 1') latency:              median ${ms(median(latencies))} (raw context.eval ${ms(median(rawEval))})`);
+    console.log(
+      `${AT_ONCE} sessions' runRepl('1 + 1') at once: ${fmt(manyRuns.perSec)} runs/s, ${manyRuns.cpuUs.toFixed(0)} µs CPU a run → ${(manyRuns.perSec / manyRaw.perSec).toFixed(2)}× raw context.eval the same way (${fmt(manyRaw.perSec)}/s, ${manyRaw.cpuUs.toFixed(0)} µs)`,
+    );
     console.log(`a new runtime's first runRepl:          median ${ms(median(firstRepl))} (its second: ${ms(median(secondRepl))})`);
   } finally {
     rt.dispose();

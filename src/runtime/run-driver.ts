@@ -19,6 +19,7 @@
  */
 import type ivm from "isolated-vm";
 import { decodeConsole, hostException, parseThrown, parseValue } from "./format";
+import { isolateGate } from "./isolate-gate";
 import type { ExceptionDescription, RunHooks, RunLimits, RunOutcome, RunResult } from "./types";
 
 const TIMED_OUT = "Script execution timed out.";
@@ -85,6 +86,9 @@ export class RunDriver {
   private clocks?: Map<number, NodeJS.Timeout>;
   private watchdog?: NodeJS.Timeout;
   private readonly onAbort = () => this.stop({ kind: "cancelled" });
+  /** Calls into the isolate asked for and not yet settled, and the place at the isolate gate they share (or its promise). */
+  private gateCalls = 0;
+  private place: (() => void) | Promise<() => void> | undefined;
 
   constructor(
     readonly gen: number,
@@ -166,19 +170,39 @@ export class RunDriver {
     return { ms: Math.max(1, Math.ceil(left)), limit };
   }
 
-  /** Runs one call into the isolate under the run's limits. */
+  /**
+   * Runs one call into the isolate under the run's limits. The first of the
+   * run's calls in flight takes a place at the process's isolate gate; the
+   * others join it (same isolate: isolated-vm queues them on its thread), so
+   * a storm of timer callbacks neither waits at the gate nor fills it.
+   */
   async guard<T>(call: (timeoutMs: number) => Promise<T>): Promise<T> {
     let limit: "wall" | "cpu" = "wall";
+    let started = false;
+    this.gateCalls++;
     try {
+      this.place ??= isolateGate.tryEnter() ?? isolateGate.enter();
+      if (typeof this.place !== "function") await Promise.race([this.place, this.stopSignal()]);
       const timeout = this.callTimeout();
       limit = timeout.limit;
       const pending = call(timeout.ms);
-      pending.catch(() => {}); // we may stop waiting for it; it must not reject unobserved
+      started = true;
+      pending.then(this.leaveGate, this.leaveGate); // also observes a rejection we may stop waiting for
       return await Promise.race([pending, this.stopSignal()]);
     } catch (e) {
+      if (!started) this.leaveGate();
       throw this.translate(e, limit);
     }
   }
+
+  /** One of the run's calls settled (or never started): with none left, its place at the gate is given back. */
+  private readonly leaveGate = () => {
+    if (--this.gateCalls > 0) return;
+    const place = this.place;
+    this.place = undefined;
+    if (typeof place === "function") place();
+    else void place?.then((release) => release());
+  };
 
   /** What a failed call into the isolate means for the run. */
   translate(e: unknown, limit: "wall" | "cpu"): unknown {
