@@ -5,6 +5,7 @@
  * grpc-js server evaluating `1+1` in one of 32 isolates per call), timed
  * alternately in rounds.
  */
+import { readdirSync, readFileSync } from "node:fs";
 import type { Client } from "@grpc/grpc-js";
 import { Execution, ExecutionServiceService } from "../gen/vmsystem/v1/execution";
 import type { FloorServer } from "./bench-floors";
@@ -80,3 +81,67 @@ export async function inFlight(floor: FloorServer, servers: Served[], rounds: nu
 }
 
 export const FLIGHT_WINDOW = { warmUpMs: WARM_UP_MS, timedMs: TIMED_MS };
+
+/** CPU time so far, in ms, of a process's main thread, of its other threads, and of its child processes (Linux /proc; zeros elsewhere). */
+function processCpuMs(pid: number): { main: number; other: number; children: number } {
+  const ticks = (path: string) => {
+    try {
+      const fields = readFileSync(path, "utf8").split(") ")[1].split(" ");
+      return (Number(fields[11]) + Number(fields[12])) * 10; // utime + stime, USER_HZ = 100
+    } catch {
+      return 0;
+    }
+  };
+  const main = ticks(`/proc/${pid}/task/${pid}/stat`);
+  let children: number[] = [];
+  try {
+    children = readdirSync(`/proc/${pid}/task`).flatMap((tid) => readFileSync(`/proc/${pid}/task/${tid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number));
+  } catch {
+    // not Linux, or the process is gone
+  }
+  return { main, other: ticks(`/proc/${pid}/stat`) - main, children: children.reduce((sum, child) => sum + ticks(`/proc/${child}/stat`), 0) };
+}
+
+/** Where a call's CPU went, µs a call: the server's main thread, its other threads, its child processes (session hosts), this process (the client). */
+export interface CallCpu {
+  perSec: number;
+  main: number;
+  other: number;
+  children: number;
+  client: number;
+}
+
+/** The in-flight load on one server for `ms`, after the warm-up: calls/s, and CPU µs a call by process (/proc). */
+export async function inFlightCpu(label: string, client: Client, pid: number, sessionIds: string[], ms = 3000): Promise<CallCpu> {
+  const target: Target = { label, client, sessionIds };
+  let answered = 0;
+  let running = true;
+  const loops = sessionIds.map(async (id) => {
+    while (running) {
+      await replOn(target, id);
+      answered++;
+    }
+  });
+  const take = () => {
+    const self = process.cpuUsage();
+    return { at: performance.now(), server: processCpuMs(pid), self: (self.user + self.system) / 1000, answered };
+  };
+  try {
+    await sleep(WARM_UP_MS);
+    const sample = take();
+    await sleep(ms);
+    const end = take();
+    const calls = end.answered - sample.answered;
+    const us = (a: number, b: number) => ((a - b) * 1000) / calls;
+    return {
+      perSec: calls / ((end.at - sample.at) / 1000),
+      main: us(end.server.main, sample.server.main),
+      other: us(end.server.other, sample.server.other),
+      children: us(end.server.children, sample.server.children),
+      client: us(end.self, sample.self),
+    };
+  } finally {
+    running = false;
+    await Promise.all(loops);
+  }
+}

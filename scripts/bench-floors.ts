@@ -145,6 +145,7 @@ export async function postgresCommitFloor(url: string, schema: string): Promise<
 /** The bare grpc-js server of bench-floor-server.ts, as a child process, and a client of it. */
 export interface FloorServer {
   executions: ExecutionServiceClient;
+  pid: number;
   stop(): void;
 }
 
@@ -159,6 +160,7 @@ export async function startFloorServer(args: string[] = []): Promise<FloorServer
   const executions = new ExecutionServiceClient(`127.0.0.1:${port}`, credentials.createInsecure());
   return {
     executions,
+    pid: child.pid!,
     stop: () => {
       executions.close();
       child.kill("SIGTERM");

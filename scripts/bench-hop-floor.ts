@@ -6,19 +6,21 @@
  * the service's IPC), with a SQLite commit per call (grouped per turn, as
  * the service's), and with both; the service on SQLite with its default
  * session hosts and with --session-hosts 0. Alternating rounds, each read
- * as a ratio to the floor. Not part of `npm run bench` (about a minute):
+ * as a ratio to the floor; then each one's CPU a call, by process. Not part
+ * of `npm run bench` (about a minute and a half):
  *
  *   npm run build && node --no-node-snapshot dist/scripts/bench-hop-floor.js
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { FLIGHT_WINDOW, inFlight, IN_FLIGHT } from "./bench-flight";
+import { FLIGHT_WINDOW, inFlight, inFlightCpu, IN_FLIGHT, type CallCpu } from "./bench-flight";
 import { startFloorServer, type FloorServer } from "./bench-floors";
 import { startServed, type Served } from "./bench-served";
 import { median } from "./timing";
 
 const ROUNDS = 5;
+const CPU_WINDOW_MS = 3000;
 
 async function main() {
   console.log(`load average at the start: ${loadavg()[0].toFixed(2)} (${availableParallelism()} cores; other work moves the figures)`);
@@ -48,6 +50,21 @@ async function main() {
       console.log(
         `  ${labels[i].padEnd(28)} ${Math.round(m).toLocaleString("en-US").padStart(6)} calls/s → ${(m / base).toFixed(2)}× floor  (${rates.map(Math.round).join(", ")})`,
       );
+    }
+    // Where each one's CPU goes, one window each after the rounds: calls/s drift with the machine, CPU a call less.
+    console.log(`CPU µs a call by process (/proc, ${CPU_WINDOW_MS / 1000} s each): server main thread, its other threads, its children (hosts), the client`);
+    const floorIds = Array.from({ length: IN_FLIGHT }, (_, k) => String(k));
+    const show = (label: string, c: CallCpu) =>
+      console.log(
+        `  ${label.padEnd(28)} ${[c.main, c.other, c.children, c.client].map((us) => us.toFixed(0).padStart(5)).join(" ")}   total ${(c.main + c.other + c.children + c.client).toFixed(0)} (${Math.round(c.perSec).toLocaleString("en-US")} calls/s)`,
+      );
+    show("floor", await inFlightCpu("floor", floor.executions, floor.pid, floorIds, CPU_WINDOW_MS));
+    for (const [i, v] of variants.entries()) show(v.label, await inFlightCpu(v.label, floors[i + 1].executions, floors[i + 1].pid, floorIds, CPU_WINDOW_MS));
+    for (const s of served) {
+      const ids: string[] = [];
+      for (let k = 0; k < IN_FLIGHT; k++) ids.push(await s.newSession());
+      show(s.label, await inFlightCpu(s.label, s.executions, s.server.pid, ids, CPU_WINDOW_MS));
+      for (const id of ids) await s.closeSession(id);
     }
   } finally {
     for (const s of served) await s.stop();
