@@ -95,7 +95,9 @@ function processCpuMs(pid: number): { main: number; other: number; children: num
   const main = ticks(`/proc/${pid}/task/${pid}/stat`);
   let children: number[] = [];
   try {
-    children = readdirSync(`/proc/${pid}/task`).flatMap((tid) => readFileSync(`/proc/${pid}/task/${tid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number));
+    children = readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
+      readFileSync(`/proc/${pid}/task/${tid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number),
+    );
   } catch {
     // not Linux, or the process is gone
   }
