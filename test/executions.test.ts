@@ -384,6 +384,19 @@ describe("request_id", () => {
   });
 });
 
+describe("execution ids", () => {
+  it("are UUIDs of version 7: they sort in the order the executions started", async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      ids.push((await api.repl(shared.id, String(i))).id);
+      await sleep(2);
+    }
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect([...ids].sort()).toEqual(ids);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+});
+
 describe("reading executions and events", () => {
   let session: Session;
   const runs: Execution[] = [];

@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import type { SessionRestoreMode } from "../config";
 import { RuntimeError, type RunResult } from "../runtime/types";
 import type { Logger } from "../log";
@@ -6,6 +5,7 @@ import { DomainError, invalidField, notFound } from "./errors";
 import type { EventBus } from "./event-bus";
 import { endingOf, type Failure } from "./execution-ending";
 import { EventRecorder } from "./event-recorder";
+import { timeOrderedUuid } from "./ids";
 import type { Execution, ExecutionEvent, ExecutionKind, ExecutionWithEvents, StartupMode } from "./model";
 import type { ExecutionFinish, ExecutionStore, RecordedSource, Runtimes, SessionPatch, SessionRuntimePort, SessionStore } from "./ports";
 import { RecordingWriter } from "./recordings";
@@ -252,7 +252,7 @@ export class ExecutionPipeline {
 
   private newRecord(live: LiveSession, spec: ExecutionSpec): Execution {
     return {
-      id: randomUUID(),
+      id: timeOrderedUuid(),
       number: live.nextNumber++,
       sessionId: live.id,
       kind: spec.kind,
