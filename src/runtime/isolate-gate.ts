@@ -12,10 +12,10 @@ const LEASE_MS = 2;
  * calls on a pool of hardware_concurrency + 1 threads and, when every one is
  * busy, on a thread made for that one call: with the runs of 16 sessions
  * started together, most calls paid a thread's creation and their isolate's
- * move onto it. Measured in one process (16 sessions, `1+1` runs back to
- * back, scripts/bench-runtime.ts): 176 µs of CPU a run ungated, 83 µs with
- * at most 3 at once, and twice the runs per second. A call holds its place
- * until it settles or for LEASE_MS, whichever is first.
+ * move onto it. Measured in one process on 2 cores (16 sessions, `1+1` runs
+ * back to back, scripts/bench-runtime.ts): 176 µs of CPU a run ungated,
+ * 83 µs through this gate, and about twice the runs per second. A call holds
+ * its place until it settles or for LEASE_MS, whichever is first.
  */
 export class IsolateGate {
   /** Places held, oldest first (a Set keeps insertion order). */
