@@ -5,11 +5,11 @@
  * grpc-js server evaluating `1+1` in one of 32 isolates per call), timed
  * alternately in rounds.
  */
-import { readdirSync, readFileSync } from "node:fs";
 import type { Client } from "@grpc/grpc-js";
 import { Execution, ExecutionServiceService } from "../gen/vmsystem/v1/execution";
 import type { FloorServer } from "./bench-floors";
 import { call, okOrThrow, type Served } from "./bench-served";
+import { childPids, mainThreadCpuMs, processCpuMs } from "./proc-cpu";
 import { alternate, sleep } from "./timing";
 
 export const IN_FLIGHT = 32;
@@ -33,8 +33,17 @@ function replOn(target: Target, sessionId: string): Promise<Execution> {
   ).then((execution) => okOrThrow(target.label, INPUT, execution));
 }
 
-/** Calls answered per second in a window of `timedMs` after `warmUpMs`, with a loop per session. */
-async function callsPerSec(target: Target, warmUpMs: number, timedMs: number): Promise<number> {
+/**
+ * The load on a target, a loop per session: `sample` is read after
+ * `warmUpMs` and again `timedMs` later; returns both, with the calls
+ * answered and the seconds between them.
+ */
+async function underLoad<T>(
+  target: Target,
+  warmUpMs: number,
+  timedMs: number,
+  sample: () => T,
+): Promise<{ calls: number; seconds: number; before: T; after: T }> {
   let running = true;
   let answered = 0;
   const loops = target.sessionIds.map(async (id) => {
@@ -47,13 +56,20 @@ async function callsPerSec(target: Target, warmUpMs: number, timedMs: number): P
   const failed = Promise.all(loops).then(() => undefined);
   try {
     await Promise.race([sleep(warmUpMs), failed]);
-    const before = { answered, at: performance.now() };
+    const [from, at, before] = [answered, performance.now(), sample()];
     await Promise.race([sleep(timedMs), failed]);
-    return (answered - before.answered) / ((performance.now() - before.at) / 1000);
+    const after = sample();
+    return { calls: answered - from, seconds: (performance.now() - at) / 1000, before, after };
   } finally {
     running = false;
     await failed;
   }
+}
+
+/** Calls answered per second in a window of `timedMs` after `warmUpMs`, with a loop per session. */
+async function callsPerSec(target: Target, warmUpMs: number, timedMs: number): Promise<number> {
+  const { calls, seconds } = await underLoad(target, warmUpMs, timedMs, () => undefined);
+  return calls / seconds;
 }
 
 /** calls/s per round: [0] the floor, then one array per server, then one per other floor, in the order given. */
@@ -82,26 +98,11 @@ export async function inFlight(floor: FloorServer, servers: Served[], rounds: nu
 
 export const FLIGHT_WINDOW = { warmUpMs: WARM_UP_MS, timedMs: TIMED_MS };
 
-/** CPU time so far, in ms, of a process's main thread, of its other threads, and of its child processes (Linux /proc; zeros elsewhere). */
-function processCpuMs(pid: number): { main: number; other: number; children: number } {
-  const ticks = (path: string) => {
-    try {
-      const fields = readFileSync(path, "utf8").split(") ")[1].split(" ");
-      return (Number(fields[11]) + Number(fields[12])) * 10; // utime + stime, USER_HZ = 100
-    } catch {
-      return 0;
-    }
-  };
-  const main = ticks(`/proc/${pid}/task/${pid}/stat`);
-  let children: number[] = [];
-  try {
-    children = readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
-      readFileSync(`/proc/${pid}/task/${tid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number),
-    );
-  } catch {
-    // not Linux, or the process is gone
-  }
-  return { main, other: ticks(`/proc/${pid}/stat`) - main, children: children.reduce((sum, child) => sum + ticks(`/proc/${child}/stat`), 0) };
+/** CPU time so far, in ms, of a process's main thread, of its other threads, and of its child processes (zeros off Linux). */
+function cpuSoFar(pid: number): { main: number; other: number; children: number } {
+  const main = mainThreadCpuMs(pid) ?? 0;
+  const children = childPids(pid).reduce((sum, child) => sum + (processCpuMs(child) ?? 0), 0);
+  return { main, other: (processCpuMs(pid) ?? 0) - main, children };
 }
 
 /** Where a call's CPU went, µs a call: the server's main thread, its other threads, its child processes (session hosts), this process (the client). */
@@ -115,35 +116,17 @@ export interface CallCpu {
 
 /** The in-flight load on one server for `ms`, after the warm-up: calls/s, and CPU µs a call by process (/proc). */
 export async function inFlightCpu(label: string, client: Client, pid: number, sessionIds: string[], ms = 3000): Promise<CallCpu> {
-  const target: Target = { label, client, sessionIds };
-  let answered = 0;
-  let running = true;
-  const loops = sessionIds.map(async (id) => {
-    while (running) {
-      await replOn(target, id);
-      answered++;
-    }
-  });
-  const take = () => {
+  const sample = () => {
     const self = process.cpuUsage();
-    return { at: performance.now(), server: processCpuMs(pid), self: (self.user + self.system) / 1000, answered };
+    return { server: cpuSoFar(pid), self: (self.user + self.system) / 1000 };
   };
-  try {
-    await sleep(WARM_UP_MS);
-    const sample = take();
-    await sleep(ms);
-    const end = take();
-    const calls = end.answered - sample.answered;
-    const us = (a: number, b: number) => ((a - b) * 1000) / calls;
-    return {
-      perSec: calls / ((end.at - sample.at) / 1000),
-      main: us(end.server.main, sample.server.main),
-      other: us(end.server.other, sample.server.other),
-      children: us(end.server.children, sample.server.children),
-      client: us(end.self, sample.self),
-    };
-  } finally {
-    running = false;
-    await Promise.all(loops);
-  }
+  const { calls, seconds, before, after } = await underLoad({ label, client, sessionIds }, WARM_UP_MS, ms, sample);
+  const us = (a: number, b: number) => ((a - b) * 1000) / calls;
+  return {
+    perSec: calls / seconds,
+    main: us(after.server.main, before.server.main),
+    other: us(after.server.other, before.server.other),
+    children: us(after.server.children, before.server.children),
+    client: us(after.self, before.self),
+  };
 }

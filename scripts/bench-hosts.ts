@@ -8,11 +8,12 @@
  *
  *   node --no-node-snapshot dist/scripts/bench-hosts.js
  */
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Execution } from "../gen/vmsystem/v1/execution";
 import { LIMITS, LINES, startServed, type Served as BenchServed } from "./bench-served";
+import { childPids, processCpuMs } from "./proc-cpu";
 import { stats, timeEach, timeOnce } from "./timing";
 
 const HOST_COUNTS = [0, 1, 2, 4];
@@ -59,25 +60,6 @@ async function alternate(servers: Served[], rounds: number, visit: (s: Served, i
       const index = (round + k) % servers.length;
       await visit(servers[index], index);
     }
-  }
-}
-
-/** CPU time (user + system) of a process, all its threads, in ms: /proc on Linux, undefined elsewhere. */
-function processCpuMs(pid: number): number | undefined {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // USER_HZ = 100
-  } catch {
-    return undefined;
-  }
-}
-
-/** A process's children (the session hosts of a server), from /proc. */
-function childPids(pid: number): number[] {
-  try {
-    return readdirSync(`/proc/${pid}/task`).flatMap((tid) => readFileSync(`/proc/${pid}/task/${tid}/children`, "utf8").split(" ").filter(Boolean).map(Number));
-  } catch {
-    return [];
   }
 }
 

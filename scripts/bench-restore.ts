@@ -22,7 +22,7 @@
  *
  *   node --no-node-snapshot dist/scripts/bench-restore.js
  */
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { credentials } from "@grpc/grpc-js";
@@ -32,6 +32,7 @@ import type { Execution } from "../gen/vmsystem/v1/execution";
 import { SessionStatus, type Session } from "../gen/vmsystem/v1/session";
 import { TemplateServiceClient } from "../gen/vmsystem/v1/template";
 import { call, startServed, type Served } from "./bench-served";
+import { childPids, processCpuMs } from "./proc-cpu";
 import { alternate, sleep, timeEach, timeOnce } from "./timing";
 
 const PG_URL = process.env.VMSYSTEM_BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
@@ -92,25 +93,13 @@ function percentile(samples: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 
-/** A server's direct children (its session hosts), from /proc; [] elsewhere. */
-function childPids(pid: number): number[] {
-  try {
-    return readdirSync(`/proc/${pid}/task`).flatMap((tid) => readFileSync(`/proc/${pid}/task/${tid}/children`, "utf8").split(" ").filter(Boolean).map(Number));
-  } catch {
-    return [];
-  }
-}
-
 /** CPU time (user + system) of a process and its children (a server and its session hosts) in ms, from /proc; undefined elsewhere. */
 function treeCpuMs(pid: number): number | undefined {
   let total = 0;
   for (const p of [pid, ...childPids(pid)]) {
-    try {
-      const fields = readFileSync(`/proc/${p}/stat`, "utf8").split(") ")[1].split(" ");
-      total += ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // USER_HZ = 100
-    } catch {
-      if (p === pid) return undefined;
-    }
+    const ms = processCpuMs(p);
+    if (ms === undefined && p === pid) return undefined;
+    total += ms ?? 0;
   }
   return total;
 }

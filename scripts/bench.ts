@@ -15,12 +15,13 @@
  * servers: the default session hosts (one per CPU), as users run it, and
  * --session-hosts 0 (in-process), whose figures are printed beside.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "pg";
 import { benchSessionHosts } from "./bench-hosts";
 import { benchDurableSessions } from "./bench-restore";
+import { mainThreadCpuMs } from "./proc-cpu";
 import { FLIGHT_WINDOW, IN_FLIGHT, inFlight } from "./bench-flight";
 import {
   postgresCommitFloor,
@@ -64,21 +65,6 @@ interface Targets {
   /** ExecuteRepl calls/s in flight as a fraction of the floor's. */
   flight: number;
   persisted: string;
-}
-
-/**
- * CPU time of the server's main thread (the event loop) in ms, from
- * /proc (Linux; 10 ms ticks, so read over thousands of calls), or undefined.
- * Unlike latency it does not include thread wake-ups or the client: it is
- * the work the server does per call, and the steadier figure on a noisy machine.
- */
-function mainThreadCpuMs(pid: number): number | undefined {
-  try {
-    const fields = readFileSync(`/proc/${pid}/task/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, USER_HZ = 100
-  } catch {
-    return undefined;
-  }
 }
 
 /** Runs `fn` `count` times and returns the server main thread's CPU µs per call (undefined off Linux). */
