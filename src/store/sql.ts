@@ -38,6 +38,8 @@ interface SqliteConnection {
 interface PgClient {
   query(config: { name?: string; text: string; values?: unknown[] } | string): Promise<{ rowCount: number | null; rows: unknown[] }>;
   release(err?: Error | boolean): void;
+  on(event: "error", listener: (err: Error) => void): void;
+  off(event: "error", listener: (err: Error) => void): void;
 }
 interface PgPool {
   connect(): Promise<PgClient>;
@@ -106,6 +108,13 @@ function createHotSql(db: DataSource): HotSql {
       }
       const client = await pool.connect();
       let failed: Error | undefined;
+      // The pool listens for a client's connection errors only while the
+      // client is idle: a backend that ends while we hold the client (the
+      // database restarting, pg_terminate_backend) emits 'error' on it, and
+      // with no listener that is an uncaught exception, the server's end.
+      // The query under way fails on its own; the client is given back broken.
+      const onError = (err: Error) => void (failed ??= err);
+      client.on("error", onError);
       try {
         // A non-durable transaction skips the commit's WAL flush wait (see
         // ExecutionStore.appendEvents for why that is safe there).
@@ -120,6 +129,7 @@ function createHotSql(db: DataSource): HotSql {
         throw err;
       } finally {
         client.release(failed);
+        client.off("error", onError);
       }
     },
   };
