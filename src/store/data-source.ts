@@ -142,6 +142,8 @@ export function warnIfReadableByOthers(path: string | undefined, log: { warn(fie
 async function ensureSchema(url: string, schema: string): Promise<void> {
   if (!/^[a-z_][a-z0-9_]{0,62}$/i.test(schema)) throw new Error(`invalid schema name "${schema}"`);
   const client = new Client({ connectionString: url });
+  // A connection lost meanwhile fails the query below; unheard, its 'error' would end the process.
+  client.on("error", () => undefined);
   await client.connect();
   try {
     await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
