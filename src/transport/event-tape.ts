@@ -170,6 +170,7 @@ export function entryLength(tape: Uint8Array, at: number): number {
 
 /** Gives `events` their entries in `packed` (what pack made) from its entry `from`: false if it does not hold them. */
 export function attach(events: ExecutionEvent[], packed: Uint8Array, from: number): boolean {
+  if (events.length === 0) return true;
   const offsets = new Array<number>(events.length);
   let at = 0;
   for (let i = 0; i < from + events.length; i++) {
