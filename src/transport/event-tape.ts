@@ -17,7 +17,7 @@
 import { ExecutionEvent as WireEvent } from "../../gen/vmsystem/v1/execution";
 import type { ExecutionEvent } from "../core/model";
 import { eventToProto } from "./codec-execution";
-import { readVarint, recurringUtf8, stringSize, varintSize, writeHeader, writeString, writeTag, writeVarint, writer } from "./wire-bytes";
+import { copyBytes, readVarint, recurringUtf8, stringSize, varintSize, writeHeader, writeString, writeTag, writeVarint, writer } from "./wire-bytes";
 
 const TAPE = Symbol("vmsystem.tape");
 const AT = Symbol("vmsystem.at");
@@ -118,8 +118,7 @@ function placeTextEvent(event: Placed): boolean {
   at = writeVarint(out, writeTag(out, at, 4, 0), type);
   at = writeHeader(out, at, field, payload);
   if (level) {
-    if (level.length > 0) at = writeHeader(out, at, 1, level.length);
-    for (let i = 0; i < level.length; i++) out[at++] = level[i];
+    if (level.length > 0) at = copyBytes(level, 0, level.length, out, writeHeader(out, at, 1, level.length));
   } else at = writeString(out, at, 1, first, a);
   tape.used = writeString(out, at, 2, second, b);
   return true;
