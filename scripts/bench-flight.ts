@@ -10,7 +10,7 @@ import { Execution, ExecutionServiceService } from "../gen/vmsystem/v1/execution
 import type { FloorServer } from "./bench-floors";
 import { call, okOrThrow, type Served } from "./bench-served";
 import { childPids, mainThreadCpuMs, processCpuMs } from "./proc-cpu";
-import { alternate, sleep } from "./timing";
+import { alternate, underLoad } from "./timing";
 
 export const IN_FLIGHT = 32;
 const INPUT = "1+1";
@@ -33,42 +33,13 @@ function replOn(target: Target, sessionId: string): Promise<Execution> {
   ).then((execution) => okOrThrow(target.label, INPUT, execution));
 }
 
-/**
- * The load on a target, a loop per session: `sample` is read after
- * `warmUpMs` and again `timedMs` later; returns both, with the calls
- * answered and the seconds between them.
- */
-async function underLoad<T>(
-  target: Target,
-  warmUpMs: number,
-  timedMs: number,
-  sample: () => T,
-): Promise<{ calls: number; seconds: number; before: T; after: T }> {
-  let running = true;
-  let answered = 0;
-  const loops = target.sessionIds.map(async (id) => {
-    while (running) {
-      await replOn(target, id);
-      answered++;
-    }
-  });
-  // A failed call ends the measurement at once rather than after the window.
-  const failed = Promise.all(loops).then(() => undefined);
-  try {
-    await Promise.race([sleep(warmUpMs), failed]);
-    const [from, at, before] = [answered, performance.now(), sample()];
-    await Promise.race([sleep(timedMs), failed]);
-    const after = sample();
-    return { calls: answered - from, seconds: (performance.now() - at) / 1000, before, after };
-  } finally {
-    running = false;
-    await failed;
-  }
-}
+/** The load on a target, a loop per session (see underLoad in timing.ts). */
+const loadOn = <T>(target: Target, warmUpMs: number, timedMs: number, sample: () => T) =>
+  underLoad(target.sessionIds.length, (i) => replOn(target, target.sessionIds[i]), warmUpMs, timedMs, sample);
 
 /** Calls answered per second in a window of `timedMs` after `warmUpMs`, with a loop per session. */
 async function callsPerSec(target: Target, warmUpMs: number, timedMs: number): Promise<number> {
-  const { calls, seconds } = await underLoad(target, warmUpMs, timedMs, () => undefined);
+  const { calls, seconds } = await loadOn(target, warmUpMs, timedMs, () => undefined);
   return calls / seconds;
 }
 
@@ -120,7 +91,7 @@ export async function inFlightCpu(label: string, client: Client, pid: number, se
     const self = process.cpuUsage();
     return { server: cpuSoFar(pid), self: (self.user + self.system) / 1000 };
   };
-  const { calls, seconds, before, after } = await underLoad({ label, client, sessionIds }, WARM_UP_MS, ms, sample);
+  const { calls, seconds, before, after } = await loadOn({ label, client, sessionIds }, WARM_UP_MS, ms, sample);
   const us = (a: number, b: number) => ((a - b) * 1000) / calls;
   return {
     perSec: calls / seconds,

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import ivm from "isolated-vm";
 import { LocalRuntimes, type RunHooks, type SessionRuntime } from "../src/runtime";
 import { benchRuntimeOptions } from "./bench-floors";
-import { stats, timeEach, timeOnce } from "./timing";
+import { stats, timeEach, timeOnce, underLoad } from "./timing";
 
 const LINES = 100_000;
 const ROUNDS = 5;
@@ -51,22 +51,8 @@ const AT_ONCE = 16;
 
 /** `run(i)` back to back in AT_ONCE loops for a while: runs per second, and the process's CPU per run. */
 async function atOnce(run: (i: number) => Promise<unknown>): Promise<{ perSec: number; cpuUs: number }> {
-  let done = 0;
-  let going = true;
-  const loops = Array.from({ length: AT_ONCE }, async (_, i) => {
-    while (going) {
-      await run(i);
-      done++;
-    }
-  });
-  await new Promise((r) => setTimeout(r, 500));
-  const [n0, c0, t0] = [done, process.cpuUsage(), performance.now()];
-  await new Promise((r) => setTimeout(r, 2000));
-  const [cpu, s] = [process.cpuUsage(c0), (performance.now() - t0) / 1000];
-  const runs = done - n0;
-  going = false;
-  await Promise.all(loops);
-  return { perSec: runs / s, cpuUs: (cpu.user + cpu.system) / runs };
+  const { calls, seconds, before, after } = await underLoad(AT_ONCE, run, 500, 2000, () => process.cpuUsage());
+  return { perSec: calls / seconds, cpuUs: (after.user - before.user + after.system - before.system) / calls };
 }
 
 async function main(): Promise<void> {

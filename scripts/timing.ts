@@ -37,3 +37,37 @@ export async function alternate<T>(items: T[], rounds: number, visit: (item: T, 
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * `loops` loops each calling `run(i)` back to back: `sample` is read after
+ * `warmUpMs` and again `timedMs` later; returns both, with the calls
+ * answered and the seconds between them. A failed call ends the window at
+ * once (and is thrown) rather than after it.
+ */
+export async function underLoad<T>(
+  loops: number,
+  run: (i: number) => Promise<unknown>,
+  warmUpMs: number,
+  timedMs: number,
+  sample: () => T,
+): Promise<{ calls: number; seconds: number; before: T; after: T }> {
+  let running = true;
+  let answered = 0;
+  const all = Array.from({ length: loops }, async (_, i) => {
+    while (running) {
+      await run(i);
+      answered++;
+    }
+  });
+  const failed = Promise.all(all).then(() => undefined);
+  try {
+    await Promise.race([sleep(warmUpMs), failed]);
+    const [from, at, before] = [answered, performance.now(), sample()];
+    await Promise.race([sleep(timedMs), failed]);
+    const after = sample();
+    return { calls: answered - from, seconds: (performance.now() - at) / 1000, before, after };
+  } finally {
+    running = false;
+    await failed;
+  }
+}
