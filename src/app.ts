@@ -10,8 +10,8 @@ import { SessionService } from "./core/session-service";
 import { defaultSettings } from "./core/settings";
 import { TemplateService } from "./core/template-service";
 import { killWith, type Logger } from "./log";
-import { RemoteRuntimes } from "./hosts/remote-runtimes";
-import { resolveHostUser } from "./hosts/host-user";
+import { hostCodePaths, RemoteRuntimes } from "./hosts/remote-runtimes";
+import { checkHostUserReads, resolveHostUser } from "./hosts/host-user";
 import { LocalRuntimes } from "./runtime";
 import { protectServerPaths } from "./runtime/paths";
 import { describeDatabase, openDatabase, warnIfReadableByOthers } from "./store/data-source";
@@ -37,6 +37,7 @@ export async function startApp(config: ServeConfig, log: Logger): Promise<Runnin
   const serverPaths = [config.dataDir, ...(config.tlsKey ? [config.tlsKey] : []), ...(config.tlsCert ? [config.tlsCert] : [])];
   // Checked before anything starts: a refused server changes nothing.
   const hostUser = config.hostUser !== undefined ? resolveHostUser(config.hostUser, config.sessionHosts ?? 0) : undefined;
+  if (hostUser) checkHostUserReads(hostUser, hostCodePaths());
   if (hostUser) log.info({ user: hostUser.name, uid: hostUser.uid, gid: hostUser.gid }, "session hosts run as another user");
   warnIfReadableByOthers(config.tlsKey, log);
   const runtimes =

@@ -6,13 +6,14 @@
  * read the server's data; the same code in a server without the flag can,
  * which is what the flag is for. Servers run as their own processes.
  */
-import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { testDatabase, TEST_DB } from "./support/database";
 import { makeWorktree, okValue } from "./support/fixtures";
 import { poolPids, shutDown, until, type Served } from "./support/hosts";
-import { BIN, run, spawnServer } from "./support/process";
+import { BIN, ROOT, run, spawnServer } from "./support/process";
 import { connect } from "./support/server";
 
 const isRoot = process.getuid?.() === 0;
@@ -134,6 +135,26 @@ describe.skipIf(skip)(`--host-user (${skip || "root, user nobody exists"})`, () 
       expect(unknown.code).toBe(1);
       expect(unknown.stdout).toContain('--host-user: unknown user \\"no-such-user-h8\\"');
     } finally {
+      await db.cleanup();
+    }
+  });
+
+  it("refuses to start, naming the file, when the install is not readable to the host user", async () => {
+    // A copy of the install in a directory of mkdtemp's (0700): nobody cannot enter it.
+    const install = mkdtempSync(join(tmpdir(), "vmsystem-install-"));
+    const db = testDatabase();
+    try {
+      cpSync(join(ROOT, "bin"), join(install, "bin"), { recursive: true });
+      cpSync(join(ROOT, "dist"), join(install, "dist"), { recursive: true });
+      for (const link of ["node_modules", "package.json"]) symlinkSync(join(ROOT, link), join(install, link));
+      const args = ["serve", "--listen", "127.0.0.1:0", "--data-dir", join(db.dataDir, "data"), "--session-hosts", "1", "--host-user", "nobody"];
+      const refused = await run(join(install, "bin", "vmsystem"), [...args, ...(db.databaseUrl ? ["--database-url", db.databaseUrl] : [])]);
+      expect(refused.code).toBe(1);
+      expect(refused.stdout).toContain(`--host-user: \\"nobody\\" cannot read ${join(install, "dist", "src", "hosts", "host-main.js")}`);
+      // Checked before anything starts: no data dir was made.
+      expect(existsSync(join(db.dataDir, "data"))).toBe(false);
+    } finally {
+      rmSync(install, { recursive: true, force: true });
       await db.cleanup();
     }
   });

@@ -36,3 +36,32 @@ export function resolveHostUser(user: string, sessionHosts: number): HostUser {
   if (uid === 0 || gid === 0) throw new Error(`--host-user: "${user}" is root (uid ${uid}, gid ${gid}): hosts would keep root's rights`);
   return { name: user, uid, gid };
 }
+
+/** Run as the host user: exits 3 printing the first path it cannot read. */
+const READ_CHECK = "const fs=require('fs');for(const p of process.argv.slice(1)){try{fs.accessSync(p,fs.constants.R_OK)}catch{process.stdout.write(p);process.exit(3)}}";
+
+/**
+ * Checks, as the host user, that node and the files a session host loads
+ * are readable to it. A host that cannot read its code exits while starting
+ * and every session placed on it fails with no reason given, so an install
+ * the user cannot read (a checkout in a 0700 home or temp directory) is
+ * refused at start, naming the path.
+ */
+export function checkHostUserReads(user: HostUser, paths: string[]): void {
+  try {
+    execFileSync(process.execPath, ["-e", READ_CHECK, ...paths], {
+      uid: user.uid,
+      gid: user.gid,
+      env: { PATH: process.env.PATH ?? "" },
+      stdio: ["ignore", "pipe", "pipe"],
+      timeout: 30_000,
+    });
+  } catch (err) {
+    const unreadable = (err as { status?: number; stdout?: Buffer }).status === 3 ? String((err as { stdout: Buffer }).stdout) : undefined;
+    if (unreadable)
+      throw new Error(
+        `--host-user: "${user.name}" cannot read ${unreadable}, which session hosts load: make the install readable to that user (its directories o+rx, its files o+r)`,
+      );
+    throw new Error(`--host-user: "${user.name}" cannot run node (${process.execPath}): ${err instanceof Error ? err.message : String(err)}`);
+  }
+}

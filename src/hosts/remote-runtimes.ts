@@ -6,7 +6,7 @@
  * a dedicated host (runtime.dedicated_host) gets a new host process of its
  * own, outside the pool, which ends with that runtime and is not replaced.
  */
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { Runtimes } from "../core/ports";
 import type { Logger } from "../log";
 import type { RuntimeOptions } from "../runtime/types";
@@ -19,6 +19,12 @@ const RESTART_DELAY_MS = 1000;
 /** Hosts run compiled code: from dist/ also when this module runs from the sources (vitest). */
 function hostEntry(): string {
   return __filename.endsWith(".ts") ? join(__dirname, "..", "..", "dist", "src", "hosts", "host-main.js") : join(__dirname, "host-main.js");
+}
+
+/** What a host loads from the install: its entry and isolated-vm's native module (see checkHostUserReads). */
+export function hostCodePaths(): string[] {
+  const ivm = require.resolve("isolated-vm");
+  return [hostEntry(), ivm, join(dirname(ivm), "out", "isolated_vm.node")];
 }
 
 export interface RemoteRuntimesOptions {
