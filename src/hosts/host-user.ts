@@ -38,7 +38,8 @@ export function resolveHostUser(user: string, sessionHosts: number): HostUser {
 }
 
 /** Run as the host user: exits 3 printing the first path it cannot read. */
-const READ_CHECK = "const fs=require('fs');for(const p of process.argv.slice(1)){try{fs.accessSync(p,fs.constants.R_OK)}catch{process.stdout.write(p);process.exit(3)}}";
+const READ_CHECK =
+  "const fs=require('fs');for(const p of process.argv.slice(1)){try{fs.accessSync(p,fs.constants.R_OK)}catch{process.stdout.write(p);process.exit(3)}}";
 
 /**
  * Checks, as the host user, that node and the files a session host loads
@@ -61,7 +62,8 @@ export function checkHostUserReads(user: HostUser, paths: string[]): void {
     if (unreadable)
       throw new Error(
         `--host-user: "${user.name}" cannot read ${unreadable}, which session hosts load: make the install readable to that user (its directories o+rx, its files o+r)`,
+        { cause: err },
       );
-    throw new Error(`--host-user: "${user.name}" cannot run node (${process.execPath}): ${err instanceof Error ? err.message : String(err)}`);
+    throw new Error(`--host-user: "${user.name}" cannot run node (${process.execPath}): ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
 }
