@@ -19,14 +19,14 @@ const TIMED_MS = 1500;
 /** Untimed, once per target before the rounds: a server that has not run this load yet is still compiling its paths. */
 const FIRST_WARM_UP_MS = 1000;
 
-interface Target {
+export interface Target {
   label: string;
   client: Client;
   sessionIds: string[];
 }
 
 /** ExecuteRepl decoded and checked, the same on the floor and on the service. */
-function replOn(target: Target, sessionId: string): Promise<Execution> {
+export function replOn(target: Target, sessionId: string): Promise<Execution> {
   const def = ExecutionServiceService.executeRepl;
   return call<Execution>((cb) =>
     target.client.makeUnaryRequest(def.path, def.requestSerialize, def.responseDeserialize, { sessionId, input: INPUT, requestId: "" }, cb),

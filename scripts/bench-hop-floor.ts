@@ -6,21 +6,37 @@
  * the service's IPC), with a SQLite commit per call (grouped per turn, as
  * the service's), and with both; the service on SQLite with its default
  * session hosts and with --session-hosts 0. Alternating rounds, each read
- * as a ratio to the floor; then each one's CPU a call, by process. Not part
- * of `npm run bench` (about a minute and a half):
+ * as a ratio to the floor; then one call at a time (the p50 target's
+ * shape), each as a ratio to the floor with its commit; then each one's CPU
+ * a call, by process. Not part of `npm run bench` (about two minutes):
  *
  *   npm run build && node --no-node-snapshot dist/scripts/bench-hop-floor.js
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { FLIGHT_WINDOW, inFlight, inFlightCpu, IN_FLIGHT, type CallCpu } from "./bench-flight";
+import { FLIGHT_WINDOW, inFlight, inFlightCpu, IN_FLIGHT, replOn, type CallCpu, type Target } from "./bench-flight";
 import { startFloorServer, type FloorServer } from "./bench-floors";
 import { startServed, type Served } from "./bench-served";
-import { median } from "./timing";
+import { alternate, median, timeEach } from "./timing";
 
 const ROUNDS = 5;
 const CPU_WINDOW_MS = 3000;
+const P50_ROUNDS = 10;
+const P50_CALLS = 200;
+
+/**
+ * One call at a time on one session of each target, P50_CALLS a block, the
+ * blocks alternated over P50_ROUNDS rounds after a warm-up block each: the
+ * median ms of each target's calls.
+ */
+async function sequentialMedians(targets: Target[]): Promise<number[]> {
+  const once = (t: Target) => replOn(t, t.sessionIds[0]);
+  for (const t of targets) await timeEach(P50_CALLS * 5, () => once(t));
+  const samples = targets.map(() => [] as number[]);
+  await alternate(targets, P50_ROUNDS, async (t, i) => void samples[i].push(...(await timeEach(P50_CALLS, () => once(t)))));
+  return samples.map(median);
+}
 
 async function main() {
   console.log(`load average at the start: ${loadavg()[0].toFixed(2)} (${availableParallelism()} cores; other work moves the figures)`);
@@ -51,6 +67,15 @@ async function main() {
         `  ${labels[i].padEnd(28)} ${Math.round(m).toLocaleString("en-US").padStart(6)} calls/s → ${(m / base).toFixed(2)}× floor  (${rates.map(Math.round).join(", ")})`,
       );
     }
+    // The p50 target's shape: what one call at a time costs on each, against the served floor with its commit.
+    const sequential = [
+      ...floors.map((f, i) => ({ label: i === 0 ? "floor" : variants[i - 1].label, client: f.executions, sessionIds: ["0"] })),
+      ...served.map((s) => ({ label: s.label, client: s.executions, sessionIds: [s.session] })),
+    ];
+    const p50 = await sequentialMedians(sequential);
+    const withCommit = p50[2];
+    console.log(`ExecuteRepl('1+1') one call at a time, one session, median of ${P50_ROUNDS} alternated blocks of ${P50_CALLS}: ms, × floor + commit`);
+    for (const [i, t] of sequential.entries()) console.log(`  ${t.label.padEnd(28)} ${p50[i].toFixed(3)} ms  ${(p50[i] / withCommit).toFixed(2)}×`);
     // Where each one's CPU goes, one window each after the rounds: calls/s drift with the machine, CPU a call less.
     console.log(`CPU µs a call by process (/proc, ${CPU_WINDOW_MS / 1000} s each): server main thread, its other threads, its children (hosts), the client`);
     const floorIds = Array.from({ length: IN_FLIGHT }, (_, k) => String(k));
