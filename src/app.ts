@@ -37,8 +37,10 @@ export async function startApp(config: ServeConfig, log: Logger): Promise<Runnin
   const serverPaths = [config.dataDir, ...(config.tlsKey ? [config.tlsKey] : []), ...(config.tlsCert ? [config.tlsCert] : [])];
   // Checked before anything starts: a refused server changes nothing.
   const hostUser = config.hostUser !== undefined ? resolveHostUser(config.hostUser, config.sessionHosts ?? 0) : undefined;
-  if (hostUser) checkHostUserReads(hostUser, hostCodePaths());
-  if (hostUser) log.info({ user: hostUser.name, uid: hostUser.uid, gid: hostUser.gid }, "session hosts run as another user");
+  if (hostUser) {
+    checkHostUserReads(hostUser, hostCodePaths());
+    log.info({ user: hostUser.name, uid: hostUser.uid, gid: hostUser.gid }, "session hosts run as another user");
+  }
   warnIfReadableByOthers(config.tlsKey, log);
   const runtimes =
     (config.sessionHosts ?? 0) > 0
