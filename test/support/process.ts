@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import type { TestDatabase } from "./database";
@@ -16,16 +16,26 @@ export interface ServerProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/**
+ * util-linux's setpriv, when there: a test server started through it (it
+ * execs the server, same pid) gets SIGKILL from the kernel once the test
+ * worker that started it ends, however it ends.
+ */
+const SETPRIV = process.platform === "linux" && spawnSync("setpriv", ["--help"], { stdio: "pipe" }).stdout?.toString().includes("--pdeathsig");
+
 /** Runs `vmsystem serve` as its own process on a free port, on the given database. */
 export async function spawnServer(db: TestDatabase, extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
   const args = ["serve", "--listen", "127.0.0.1:0", "--data-dir", db.dataDir, ...(db.databaseUrl ? ["--database-url", db.databaseUrl] : []), ...extraArgs];
-  const proc = spawn(BIN, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const [command, argv] = SETPRIV ? ["setpriv", ["--pdeathsig", "KILL", "--", BIN, ...args]] : [BIN, args];
+  const proc = spawn(command, argv, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   const logs: Record<string, unknown>[] = [];
   let stderr = "";
   proc.stderr!.on("data", (d) => (stderr += d));
   // "close", not "exit": it comes after stdout has ended, so every log line the server wrote is in `logs`.
   const exited = new Promise<number | null>((resolve) => proc.once("close", (code) => resolve(code)));
-  // A test that fails before stopping its server must not leave it running.
+  // A test that fails before stopping its server must not leave it running
+  // (and with SETPRIV not even when its worker is killed: the pool ends its
+  // workers with a signal, which runs no "exit" handler).
   const reap = () => proc.kill("SIGKILL");
   process.once("exit", reap);
   void exited.then(() => process.off("exit", reap));
