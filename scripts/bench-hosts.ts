@@ -14,7 +14,7 @@ import { join } from "node:path";
 import type { Execution } from "../gen/vmsystem/v1/execution";
 import { LIMITS, LINES, startServed, type Served as BenchServed } from "./bench-served";
 import { childPids, processCpuMs } from "./proc-cpu";
-import { stats, timeEach, timeOnce } from "./timing";
+import { alternate, stats, timeEach, timeOnce } from "./timing";
 
 const HOST_COUNTS = [0, 1, 2, 4];
 const REPL_WARM_UP = 1000;
@@ -50,16 +50,6 @@ async function serve(hosts: number): Promise<Served> {
   } catch (err) {
     rmSync(dataDir, { recursive: true, force: true });
     throw err;
-  }
-}
-
-/** Each round visits every server once, starting one further along each time, so that no server is always first after a pause. */
-async function alternate(servers: Served[], rounds: number, visit: (s: Served, index: number) => Promise<void>): Promise<void> {
-  for (let round = 0; round < rounds; round++) {
-    for (let k = 0; k < servers.length; k++) {
-      const index = (round + k) % servers.length;
-      await visit(servers[index], index);
-    }
   }
 }
 
