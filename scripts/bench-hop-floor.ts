@@ -73,7 +73,7 @@ async function main() {
       ...served.map((s) => ({ label: s.label, client: s.executions, sessionIds: [s.session] })),
     ];
     const p50 = await sequentialMedians(sequential);
-    const withCommit = p50[2];
+    const withCommit = p50[sequential.findIndex((t) => t.label === "floor + commit")];
     console.log(`ExecuteRepl('1+1') one call at a time, one session, median of ${P50_ROUNDS} alternated blocks of ${P50_CALLS}: ms, × floor + commit`);
     for (const [i, t] of sequential.entries()) console.log(`  ${t.label.padEnd(28)} ${p50[i].toFixed(3)} ms  ${(p50[i] / withCommit).toFixed(2)}×`);
     // Where each one's CPU goes, one window each after the rounds: calls/s drift with the machine, CPU a call less.
